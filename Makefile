@@ -1,0 +1,64 @@
+# Archon: every command sets up what it needs on first use (venv, pinned CDK CLI, a supported Node).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+STAGE ?=
+LAMBDA_PYTHON := 3.14
+# Packages the Lambda Python runtime already provides (boto3 and its dependencies): never shipped,
+# so the layer cannot shadow the runtime's SDK.
+RUNTIME_PROVIDED := boto3|botocore|jmespath|python-dateutil|s3transfer|six|urllib3
+
+export PATH := $(CURDIR)/.tools/node/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+export CDK_DISABLE_VERSION_CHECK := 1
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION :=
+
+STAGE_CONTEXT := $(if $(STAGE),-c stage=$(STAGE),)
+
+.PHONY: help setup synth test snapshot lint layer clean
+
+help:
+	@echo "make synth [STAGE=dev|staging|prod]  synthesise every (stage, region) into cdk.out"
+	@echo "make test                            run the whole test suite"
+	@echo "make snapshot                        accept changed template snapshots after review"
+
+$(VENV)/.stamp: requirements-dev.txt requirements.txt lambda_src/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.tools/node/bin/node:
+	bash scripts/ensure-node.sh
+
+# The functions' dependencies as a Lambda layer: pinned, arm64 wheels for the Lambda runtime's
+# Python, installed without Docker.
+build/layer/.stamp: lambda_src/requirements.txt $(VENV)/.stamp
+	rm -rf build/layer && mkdir -p build/layer
+	grep -E '^[A-Za-z0-9_.-]+==' lambda_src/requirements.txt | grep -vE '^($(RUNTIME_PROVIDED))==' > build/layer-requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-compile \
+	  --platform manylinux2014_aarch64 --implementation cp --python-version $(LAMBDA_PYTHON) \
+	  --only-binary=:all: --target build/layer/python -r build/layer-requirements.txt
+	rm -rf build/layer/python/bin
+	find build/layer -name __pycache__ -prune -exec rm -rf {} +
+	touch $@
+
+layer: build/layer/.stamp
+
+setup: $(VENV)/.stamp node_modules/.stamp .tools/node/bin/node build/layer/.stamp
+
+synth: setup
+	npx cdk synth --quiet $(STAGE_CONTEXT)
+	@echo "synthesised into cdk.out: $$(find cdk.out -name '*.template.json' | wc -l) templates"
+
+test: setup
+	$(VENV)/bin/python -m pytest
+
+snapshot: setup
+	$(VENV)/bin/python -m pytest tests/infra -k snapshot --snapshot-update
+
+clean:
+	rm -rf cdk.out build .pytest_cache .coverage htmlcov

@@ -1,0 +1,176 @@
+"""Loads and validates config/stages.yaml, the one configuration file.
+
+A bad config never synthesises: every problem raises ConfigError with one line that names the
+file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_FILE = ROOT / "config" / "stages.yaml"
+SCHEMA_FILE = ROOT / "config" / "stages.schema.json"
+SERVICE_NAME = "archon-serverless-api"
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased for the person who edits the file."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionConfig:
+    memory_mb: int
+    timeout_seconds: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiConfig:
+    throttle_rate_limit: float
+    throttle_burst_limit: int
+    cors_origins: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageConfig:
+    name: str
+    account: str | None
+    aws_regions: tuple[str, ...]
+    gcp_regions: tuple[str, ...]
+    azure_regions: tuple[str, ...]
+    retain_data: bool
+    log_retention_days: int
+    users_api: FunctionConfig
+    notifications: FunctionConfig
+    api: ApiConfig
+    mfa_required: bool
+    sender: str
+
+    @property
+    def primary_region(self) -> str:
+        return self.aws_regions[0]
+
+    @property
+    def table_name(self) -> str:
+        return f"users-{self.name}"
+
+    @property
+    def queue_name(self) -> str:
+        return f"notifications-{self.name}"
+
+
+def _path(parts: Any) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _allowed(error: jsonschema.ValidationError) -> str:
+    """The 'x-allowed' sentence of the innermost schema that failed, or of its nearest parent."""
+    for candidate in (error.schema, *(e.schema for e in error.context or ())):
+        if isinstance(candidate, dict) and "x-allowed" in candidate:
+            return candidate["x-allowed"]
+    return "see config/stages.schema.json"
+
+
+def _schema_error(error: jsonschema.ValidationError, source: str) -> ConfigError:
+    path = list(error.absolute_path)
+    if error.validator == "required":
+        missing = error.message.split("'")[1]
+        path.append(missing)
+        what = "is missing"
+    elif error.validator == "additionalProperties":
+        what = error.message
+    elif error.validator == "propertyNames":
+        what = f"{error.instance!r} is not a known key"
+    elif error.validator == "uniqueItems":
+        what = "has a duplicate entry"
+    else:
+        what = f"{error.instance!r} is not allowed"
+    return ConfigError(f"{source}: {_path(path)}: {what}; allowed: {_allowed(error)}")
+
+
+def _check_semantics(name: str, stage: dict[str, Any], source: str) -> None:
+    if name == "prod" and stage["data_protection"] != "retain":
+        raise ConfigError(
+            f"{source}: stages.prod.data_protection: 'destroy' is not allowed; allowed: retain (prod keeps its data)"
+        )
+    if name == "prod":
+        for i, origin in enumerate(stage["api"]["cors_origins"]):
+            if not origin.startswith("https://"):
+                raise ConfigError(
+                    f"{source}: stages.prod.api.cors_origins[{i}]: {origin!r} is not allowed; "
+                    "allowed: https origins only in prod"
+                )
+    if stage["api"]["throttle_burst_limit"] < stage["api"]["throttle_rate_limit"]:
+        raise ConfigError(
+            f"{source}: stages.{name}.api.throttle_burst_limit: {stage['api']['throttle_burst_limit']} is not allowed; "
+            "allowed: a burst at least as large as throttle_rate_limit"
+        )
+
+
+def load_raw(path: Path = CONFIG_FILE) -> dict[str, Any]:
+    source = _display(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: file not found; allowed: a YAML file as described in config/stages.schema.json") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(top level)"
+        raise ConfigError(f"{source}: {where}: not valid YAML; allowed: YAML as in config/stages.yaml") from None
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
+    if errors:
+        # The deepest error is the most specific one ("aws_regions[1]" beats "stages.dev").
+        deepest = max(errors, key=lambda e: len(list(e.absolute_path)))
+        raise _schema_error(deepest, source)
+    for name, stage in data["stages"].items():
+        _check_semantics(name, stage, source)
+    return data
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _stage(name: str, raw: dict[str, Any]) -> StageConfig:
+    fn = raw["functions"]
+    return StageConfig(
+        name=name,
+        account=raw.get("account"),
+        aws_regions=tuple(raw["aws_regions"]),
+        gcp_regions=tuple(raw["gcp_regions"]),
+        azure_regions=tuple(raw["azure_regions"]),
+        retain_data=raw["data_protection"] == "retain",
+        log_retention_days=raw["log_retention_days"],
+        users_api=FunctionConfig(**fn["users_api"]),
+        notifications=FunctionConfig(**fn["notifications"]),
+        api=ApiConfig(
+            throttle_rate_limit=raw["api"]["throttle_rate_limit"],
+            throttle_burst_limit=raw["api"]["throttle_burst_limit"],
+            cors_origins=tuple(raw["api"]["cors_origins"]),
+        ),
+        mfa_required=raw["auth"]["mfa"] == "required",
+        sender=raw["email"]["sender"],
+    )
+
+
+def load_stages(path: Path = CONFIG_FILE, *, only: str | None = None) -> list[StageConfig]:
+    """All stages in file order, or just `only` (an unknown name is a ConfigError)."""
+    raw = load_raw(path)
+    names = list(raw["stages"])
+    if only is not None and only not in names:
+        raise ConfigError(f"{_display(path)}: stages.{only}: no such stage; allowed: {', '.join(names)}")
+    return [_stage(n, raw["stages"][n]) for n in names if only in (None, n)]

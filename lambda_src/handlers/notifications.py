@@ -1,0 +1,74 @@
+"""The welcome-notification processor behind the SQS queue (partial batch failures)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.parser import ValidationError, parse
+from botocore.config import Config
+
+from users.welcome import Outcome, WelcomeEmails, WelcomeFailure, WelcomeMarkFailed, WelcomeMessage
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+_retries = Config(retries={"mode": "standard", "max_attempts": 3})
+welcome = WelcomeEmails(
+    dynamodb=boto3.client("dynamodb", config=_retries),
+    ses=boto3.client("sesv2", config=_retries),
+    table_name=os.environ["TABLE_NAME"],
+    sender=os.environ["SENDER_ADDRESS"],
+    lease_seconds=int(os.environ["DELIVERY_LEASE_SECONDS"]),
+)
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+class PoisonMessage(Exception):
+    """A message that can never be processed; it is reported so the redrive dead-letters it."""
+
+
+def _failed(reason: str, record: SQSRecord) -> None:
+    metrics.add_metric(name="WelcomeEmailsFailed", unit=MetricUnit.Count, value=1)
+    logger.warning("welcome email not sent", extra={"reason": reason, "message_id": record.message_id,
+                                                    "receive_count": record.attributes.approximate_receive_count})
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> str:
+    try:
+        message = parse(event=record.body, model=WelcomeMessage)
+    except (ValidationError, ValueError, TypeError):
+        _failed("malformed_message", record)
+        raise PoisonMessage("malformed message") from None
+    try:
+        outcome = welcome.deliver(message)
+    except WelcomeFailure as exc:
+        _failed(exc.reason, record)
+        raise
+    except WelcomeMarkFailed as exc:
+        # SES accepted the email: the record must not be retried (that would send it twice).
+        metrics.add_metric(name="WelcomeEmailsSent", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="WelcomeMarkFailed", unit=MetricUnit.Count, value=1)
+        logger.error("welcome email sent but not marked", extra={"user_id": message.user_id, "error_code": exc.code})
+        return Outcome.SENT.value
+    if outcome is Outcome.SENT:
+        metrics.add_metric(name="WelcomeEmailsSent", unit=MetricUnit.Count, value=1)
+        logger.info("welcome email sent", extra={"user_id": message.user_id})
+    else:
+        metrics.add_metric(name="WelcomeEmailsDeduplicated", unit=MetricUnit.Count, value=1)
+        logger.info("welcome email already sent", extra={"user_id": message.user_id})
+    return outcome.value
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

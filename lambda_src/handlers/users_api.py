@@ -1,0 +1,230 @@
+"""The users API behind API Gateway (REST, Lambda proxy integration).
+
+Routes and their models are declared once here; Powertools turns them into the OpenAPI document
+(`docs/openapi.json`) and validates requests against them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from http import HTTPStatus
+from typing import Annotated, Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from botocore.config import Config
+
+from users.errors import DomainError, TemporarilyUnavailable
+from users.logic import UsersService
+from users.models import PAGE_DEFAULT, PAGE_MAX, ErrorDetail, NewUser, User, UserPage
+from users.repository import UsersRepository
+
+MAX_BODY_BYTES = 8 * 1024
+TABLE_NAME = os.environ["TABLE_NAME"]
+REGION = os.environ["AWS_REGION"]
+CORS_ORIGINS = [o for o in os.environ.get("CORS_ORIGINS", "").split(",") if o]
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+# Created once per container. Standard retries absorb short throttling bursts before we answer 503.
+_dynamodb = boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+service = UsersService(repository=UsersRepository(client=_dynamodb, table_name=TABLE_NAME, region=REGION))
+_idempotency_store = DynamoDBPersistenceLayer(table_name=TABLE_NAME, key_attr="pk", boto3_client=_dynamodb)
+_idempotency = IdempotencyConfig(
+    event_key_jmespath="key",
+    payload_validation_jmespath="body",
+    expires_after_seconds=24 * 3600,
+)
+
+cors = CORSConfig(allow_origin=CORS_ORIGINS[0], extra_origins=CORS_ORIGINS[1:], allow_headers=["Idempotency-Key"], max_age=600) if CORS_ORIGINS else None
+app = APIGatewayRestResolver(enable_validation=True, cors=cors)
+
+
+class ApiError(Exception):
+    def __init__(self, status: HTTPStatus, code: str, message: str, details: list[ErrorDetail] | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.details = details or []
+        self.headers = headers or {}
+
+
+def _request_id() -> str:
+    try:
+        return app.current_event.request_context.request_id or "unknown"
+    except Exception:  # an event without a request context
+        return "unknown"
+
+
+def error_response(status: HTTPStatus, code: str, message: str, details: list[ErrorDetail] | None = None, headers: dict[str, str] | None = None) -> Response:
+    body = {
+        "error": {"code": code, "message": message, "details": [d.model_dump(exclude_none=True) for d in details or []]},
+        "request_id": _request_id(),
+    }
+    return Response(status_code=status, content_type="application/json", body=json.dumps(body), headers=headers)
+
+
+def _check_json_body() -> None:
+    event = app.current_event
+    content_type = (event.headers or {}).get("Content-Type") or (event.headers or {}).get("content-type") or ""
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise ApiError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Send the body as application/json.")
+    if len((event.body or "").encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
+        raise ApiError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large", f"The body must be at most {MAX_BODY_BYTES} bytes.")
+
+
+class _GuardedValidation(OpenAPIRequestValidationMiddleware):
+    """Checks media type and size before Powertools parses the body: Powertools would also
+    accept form encodings and parse any size; this API takes JSON only, up to MAX_BODY_BYTES."""
+
+    def handler(self, app: Any, next_middleware: Any) -> Response:
+        if app.current_event.http_method == "POST":
+            _check_json_body()
+        return super().handler(app, next_middleware)
+
+
+# Powertools always runs its request validation first in the chain; guard it in place.
+app._request_validation_middleware = _GuardedValidation()
+
+
+@idempotent_function(data_keyword_argument="request", config=_idempotency, persistence_store=_idempotency_store)
+def _create_once(request: dict[str, Any]) -> dict[str, Any]:
+    return _create(NewUser.model_validate(request["body"])).model_dump()
+
+
+def _create(new_user: NewUser) -> User:
+    user = service.create(new_user)
+    metrics.add_metric(name="UsersCreated", unit=MetricUnit.Count, value=1)
+    logger.info("user created", extra={"user_id": user.user_id})
+    return user
+
+
+@app.post(
+    "/users",
+    summary="Create a user",
+    responses={
+        201: {"description": "Created", "content": {"application/json": {"model": User}}},
+        409: {"description": "Email already registered, or the same Idempotency-Key is in flight"},
+        422: {"description": "Idempotency-Key reused with a different body"},
+    },
+)
+def create_user(body: Annotated[NewUser, Body(embed=False)]) -> Response[User]:
+    key = app.current_event.headers.get("Idempotency-Key") or app.current_event.headers.get("idempotency-key")
+    if key:
+        caller = (app.current_event.request_context.authorizer.claims or {}).get("sub", "anonymous")
+        user = User.model_validate(_create_once(request={"key": f"{caller}:{key}", "body": body.model_dump()}))
+    else:
+        user = _create(body)
+    return Response(
+        status_code=HTTPStatus.CREATED,
+        content_type="application/json",
+        body=user,
+        headers={"Location": f"/users/{user.user_id}"},
+    )
+
+
+@app.get("/users/<user_id>", summary="Get a user", responses={404: {"description": "No such user"}})
+def get_user(user_id: Annotated[str, Path(max_length=64)]) -> User:
+    return service.get(user_id)
+
+
+@app.get("/users", summary="List users, oldest first")
+def list_users(
+    limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = PAGE_DEFAULT,
+    cursor: Annotated[str | None, Query(max_length=256)] = None,
+) -> UserPage:
+    return service.list(limit=limit, cursor_token=cursor)
+
+
+@app.exception_handler(ApiError)
+def _api_error(exc: ApiError) -> Response:
+    return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid_request(exc: RequestValidationError) -> Response:
+    details: list[ErrorDetail] = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        if err.get("type") == "json_invalid":
+            return error_response(HTTPStatus.BAD_REQUEST, "invalid_json", "The body is not valid JSON.")
+        issue = _issue(err)
+        details.append(ErrorDetail(field=".".join(loc) or None, issue=issue))
+    return error_response(HTTPStatus.BAD_REQUEST, "validation_error", "The request is not valid; see details.", details)
+
+
+def _issue(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not an accepted field"
+    if kind == "value_error":
+        return str(err.get("ctx", {}).get("error", "is not valid"))
+    return str(err.get("msg", "is not valid"))
+
+
+@app.exception_handler(DomainError)
+def _domain_error(exc: DomainError) -> Response:
+    status = {
+        "not_found": HTTPStatus.NOT_FOUND,
+        "email_taken": HTTPStatus.CONFLICT,
+        "invalid_cursor": HTTPStatus.BAD_REQUEST,
+        "temporarily_unavailable": HTTPStatus.SERVICE_UNAVAILABLE,
+    }.get(exc.code, HTTPStatus.BAD_REQUEST)
+    headers = {}
+    if isinstance(exc, TemporarilyUnavailable):
+        headers["Retry-After"] = str(exc.retry_after_seconds)
+        logger.warning("data store busy", extra={"error_code": exc.code})
+    if exc.code == "email_taken":
+        metrics.add_metric(name="DuplicateEmailsRejected", unit=MetricUnit.Count, value=1)
+    return error_response(status, exc.code, exc.message, headers=headers)
+
+
+@app.exception_handler(IdempotencyValidationError)
+def _idempotency_mismatch(_: IdempotencyValidationError) -> Response:
+    return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "idempotency_key_reused", "This Idempotency-Key was used with a different body; use a new key.")
+
+
+@app.exception_handler(IdempotencyAlreadyInProgressError)
+def _idempotency_in_progress(_: IdempotencyAlreadyInProgressError) -> Response:
+    return error_response(HTTPStatus.CONFLICT, "request_in_progress", "A request with this Idempotency-Key is still in progress; retry shortly.", headers={"Retry-After": "1"})
+
+
+@app.not_found
+def _not_found(_: Exception) -> Response:
+    path = app.current_event.path
+    if app.current_event.http_method not in ("GET", "POST") and (path == "/users" or path.startswith("/users/")):
+        return error_response(HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed", "That method is not allowed on this resource.")
+    return error_response(HTTPStatus.NOT_FOUND, "not_found", "No such route.")
+
+
+@app.exception_handler(Exception)
+def _unexpected(exc: Exception) -> Response:
+    logger.exception("unhandled error")
+    return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side; quote the request id if you report it.")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    _idempotency.register_lambda_context(context)
+    return app.resolve(event, context)

@@ -1,0 +1,40 @@
+"""Opaque page cursors for GET /users.
+
+A cursor wraps the listing index's position (creation time and user id). Anything that does not
+decode to exactly that shape is rejected as InvalidCursor (a 400), never passed to DynamoDB.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+
+from users.errors import InvalidCursor
+
+_POSITION = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+)
+_MAX_LEN = 256
+
+
+def encode(position: str) -> str:
+    raw = json.dumps({"v": 1, "p": position}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode(cursor: str) -> str:
+    if not isinstance(cursor, str) or not cursor or len(cursor) > _MAX_LEN:
+        raise InvalidCursor()
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw.decode("utf-8"))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidCursor() from None
+    if not isinstance(data, dict) or set(data) != {"v", "p"} or data["v"] != 1:
+        raise InvalidCursor()
+    position = data["p"]
+    if not isinstance(position, str) or not _POSITION.match(position):
+        raise InvalidCursor()
+    return position

@@ -1,0 +1,58 @@
+"""What the users API does, independent of HTTP and Lambda."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from users import cursor
+from users.errors import UserNotFound
+from users.models import PAGE_DEFAULT, PAGE_MAX, NewUser, User, UserPage, normalise_email
+from users.repository import UsersRepository
+
+_UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class UsersService:
+    def __init__(
+        self,
+        *,
+        repository: UsersRepository,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        clock: Callable[[], str] = utc_now,
+    ) -> None:
+        self._repo = repository
+        self._new_id = new_id
+        self._clock = clock
+
+    def create(self, new_user: NewUser) -> User:
+        user = User(user_id=self._new_id(), name=new_user.name, email=new_user.email, created_at=self._clock())
+        self._repo.insert(
+            user_id=user.user_id,
+            name=user.name,
+            email=user.email,
+            email_key=normalise_email(user.email),
+            created_at=user.created_at,
+        )
+        return user
+
+    def get(self, user_id: str) -> User:
+        if not _UUID4.match(user_id):
+            raise UserNotFound()
+        return User(**self._repo.get(user_id))
+
+    def list(self, *, limit: int = PAGE_DEFAULT, cursor_token: str | None = None) -> UserPage:
+        if not 1 <= limit <= PAGE_MAX:
+            raise ValueError(f"limit must be between 1 and {PAGE_MAX}")
+        after = cursor.decode(cursor_token) if cursor_token is not None else None
+        users, next_position = self._repo.page(limit=limit, after=after)
+        return UserPage(
+            users=[User(**u) for u in users],
+            next_cursor=cursor.encode(next_position) if next_position else None,
+        )

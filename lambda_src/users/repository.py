@@ -1,0 +1,121 @@
+"""DynamoDB access for users: the only module that knows item shapes and key names.
+
+One table holds three kinds of item, told apart by the partition key's prefix:
+  user#<id>        the user; carries `entity` and `created_key` for the listing index
+  email#<email>    the email guard that makes addresses unique (written in the same transaction)
+  (idempotency records, written by Powertools under their own prefix)
+Every item records the region that wrote it: the outbox Pipe forwards only its own region's users.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from users.errors import EmailAlreadyRegistered, TemporarilyUnavailable, UserNotFound
+
+LIST_INDEX = "by_creation"
+USER_ENTITY = "user"
+_THROTTLE_CODES = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+}
+_CONFLICT_RETRIES = 3
+
+
+def user_key(user_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"user#{user_id}"}}
+
+
+def _user_from_item(item: dict[str, Any]) -> dict[str, str]:
+    return {k: item[k]["S"] for k in ("user_id", "name", "email", "created_at")}
+
+
+class UsersRepository:
+    def __init__(self, *, client: Any, table_name: str, region: str) -> None:
+        self._ddb = client
+        self._table = table_name
+        self._region = region
+
+    def insert(self, *, user_id: str, name: str, email: str, email_key: str, created_at: str) -> None:
+        """Writes the user and its email guard atomically; raises EmailAlreadyRegistered if taken."""
+        user_item = {
+            "pk": {"S": f"user#{user_id}"},
+            "entity": {"S": USER_ENTITY},
+            "created_key": {"S": f"{created_at}#{user_id}"},
+            "user_id": {"S": user_id},
+            "name": {"S": name},
+            "email": {"S": email},
+            "created_at": {"S": created_at},
+            "region": {"S": self._region},
+        }
+        guard_item = {
+            "pk": {"S": f"email#{email_key}"},
+            "user_id": {"S": user_id},
+            "created_at": {"S": created_at},
+            "region": {"S": self._region},
+        }
+        items = [
+            {"Put": {"TableName": self._table, "Item": user_item, "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Put": {"TableName": self._table, "Item": guard_item, "ConditionExpression": "attribute_not_exists(pk)"}},
+        ]
+        for attempt in range(_CONFLICT_RETRIES):
+            try:
+                self._ddb.transact_write_items(TransactItems=items)
+                return
+            except ClientError as exc:
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                    raise EmailAlreadyRegistered() from None
+                if "TransactionConflict" in reasons and attempt + 1 < _CONFLICT_RETRIES:
+                    # Another transaction holds one of the items; after it ends the guard decides.
+                    time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+                    continue
+                raise _translate(exc) from None
+
+    def get(self, user_id: str) -> dict[str, str]:
+        try:
+            item = self._ddb.get_item(TableName=self._table, Key=user_key(user_id), ConsistentRead=True).get("Item")
+        except ClientError as exc:
+            raise _translate(exc) from None
+        if item is None:
+            raise UserNotFound()
+        return _user_from_item(item)
+
+    def page(self, *, limit: int, after: str | None) -> tuple[list[dict[str, str]], str | None]:
+        """Up to `limit` users in creation order after position `after`, and the next position."""
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": LIST_INDEX,
+            "KeyConditionExpression": "entity = :user",
+            "ExpressionAttributeValues": {":user": {"S": USER_ENTITY}},
+            "Limit": limit + 1,  # one extra tells whether another page exists
+        }
+        if after is not None:
+            user_id = after.split("#", 1)[1]
+            query["ExclusiveStartKey"] = {
+                "entity": {"S": USER_ENTITY},
+                "created_key": {"S": after},
+                "pk": {"S": f"user#{user_id}"},
+            }
+        try:
+            items = self._ddb.query(**query).get("Items", [])
+        except ClientError as exc:
+            raise _translate(exc) from None
+        users = [_user_from_item(i) for i in items[:limit]]
+        next_position = items[limit - 1]["created_key"]["S"] if len(items) > limit else None
+        return users, next_position
+
+
+def _translate(exc: ClientError) -> Exception:
+    """Maps a DynamoDB error to a domain error; anything unknown stays an internal error."""
+    code = exc.response.get("Error", {}).get("Code", "")
+    reasons = {r.get("Code") for r in exc.response.get("CancellationReasons", [])}
+    if code in _THROTTLE_CODES or reasons & {"ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict"}:
+        return TemporarilyUnavailable(retry_after_seconds=1)
+    return exc

@@ -1,0 +1,179 @@
+"""The welcome email: one per user, even though every delivery upstream is at-least-once.
+
+Deduplication lives on the user item itself, durably:
+  1. claim:  a conditional update takes a lease (token + expiry) unless the email was already
+             sent or another worker holds an unexpired lease;
+  2. send:   SES accepts the email;
+  3. mark:   a conditional update (same token) records `welcome_email_sent_at`, drops the lease.
+The item is never marked sent before SES accepted the email. If SES fails, the lease is released
+and the record fails, to be retried and in the end dead-lettered. A worker that dies between 2
+and 3 leaves a lease that expires, so the email is retried: that window (one SES call) is the
+only way a user could get two emails.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+from pydantic import AfterValidator, BaseModel, ConfigDict
+from typing_extensions import Annotated
+
+from users.models import check_email
+from users.repository import user_key
+
+
+class Outcome(str, Enum):
+    SENT = "sent"
+    ALREADY_SENT = "already_sent"
+
+
+class WelcomeFailure(Exception):
+    """A message that could not be handled now; `reason` is a short code safe to log."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _uuid4(value: str) -> str:
+    uuid.UUID(value, version=4)
+    return value
+
+
+class WelcomeMessage(BaseModel):
+    """The queue message, as the outbox Pipe writes it (see the original design)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    type: Literal["welcome_email"]
+    user_id: Annotated[str, AfterValidator(_uuid4)]
+    email: Annotated[str, AfterValidator(check_email)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmailContent:
+    subject: str
+    text: str
+
+
+def welcome_content(name: str) -> EmailContent:
+    return EmailContent(
+        subject="Welcome to Archon",
+        text=f"Hello {name},\n\nyour Archon account is ready.\n\nThe Archon team\n",
+    )
+
+
+class WelcomeEmails:
+    def __init__(
+        self,
+        *,
+        dynamodb: Any,
+        ses: Any,
+        table_name: str,
+        sender: str,
+        lease_seconds: int,
+        clock: Any = time.time,
+    ) -> None:
+        self._ddb = dynamodb
+        self._ses = ses
+        self._table = table_name
+        self._sender = sender
+        self._lease = lease_seconds
+        self._clock = clock
+
+    def deliver(self, message: WelcomeMessage) -> Outcome:
+        token = str(uuid.uuid4())
+        item = self._claim(message.user_id, token)
+        if item is None:
+            return Outcome.ALREADY_SENT
+        name = item.get("name", {}).get("S", "")
+        content = welcome_content(name)
+        try:
+            self._ses.send_email(
+                FromEmailAddress=self._sender,
+                Destination={"ToAddresses": [message.email]},
+                Content={
+                    "Simple": {
+                        "Subject": {"Data": content.subject, "Charset": "UTF-8"},
+                        "Body": {"Text": {"Data": content.text, "Charset": "UTF-8"}},
+                    }
+                },
+            )
+        except ClientError as exc:
+            self._release(message.user_id, token)
+            code = exc.response.get("Error", {}).get("Code", "Unknown")
+            raise WelcomeFailure(f"ses_{code}") from None
+        self._mark_sent(message.user_id, token)
+        return Outcome.SENT
+
+    def _claim(self, user_id: str, token: str) -> dict[str, Any] | None:
+        """Takes the lease; returns the user item, or None when the email was already sent."""
+        now = int(self._clock())
+        try:
+            response = self._ddb.update_item(
+                TableName=self._table,
+                Key=user_key(user_id),
+                UpdateExpression="SET welcome_lease_token = :token, welcome_lease_until = :until",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND attribute_not_exists(welcome_email_sent_at) "
+                    "AND (attribute_not_exists(welcome_lease_until) OR welcome_lease_until < :now)"
+                ),
+                ExpressionAttributeValues={
+                    ":token": {"S": token},
+                    ":until": {"N": str(now + self._lease)},
+                    ":now": {"N": str(now)},
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise WelcomeFailure(f"dynamodb_{exc.response.get('Error', {}).get('Code', 'Unknown')}") from None
+            old = exc.response.get("Item")
+            if not old:
+                raise WelcomeFailure("user_not_found") from None
+            if "welcome_email_sent_at" in old:
+                return None
+            raise WelcomeFailure("delivery_in_progress") from None
+        return response["Attributes"]
+
+    def _release(self, user_id: str, token: str) -> None:
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=user_key(user_id),
+                UpdateExpression="REMOVE welcome_lease_token, welcome_lease_until",
+                ConditionExpression="welcome_lease_token = :token",
+                ExpressionAttributeValues={":token": {"S": token}},
+            )
+        except ClientError:
+            pass  # the lease expires on its own; the retry waits for it
+
+    def _mark_sent(self, user_id: str, token: str) -> None:
+        sent_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._clock()))
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=user_key(user_id),
+                UpdateExpression="SET welcome_email_sent_at = :sent REMOVE welcome_lease_token, welcome_lease_until",
+                ConditionExpression="welcome_lease_token = :token",
+                ExpressionAttributeValues={":token": {"S": token}, ":sent": {"S": sent_at}},
+            )
+        except ClientError as exc:
+            # SES accepted the email. Failing the record would send it again, so the record
+            # succeeds; the lease expires and a later duplicate delivery sees no sent mark:
+            # report it loudly instead.
+            raise WelcomeMarkFailed(exc.response.get("Error", {}).get("Code", "Unknown")) from None
+
+
+class WelcomeMarkFailed(Exception):
+    """SES accepted the email but the sent mark could not be written."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
