@@ -36,7 +36,7 @@ node_modules/.stamp: package.json package-lock.json
 
 # The functions' dependencies as a Lambda layer: pinned, arm64 wheels for the Lambda runtime's
 # Python, installed without Docker.
-build/layer/.stamp: lambda_src/requirements.txt $(VENV)/.stamp
+build/layer.stamp: lambda_src/requirements.txt $(VENV)/.stamp
 	rm -rf build/layer && mkdir -p build/layer
 	grep -E '^[A-Za-z0-9_.-]+==' lambda_src/requirements.txt | grep -vE '^($(RUNTIME_PROVIDED))==' > build/layer-requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-compile \
@@ -46,9 +46,9 @@ build/layer/.stamp: lambda_src/requirements.txt $(VENV)/.stamp
 	find build/layer -name __pycache__ -prune -exec rm -rf {} +
 	touch $@
 
-layer: build/layer/.stamp
+layer: build/layer.stamp
 
-setup: $(VENV)/.stamp node_modules/.stamp .tools/node/bin/node build/layer/.stamp
+setup: $(VENV)/.stamp node_modules/.stamp .tools/node/bin/node build/layer.stamp
 
 synth: setup
 	npx cdk synth --quiet $(STAGE_CONTEXT)

@@ -1,0 +1,26 @@
+#!/usr/bin/env python3
+"""CDK entry: one Stage per (stage, AWS region) in config/stages.yaml.
+
+`cdk synth` builds every stage; `cdk synth -c stage=prod` (make synth STAGE=prod) just one.
+"""
+
+import sys
+
+import aws_cdk as cdk
+
+from cdk_app.app import build_app
+from cdk_app.config import ConfigError
+
+
+def main() -> None:
+    app = cdk.App()
+    try:
+        build_app(app, only=app.node.try_get_context("stage"))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

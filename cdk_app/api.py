@@ -1,0 +1,150 @@
+"""The regional REST API in front of the users API function."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from cdk_app.config import StageConfig
+from cdk_app.defaults import log_group
+from cdk_app.nag import acknowledge
+
+# The request model for POST /users (JSON Schema draft 4, as API Gateway wants it). The function
+# validates again, more precisely (trimming, control characters, email syntax).
+NEW_USER_SCHEMA = apigw.JsonSchema(
+    schema=apigw.JsonSchemaVersion.DRAFT4,
+    title="NewUser",
+    type=apigw.JsonSchemaType.OBJECT,
+    required=["name", "email"],
+    additional_properties=False,
+    properties={
+        "name": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=1, max_length=100),
+        "email": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=3, max_length=254, pattern="^[^@\\s]+@[^@\\s]+$"),
+    },
+)
+
+# Errors API Gateway answers itself, in the service's error contract (DESIGN.md).
+_ERROR_TEMPLATE = (
+    '{"error": {"code": "%s", "message": $context.error.messageString, "details": []}, '
+    '"request_id": "$context.requestId"}'
+)
+GATEWAY_ERRORS: dict[str, tuple[str, str]] = {
+    # response type: (status, code)
+    "UNAUTHORIZED": ("401", "unauthorized"),
+    "ACCESS_DENIED": ("403", "forbidden"),
+    "MISSING_AUTHENTICATION_TOKEN": ("404", "not_found"),  # API Gateway's answer to an unknown route
+    "BAD_REQUEST_BODY": ("400", "validation_error"),
+    "BAD_REQUEST_PARAMETERS": ("400", "validation_error"),
+    "REQUEST_TOO_LARGE": ("413", "payload_too_large"),
+    "UNSUPPORTED_MEDIA_TYPE": ("415", "unsupported_media_type"),
+    "THROTTLED": ("429", "throttled"),
+    "QUOTA_EXCEEDED": ("429", "throttled"),
+    "DEFAULT_4XX": ("", "request_error"),
+    "DEFAULT_5XX": ("", "internal_error"),
+}
+
+
+class UsersApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        stage: StageConfig,
+        handler: lambda_.IFunction,
+        user_pool: cognito.IUserPool,
+    ) -> None:
+        super().__init__(scope, id)
+        access_logs = log_group(self, "AccessLogs", stage=stage)
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            rest_api_name=f"archon-users-{stage.name}",
+            description="Archon users service",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            disable_execute_api_endpoint=False,
+            # Execution logging needs the account's API Gateway CloudWatch role; kept on delete
+            # because it is an account-wide setting other APIs may rely on.
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            deploy_options=apigw.StageOptions(
+                stage_name=stage.name,
+                throttling_rate_limit=stage.api.throttle_rate_limit,
+                throttling_burst_limit=stage.api.throttle_burst_limit,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False, http_method=True, ip=True, protocol=True, request_time=True,
+                    resource_path=True, response_length=True, status=True, user=True,
+                ),
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # would log request bodies, i.e. names and emails
+                tracing_enabled=True,
+                metrics_enabled=True,
+            ),
+            default_cors_preflight_options=apigw.CorsOptions(
+                allow_origins=list(stage.api.cors_origins),
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+                max_age=Duration.minutes(10),
+            ),
+        )
+        acknowledge(
+            self.api.node.find_child("CloudWatchRole"),
+            "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+            "API Gateway's account-level logging role; AWS documents this managed policy for it, and it only writes API Gateway's own logs.",
+        )
+        acknowledge(
+            self.api.deployment_stage,
+            "AwsSolutions::AwsSolutions-APIG3",
+            "No WAF web ACL yet: edge protection is tracked as its own piece of work (operations issue); throttling and the Cognito authorizer guard the stage meanwhile.",
+        )
+        for response_type, (status, code) in GATEWAY_ERRORS.items():
+            self.api.add_gateway_response(
+                f"Gateway{response_type.title().replace('_', '')}",
+                type=apigw.ResponseType.of(response_type),
+                status_code=status or None,
+                response_headers={"Access-Control-Allow-Origin": f"'{stage.api.cors_origins[0]}'"} if stage.api.cors_origins else None,
+                templates={"application/json": _ERROR_TEMPLATE % code},
+            )
+
+        authorizer = apigw.CognitoUserPoolsAuthorizer(
+            self, "Authorizer", cognito_user_pools=[user_pool], authorizer_name=f"archon-{stage.name}-users"
+        )
+        secured = {"authorizer": authorizer, "authorization_type": apigw.AuthorizationType.COGNITO}
+        integration = apigw.LambdaIntegration(handler, proxy=True, allow_test_invoke=False)
+        body_validator = self.api.add_request_validator(
+            "BodyValidator", validate_request_body=True, validate_request_parameters=True
+        )
+        params_validator = self.api.add_request_validator(
+            "ParamsValidator", validate_request_body=False, validate_request_parameters=True
+        )
+        new_user = self.api.add_model("NewUserModel", content_type="application/json", model_name="NewUser", schema=NEW_USER_SCHEMA)
+
+        users = self.api.root.add_resource("users")
+        users.add_method(
+            "POST",
+            integration,
+            request_validator=body_validator,
+            request_models={"application/json": new_user},
+            request_parameters={"method.request.header.Idempotency-Key": False},
+            **secured,
+        )
+        users.add_method(
+            "GET",
+            integration,
+            request_validator=params_validator,
+            request_parameters={"method.request.querystring.limit": False, "method.request.querystring.cursor": False},
+            **secured,
+        )
+        users.add_resource("{user_id}").add_method(
+            "GET",
+            integration,
+            request_validator=params_validator,
+            request_parameters={"method.request.path.user_id": True},
+            **secured,
+        )
+        self.url = self.api.url_for_path("/")
+        CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the users API")

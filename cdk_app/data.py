@@ -1,0 +1,90 @@
+"""The users table: a DynamoDB global table with a replica in every AWS region of the stage."""
+
+from __future__ import annotations
+
+from aws_cdk import Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from cdk_app.config import StageConfig
+from cdk_app.defaults import removal_policy
+from cdk_app.nag import acknowledge
+
+LIST_INDEX = "by_creation"  # users in creation order (GET /users)
+TTL_ATTRIBUTE = "expiration"  # idempotency records expire; users never carry it
+
+
+class UsersTable(Construct):
+    """In the primary region, the global table itself; elsewhere, a handle on the local replica.
+
+    Exposes the ARNs the other constructs grant on: the table, its listing index and the
+    stream of the replica in this construct's region.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, stage: StageConfig) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        self.table_name = stage.table_name
+        if stack.region == stage.primary_region:
+            table = dynamodb.TableV2(
+                self,
+                "Table",
+                table_name=stage.table_name,
+                partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+                global_secondary_indexes=[
+                    dynamodb.GlobalSecondaryIndexPropsV2(
+                        index_name=LIST_INDEX,
+                        partition_key=dynamodb.Attribute(name="entity", type=dynamodb.AttributeType.STRING),
+                        sort_key=dynamodb.Attribute(name="created_key", type=dynamodb.AttributeType.STRING),
+                        projection_type=dynamodb.ProjectionType.INCLUDE,
+                        non_key_attributes=["user_id", "name", "email", "created_at"],
+                    )
+                ],
+                billing=dynamodb.Billing.on_demand(),
+                # Global tables require both images; the Pipe reads the new one.
+                dynamo_stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+                point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                    point_in_time_recovery_enabled=True
+                ),
+                encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
+                deletion_protection=stage.retain_data,
+                removal_policy=removal_policy(stage),
+                time_to_live_attribute=TTL_ATTRIBUTE,
+                replicas=[dynamodb.ReplicaTableProps(region=r) for r in stage.aws_regions[1:]],
+            )
+            self.table_arn = table.table_arn
+            self.stream_arn = table.table_stream_arn
+        else:
+            # The replica belongs to the primary region's stack (deployed first); its stream ARN
+            # carries a creation timestamp, so it is read at deploy time.
+            self.table_arn = stack.format_arn(service="dynamodb", resource="table", resource_name=stage.table_name)
+            lookup = cr.AwsCustomResource(
+                self,
+                "ReplicaStream",
+                on_update=cr.AwsSdkCall(
+                    service="DynamoDB",
+                    action="describeTable",
+                    parameters={"TableName": stage.table_name},
+                    physical_resource_id=cr.PhysicalResourceId.from_response("Table.LatestStreamArn"),
+                    output_paths=["Table.LatestStreamArn"],
+                ),
+                policy=cr.AwsCustomResourcePolicy.from_sdk_calls(resources=[self.table_arn]),
+                install_latest_aws_sdk=False,
+            )
+            self.stream_arn = lookup.get_response_field("Table.LatestStreamArn")
+            # The singleton provider's construct id is "AWS" + its UUID without dashes.
+            provider = stack.node.find_child("AWS" + cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace("-", ""))
+            for finding in (
+                "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+                "Serverless::Serverless-LambdaDLQ",
+                "Serverless::Serverless-LambdaDefaultMemorySize",
+                "Serverless::Serverless-LambdaTracing",
+            ):
+                acknowledge(
+                    provider,
+                    finding,
+                    "CDK's own provider for the one deploy-time describeTable call (the replica's stream ARN); "
+                    "it serves no traffic and its role is CDK-managed.",
+                )
+        self.index_arn = f"{self.table_arn}/index/{LIST_INDEX}"

@@ -1,0 +1,80 @@
+"""A service function: its own role, its own log group, arm64, tracing, the shared layer."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from cdk_app.config import FunctionConfig, StageConfig
+from cdk_app.defaults import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, METRICS_NAMESPACE, log_group
+from cdk_app.nag import acknowledge
+from cdk_app.packaging import function_code
+
+
+class ServiceFunction(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        stage: StageConfig,
+        name: str,
+        handler: str,
+        sizing: FunctionConfig,
+        layer: lambda_.ILayerVersion,
+        environment: dict[str, str],
+        description: str,
+    ) -> None:
+        super().__init__(scope, id)
+        function_name = f"archon-{name}-{stage.name}"
+        self.log_group = log_group(self, "Logs", stage=stage, name=f"/aws/lambda/{function_name}")
+        # A role of its own with no managed policies: only what the code uses is granted below.
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{function_name}: only what its code calls",
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            function_name=function_name,
+            description=description,
+            runtime=LAMBDA_RUNTIME,
+            architecture=LAMBDA_ARCHITECTURE,
+            handler=handler,
+            code=function_code(),
+            layers=[layer],
+            memory_size=sizing.memory_mb,
+            timeout=Duration.seconds(sizing.timeout_seconds),
+            role=self.role,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": name,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "STAGE": stage.name,
+                **environment,
+            },
+        )
+        acknowledge(
+            self.role,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "Only xray:PutTraceSegments and xray:PutTelemetryRecords use Resource '*': X-Ray supports no resource-level permissions.",
+        )
+        acknowledge(
+            self.function,
+            "Serverless::Serverless-LambdaDLQ",
+            "Never invoked asynchronously: API Gateway calls it synchronously or an SQS event source "
+            "mapping polls for it, and the queue's redrive policy dead-letters failed messages.",
+        )
+        # CreateLogGroup is not granted: the group exists, so the function only writes to it.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            )
+        )

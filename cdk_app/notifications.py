@@ -1,0 +1,85 @@
+"""The welcome-notification processor: consumes the queue, sends through SES."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Names, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_ses as ses
+from constructs import Construct
+
+from cdk_app.config import StageConfig
+from cdk_app.functions import ServiceFunction
+from cdk_app.messaging import NotificationQueue
+from cdk_app.nag import acknowledge
+
+BATCH_SIZE = 10  # as originally designed
+BATCHING_WINDOW = Duration.seconds(5)  # fewer, fuller invocations when traffic is light
+
+
+class WelcomeNotifications(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        stage: StageConfig,
+        layer: lambda_.ILayerVersion,
+        table_name: str,
+        table_arn: str,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        self.queue = NotificationQueue(self, "Queue", stage=stage)
+        # The sender must be a verified SES identity in each region; creating it here starts
+        # that verification (an email to the address) on first deploy.
+        self.identity = ses.EmailIdentity(self, "Sender", identity=ses.Identity.email(stage.sender))
+        sender_domain = stage.sender.split("@", 1)[1]
+        self.processor = ServiceFunction(
+            self,
+            "Processor",
+            stage=stage,
+            name="notifications",
+            handler="handlers.notifications.handler",
+            sizing=stage.notifications,
+            layer=layer,
+            description="Sends each new user one welcome email",
+            environment={
+                "TABLE_NAME": table_name,
+                "SENDER_ADDRESS": stage.sender,
+                # A lease outlives any invocation holding it, so a crashed one frees the email.
+                "DELIVERY_LEASE_SECONDS": str(stage.notifications.timeout_seconds * 2),
+            },
+        )
+        role = self.processor.role
+        # Deduplication marks live on user items only (partition keys user#...).
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:UpdateItem"],
+                resources=[table_arn],
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["user#*"]}},
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ses:SendEmail"],
+                resources=[
+                    stack.format_arn(service="ses", resource="identity", resource_name=stage.sender),
+                    stack.format_arn(service="ses", resource="identity", resource_name=sender_domain),
+                ],
+                conditions={"StringEquals": {"ses:FromAddress": stage.sender}},
+            )
+        )
+        source = sources.SqsEventSource(
+            self.queue.queue,
+            batch_size=BATCH_SIZE,
+            max_batching_window=BATCHING_WINDOW,
+            report_batch_item_failures=True,
+        )
+        self.processor.function.add_event_source(source)
+        acknowledge(
+            self.processor.function.node.find_child(f"SqsEventSource:{Names.node_unique_id(self.queue.queue.node)}"),
+            "Serverless::Serverless-LambdaEventSourceMappingDestination",
+            "SQS event sources take no on-failure destination; the queue's redrive policy moves failed messages to its DLQ.",
+        )

@@ -1,0 +1,124 @@
+"""The outbox: an EventBridge Pipe from the table stream to the notifications queue.
+
+The API function never talks to SQS. Every user item this region writes appears on the stream;
+the Pipe forwards exactly those INSERTs as the welcome message, so a crash between "user stored"
+and "message sent" cannot lose an email.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_pipes as pipes
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from cdk_app.config import StageConfig
+from cdk_app.defaults import log_group
+from cdk_app.messaging import secure_queue
+from cdk_app.nag import acknowledge
+
+STREAM_BATCH_SIZE = 10
+# Retries with backoff before a stream batch goes to the outbox DLQ; stream records live 24 h.
+STREAM_MAX_RETRIES = 10
+
+
+def outbox_filter(region: str) -> dict:
+    """Only new user items (not email guards or idempotency records) written in `region`."""
+    return {
+        "eventName": ["INSERT"],
+        "dynamodb": {"NewImage": {"entity": {"S": ["user"]}, "region": {"S": [region]}}},
+    }
+
+
+# The original design's message, built from the new image.
+MESSAGE_TEMPLATE = (
+    '{"type": "welcome_email", '
+    '"user_id": "<$.dynamodb.NewImage.user_id.S>", '
+    '"email": "<$.dynamodb.NewImage.email.S>"}'
+)
+
+
+class OutboxPipe(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        stage: StageConfig,
+        stream_arn: str,
+        queue: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        # Stream batches the Pipe could not deliver: kept for redrive, never dropped.
+        self.dead_letter_queue = secure_queue(self, "DeadLetterQueue", name=f"outbox-{stage.name}-dlq")
+        logs = log_group(self, "Logs", stage=stage)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal(
+                "pipes.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            ),
+            description="Outbox pipe: read the users table stream, send to the notifications queue",
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+                resources=[stream_arn],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(actions=["dynamodb:ListStreams"], resources=["*"])  # no resource-level support
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sqs:SendMessage"], resources=[queue.queue_arn, self.dead_letter_queue.queue_arn]
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[logs.log_group_arn])
+        )
+        self.pipe = pipes.CfnPipe(
+            self,
+            "Pipe",
+            name=f"archon-outbox-{stage.name}",
+            description="users table stream -> welcome messages",
+            role_arn=self.role.role_arn,
+            source=stream_arn,
+            source_parameters=pipes.CfnPipe.PipeSourceParametersProperty(
+                dynamo_db_stream_parameters=pipes.CfnPipe.PipeSourceDynamoDBStreamParametersProperty(
+                    starting_position="TRIM_HORIZON",
+                    batch_size=STREAM_BATCH_SIZE,
+                    maximum_retry_attempts=STREAM_MAX_RETRIES,
+                    on_partial_batch_item_failure="AUTOMATIC_BISECT",
+                    dead_letter_config=pipes.CfnPipe.DeadLetterConfigProperty(arn=self.dead_letter_queue.queue_arn),
+                ),
+                filter_criteria=pipes.CfnPipe.FilterCriteriaProperty(
+                    filters=[pipes.CfnPipe.FilterProperty(pattern=json.dumps(outbox_filter(stack.region)))]
+                ),
+            ),
+            target=queue.queue_arn,
+            target_parameters=pipes.CfnPipe.PipeTargetParametersProperty(input_template=MESSAGE_TEMPLATE),
+            log_configuration=pipes.CfnPipe.PipeLogConfigurationProperty(
+                level="ERROR",
+                cloudwatch_logs_log_destination=pipes.CfnPipe.CloudwatchLogsLogDestinationProperty(
+                    log_group_arn=logs.log_group_arn
+                ),
+            ),
+        )
+        self.pipe.node.add_dependency(self.role)
+        acknowledge(
+            self.role,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "Only dynamodb:ListStreams uses Resource '*': it supports no resource-level permissions, and Pipes needs it for a stream source.",
+        )
+        for finding in ("AwsSolutions::AwsSolutions-SQS3", "Serverless::Serverless-SQSRedrivePolicy"):
+            acknowledge(
+                self.dead_letter_queue,
+                finding,
+                "This queue is the outbox Pipe's dead-letter queue (its DeadLetterConfig); a DLQ has no DLQ of its own.",
+            )

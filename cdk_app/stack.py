@@ -1,0 +1,75 @@
+"""One (stage, region) of the users service: a Stage holding the service stack."""
+
+from __future__ import annotations
+
+from aws_cdk import Environment, Stack, Stage, Tags
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from cdk_app.api import UsersApi
+from cdk_app.config import StageConfig
+from cdk_app.data import UsersTable
+from cdk_app.defaults import SERVICE
+from cdk_app.functions import ServiceFunction
+from cdk_app.identity import ApiUsers
+from cdk_app.notifications import WelcomeNotifications
+from cdk_app.outbox import OutboxPipe
+from cdk_app.packaging import dependencies_layer
+
+
+class UsersServiceStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, stage: StageConfig, **kwargs: object) -> None:
+        super().__init__(scope, id, **kwargs)
+        layer = dependencies_layer(self, "Dependencies")
+        self.data = UsersTable(self, "Data", stage=stage)
+        self.users = ApiUsers(self, "Identity", stage=stage)
+
+        self.users_api = ServiceFunction(
+            self,
+            "UsersApi",
+            stage=stage,
+            name="users-api",
+            handler="handlers.users_api.handler",
+            sizing=stage.users_api,
+            layer=layer,
+            description="The users API behind API Gateway",
+            environment={"TABLE_NAME": stage.table_name, "CORS_ORIGINS": ",".join(stage.api.cors_origins)},
+        )
+        # Exactly the item operations the users API makes: create (transaction of two puts),
+        # get, and Powertools idempotency records (get/put/update/delete); listing via the index.
+        self.users_api.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                resources=[self.data.table_arn],
+            )
+        )
+        self.users_api.role.add_to_policy(
+            iam.PolicyStatement(actions=["dynamodb:Query"], resources=[self.data.index_arn])
+        )
+        self.api = UsersApi(self, "Api", stage=stage, handler=self.users_api.function, user_pool=self.users.user_pool)
+
+        self.notifications = WelcomeNotifications(
+            self, "Notifications", stage=stage, layer=layer,
+            table_name=stage.table_name, table_arn=self.data.table_arn,
+        )
+        self.outbox = OutboxPipe(
+            self, "Outbox", stage=stage, stream_arn=self.data.stream_arn, queue=self.notifications.queue.queue
+        )
+
+
+class UsersServiceStage(Stage):
+    """The unit `cdk deploy` targets: `cdk deploy 'dev-us-east-1/*'`."""
+
+    def __init__(self, scope: Construct, *, stage: StageConfig, region: str) -> None:
+        super().__init__(scope, f"{stage.name}-{region}", env=Environment(account=stage.account, region=region))
+        self.service = UsersServiceStack(
+            self,
+            "Service",
+            stage=stage,
+            stack_name=f"archon-{stage.name}-{region}",
+            description=f"Archon users service, {stage.name} stage, {region}"
+            + (" (primary: owns the global table)" if region == stage.primary_region else f" (replica of {stage.primary_region})"),
+            termination_protection=stage.retain_data,
+        )
+        for key, value in {"service": SERVICE, "stage": stage.name, "region": region}.items():
+            Tags.of(self.service).add(key, value)
