@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """CDK entry: one Stage per (stage, AWS region) in config/stages.yaml.
 
-`cdk synth` builds every stage; `cdk synth -c stage=prod` (make synth STAGE=prod) just one.
+`cdk synth` builds every stage; `cdk synth -c stage=prod` (make synth STAGE=prod) just one;
+`-c config=other.yaml` reads another config file.
 """
 
 import sys
+from pathlib import Path
 
 import aws_cdk as cdk
 
@@ -15,7 +17,8 @@ from cdk_app.config import ConfigError
 def main() -> None:
     app = cdk.App()
     try:
-        build_app(app, only=app.node.try_get_context("stage"))
+        config = app.node.try_get_context("config")
+        build_app(app, only=app.node.try_get_context("stage"), **({"config_file": Path(config)} if config else {}))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)

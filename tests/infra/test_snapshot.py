@@ -1,0 +1,46 @@
+"""One normalised snapshot per (stage, region), for review in pull requests.
+
+Asset hashes and hash-bearing logical ids are masked so that a code-only change does not churn
+them. After reviewing a template change: `make snapshot`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from cdk_app.config import load_stages
+
+_MASKS = [
+    (re.compile(r"[0-9a-f]{64}(\.zip)?"), r"<asset-hash>\1"),  # asset hashes in S3 keys
+    (re.compile(r"(ApiDeployment[0-9A-F]{8})[0-9a-f]{32}"), r"\1<deployment-hash>"),  # API deployments
+]
+
+
+def normalise(template: dict[str, Any]) -> dict[str, Any]:
+    text = json.dumps(template, sort_keys=True)
+    for pattern, replacement in _MASKS:
+        text = pattern.sub(replacement, text)
+    return json.loads(text)
+
+
+def test_normalise_masks_hashes_only():
+    before = {"Resources": {"ApiDeploymentFE1E7282d1b877045224111e472d29394f13bac0": {"S3Key": "a" * 64 + ".zip", "Name": "users-dev"}}}
+    assert normalise(before) == {"Resources": {"ApiDeploymentFE1E7282<deployment-hash>": {"S3Key": "<asset-hash>.zip", "Name": "users-dev"}}}
+
+
+NAMES = [f"{s.name}-{r}" for s in load_stages() for r in s.aws_regions]
+
+
+@pytest.fixture
+def snapshot_json(snapshot):
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_snapshot(synth, snapshot_json, name):
+    assert normalise(synth.templates[name]) == snapshot_json

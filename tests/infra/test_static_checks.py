@@ -1,0 +1,37 @@
+"""cfn-lint and checkov over every synthesised template. Skips: .cfnlintrc.yaml and
+checkov-cloudformation.yaml, each with its reason."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cdk_app.config import ROOT
+
+CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
+
+
+def _templates(outdir: Path) -> list[str]:
+    found = sorted(str(p) for p in outdir.rglob("*.template.json"))
+    assert found
+    return found
+
+
+def test_cfn_lint_passes_on_every_template(synth):
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    result = subprocess.run([str(cfn_lint), *_templates(synth.outdir)], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_checkov_passes_on_every_template(synth):
+    if not CHECKOV.exists():
+        pytest.fail("checkov is not installed: run `make setup` (it builds .tools/checkov)")
+    args = [str(CHECKOV), "--config-file", str(ROOT / "checkov-cloudformation.yaml")]
+    for template in _templates(synth.outdir):
+        args += ["-f", template]
+    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+    assert "Failed checks: 0" in result.stdout and result.returncode == 0, result.stdout[-5000:]
+    assert "Passed checks:" in result.stdout
