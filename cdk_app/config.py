@@ -86,10 +86,14 @@ def _schema_error(error: jsonschema.ValidationError, source: str) -> ConfigError
         missing = error.message.split("'")[1]
         path.append(missing)
         what = "is missing"
+        prop = error.schema.get("properties", {}).get(missing, {})
+        if "x-allowed" in prop:
+            return ConfigError(f"{source}: {_path(path)}: {what}; allowed: {prop['x-allowed']}")
     elif error.validator == "additionalProperties":
         what = error.message
-    elif error.validator == "propertyNames":
-        what = f"{error.instance!r} is not a known key"
+    elif "propertyNames" in error.schema_path:
+        path.append(error.instance)
+        what = "is not a known key"
     elif error.validator == "uniqueItems":
         what = "has a duplicate entry"
     else:
@@ -130,9 +134,11 @@ def load_raw(path: Path = CONFIG_FILE) -> dict[str, Any]:
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
     if errors:
-        # The deepest error is the most specific one ("aws_regions[1]" beats "stages.dev").
-        deepest = max(errors, key=lambda e: len(list(e.absolute_path)))
-        raise _schema_error(deepest, source)
+        # An unknown key explains everything below it; otherwise the deepest error is the most
+        # specific one ("aws_regions[1]" beats "stages.dev").
+        unknown = [e for e in errors if e.validator == "additionalProperties" or "propertyNames" in e.schema_path]
+        chosen = unknown[0] if unknown else max(errors, key=lambda e: len(list(e.absolute_path)))
+        raise _schema_error(chosen, source)
     for name, stage in data["stages"].items():
         _check_semantics(name, stage, source)
     return data

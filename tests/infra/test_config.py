@@ -1,0 +1,95 @@
+"""A bad config never synthesises: one line naming the file, the key and what is allowed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cdk_app.config import CONFIG_FILE, ROOT, ConfigError, load_stages
+
+
+def _broken(tmp_path: Path, mutate) -> Path:
+    data = yaml.safe_load(CONFIG_FILE.read_text())
+    mutate(data)
+    path = tmp_path / "stages.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _set(path: str, value):
+    def mutate(data):
+        *parents, last = path.split(".")
+        node = data
+        for p in parents:
+            node = node[int(p)] if p.isdigit() else node[p]
+        if value is _DELETE:
+            del node[last]
+        elif last.isdigit():
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return mutate
+
+
+_DELETE = object()
+
+CASES = {
+    "unknown stage": (_set("stages.qa", {}), "stages.qa", "dev, staging, prod"),
+    "malformed region": (_set("stages.dev.aws_regions", ["us-east-one"]), "stages.dev.aws_regions[0]", "AWS region code such as us-east-1"),
+    "missing sender": (_set("stages.staging.email", {}), "stages.staging.email.sender", "sender address"),
+    "throttle of zero": (_set("stages.prod.api.throttle_rate_limit", 0), "stages.prod.api.throttle_rate_limit", "above 0"),
+    "duplicate region": (_set("stages.prod.aws_regions", ["us-east-1", "us-east-1"]), "stages.prod.aws_regions", "distinct AWS region codes"),
+    "wildcard cors": (_set("stages.dev.api.cors_origins", ["*"]), "stages.dev.api.cors_origins[0]", "never *"),
+    "bad retention": (_set("stages.dev.log_retention_days", 10), "stages.dev.log_retention_days", "CloudWatch Logs retention"),
+    "prod destroys data": (_set("stages.prod.data_protection", "destroy"), "stages.prod.data_protection", "prod keeps its data"),
+    "http origin in prod": (_set("stages.prod.api.cors_origins", ["http://app.example.com"]), "stages.prod.api.cors_origins[0]", "https origins only"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_config_names_file_key_and_allowed(tmp_path, case):
+    mutate, key, allowed = CASES[case]
+    path = _broken(tmp_path, mutate)
+    with pytest.raises(ConfigError) as err:
+        load_stages(path)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: {key}:"), message
+    assert allowed in message, message
+
+
+def test_unknown_stage_selected():
+    with pytest.raises(ConfigError, match=r"^config/stages.yaml: stages.qa: no such stage; allowed: dev, staging, prod$"):
+        load_stages(only="qa")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_stages(tmp_path / "nope.yaml")
+
+
+def test_shipped_config_loads_with_the_original_regions():
+    stages = {s.name: s for s in load_stages()}
+    assert list(stages) == ["dev", "staging", "prod"]
+    assert stages["prod"].aws_regions == ("us-east-1", "eu-west-1")
+    assert stages["prod"].gcp_regions == ("us-central1", "europe-west1")
+    assert stages["prod"].azure_regions == ("East US", "West Europe")
+    assert stages["prod"].retain_data and not stages["dev"].retain_data
+
+
+@pytest.mark.slow
+def test_cdk_app_stops_with_one_line_on_a_bad_config(tmp_path):
+    """What `cdk synth` runs: the app exits non-zero and prints one error line."""
+    path = _broken(tmp_path, _set("stages.prod.api.throttle_burst_limit", 0))
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"config": str(path)}), "CDK_OUTDIR": str(tmp_path / "out")}
+    result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    lines = [l for l in result.stderr.splitlines() if l.startswith("error:")]
+    assert lines == [f"error: {path}: stages.prod.api.throttle_burst_limit: 0 is not allowed; allowed: a whole number of requests above 0, at most 5000"]
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.template.json"))

@@ -1,0 +1,108 @@
+"""Unit and integration tests of lambda_src on moto.
+
+moto must be active before the handler modules are imported: they create their boto3 clients at
+import time, once per container, as in Lambda.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+REGION = "us-east-1"
+TABLE = "users-test"
+SENDER = "welcome@archon.example.com"
+
+os.environ.update(
+    AWS_REGION=REGION,
+    AWS_DEFAULT_REGION=REGION,
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    TABLE_NAME=TABLE,
+    SENDER_ADDRESS=SENDER,
+    DELIVERY_LEASE_SECONDS="60",
+    CORS_ORIGINS="https://app.example.com,http://localhost:3000",
+    POWERTOOLS_TRACE_DISABLED="1",
+    POWERTOOLS_METRICS_NAMESPACE="Archon",
+    POWERTOOLS_SERVICE_NAME="test",
+    POWERTOOLS_LOG_LEVEL="INFO",
+)
+
+
+def create_users_table(client: Any) -> None:
+    client.create_table(
+        TableName=TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "entity", "created_key")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_creation",
+                "KeySchema": [
+                    {"AttributeName": "entity", "KeyType": "HASH"},
+                    {"AttributeName": "created_key", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+
+
+@dataclass
+class Aws:
+    dynamodb: Any
+    ses: Any
+    users_api: Any  # the handler module
+    notifications: Any
+
+    def items(self) -> list[dict[str, Any]]:
+        return self.dynamodb.scan(TableName=TABLE)["Items"]
+
+    def sent_emails(self) -> list[Any]:
+        from moto.ses.models import ses_backends
+
+        return list(ses_backends["123456789012"][REGION].sent_messages)
+
+
+@pytest.fixture(scope="session")
+def _mocked():
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb")
+        ses = boto3.client("ses")
+        create_users_table(dynamodb)
+        ses.verify_email_identity(EmailAddress=SENDER)
+        users_api = importlib.import_module("handlers.users_api")
+        notifications = importlib.import_module("handlers.notifications")
+        yield Aws(dynamodb=dynamodb, ses=ses, users_api=users_api, notifications=notifications)
+
+
+@pytest.fixture
+def aws(_mocked: Aws) -> Aws:
+    """A fresh table and an empty outbox for each test."""
+    from moto.ses.models import ses_backends
+
+    _mocked.dynamodb.delete_table(TableName=TABLE)
+    create_users_table(_mocked.dynamodb)
+    ses_backends["123456789012"][REGION].sent_messages.clear()
+    return _mocked
+
+
+class LambdaContext:
+    function_name = "archon-test"
+    memory_limit_in_mb = 256
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:archon-test"
+    aws_request_id = "11111111-2222-3333-4444-555555555555"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+@pytest.fixture
+def context() -> LambdaContext:
+    return LambdaContext()

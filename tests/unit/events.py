@@ -1,0 +1,79 @@
+"""Lambda events as API Gateway (REST proxy) and SQS deliver them."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+
+def api_event(
+    method: str,
+    path: str,
+    *,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    resource: str | None = None,
+    path_params: dict[str, str] | None = None,
+    sub: str = "caller-1",
+) -> dict[str, Any]:
+    hdrs = {"Content-Type": "application/json", "Authorization": "Bearer x"}
+    hdrs.update(headers or {})
+    if body is not None and not isinstance(body, str):
+        body = json.dumps(body)
+    if resource is None:
+        resource = "/users/{user_id}" if path.startswith("/users/") else path
+    if path_params is None and resource == "/users/{user_id}":
+        path_params = {"user_id": path.split("/", 2)[2]}
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": hdrs,
+        "multiValueHeaders": {k: [v] for k, v in hdrs.items()},
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": path_params,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": resource,
+            "httpMethod": method,
+            "path": f"/dev{path}",
+            "stage": "dev",
+            "requestId": request_id,
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": "pytest"},
+            "authorizer": {"claims": {"sub": sub, "email": "caller@example.com"}},
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def sqs_event(*bodies: str, receive_count: int = 1) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": f"m-{i}",
+                "receiptHandle": f"rh-{i}",
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": str(receive_count),
+                    "SentTimestamp": "1700000000000",
+                    "SenderId": "pipes",
+                    "ApproximateFirstReceiveTimestamp": "1700000000000",
+                },
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:notifications-test",
+                "awsRegion": "us-east-1",
+            }
+            for i, body in enumerate(bodies)
+        ]
+    }
+
+
+def welcome(user_id: str, email: str) -> str:
+    return json.dumps({"type": "welcome_email", "user_id": user_id, "email": email})

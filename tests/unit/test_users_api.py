@@ -1,0 +1,310 @@
+"""The users API handler end to end on moto: routes, errors, uniqueness, idempotency, paging."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from typing import Any
+from unittest import mock
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.unit.conftest import REGION
+from tests.unit.events import api_event
+
+
+class Reply:
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.status = raw["statusCode"]
+        headers = {k: v for k, v in (raw.get("headers") or {}).items()}
+        for k, values in (raw.get("multiValueHeaders") or {}).items():
+            headers[k] = ",".join(values)
+        self.headers = {k.lower(): v for k, v in headers.items()}
+        self.body = json.loads(raw["body"]) if raw.get("body") else None
+
+
+def call(aws, context, event) -> Reply:
+    return Reply(aws.users_api.handler(event, context))
+
+
+def create(aws, context, name="Ada Lovelace", email="ada@example.com", **kw) -> Reply:
+    return call(aws, context, api_event("POST", "/users", body={"name": name, "email": email}, **kw))
+
+
+def assert_error(reply: Reply, status: int, code: str) -> None:
+    assert reply.status == status, reply.body
+    assert set(reply.body) == {"error", "request_id"}
+    assert reply.body["error"]["code"] == code
+    assert isinstance(reply.body["error"]["message"], str) and reply.body["error"]["message"]
+    assert isinstance(reply.body["error"]["details"], list)
+    assert reply.body["request_id"]
+
+
+def test_create_returns_201_with_the_user_and_location(aws, context):
+    reply = create(aws, context, name="  Ada Lovelace  ", email="Ada@Example.COM")
+    assert reply.status == 201
+    user = reply.body
+    assert set(user) == {"user_id", "name", "email", "created_at"}
+    assert user["name"] == "Ada Lovelace"  # trimmed
+    assert user["email"] == "Ada@Example.COM"  # stored as given
+    uuid.UUID(user["user_id"], version=4)
+    assert user["created_at"].endswith("Z") and "T" in user["created_at"]
+    assert reply.headers["location"] == f"/users/{user['user_id']}"
+    assert reply.headers["content-type"] == "application/json"
+
+
+def test_every_item_records_the_region_that_wrote_it(aws, context):
+    create(aws, context)
+    items = aws.items()
+    assert len(items) == 2  # the user and its email guard
+    assert {i["region"]["S"] for i in items} == {REGION}
+    user = next(i for i in items if i["pk"]["S"].startswith("user#"))
+    assert user["entity"]["S"] == "user"
+
+
+def test_ids_do_not_collide(aws, context):
+    ids = {create(aws, context, email=f"u{i}@example.com").body["user_id"] for i in range(50)}
+    assert len(ids) == 50
+
+
+def test_get_returns_the_user(aws, context):
+    user = create(aws, context).body
+    reply = call(aws, context, api_event("GET", f"/users/{user['user_id']}"))
+    assert reply.status == 200
+    assert reply.body == user
+
+
+@pytest.mark.parametrize("user_id", [str(uuid.uuid4()), "not-a-uuid", "../../etc", "x" * 64])
+def test_get_unknown_or_malformed_id_is_404(aws, context, user_id):
+    assert_error(call(aws, context, api_event("GET", f"/users/{user_id}")), 404, "not_found")
+
+
+def test_duplicate_email_any_case_is_409_and_writes_nothing(aws, context):
+    assert create(aws, context, email="ada@example.com").status == 201
+    before = aws.items()
+    reply = create(aws, context, name="Other", email="ADA@EXAMPLE.com")
+    assert_error(reply, 409, "email_taken")
+    assert aws.items() == before
+
+
+@pytest.fixture
+def isolated_transactions():
+    """DynamoDB runs each transaction in isolation; moto does not (two threads interleave inside
+    one), so give the emulator the real service's guarantee. The handler threads still race."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.Lock()
+    original = DynamoDBBackend.transact_write_items
+
+    def isolated(self, *args, **kwargs):
+        with lock:
+            return original(self, *args, **kwargs)
+
+    with mock.patch.object(DynamoDBBackend, "transact_write_items", isolated):
+        yield
+
+
+def test_concurrent_creations_with_one_email_exactly_one_wins(aws, context, isolated_transactions):
+    results: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def racer(i: int) -> None:
+        barrier.wait()
+        results.append(create(aws, context, name=f"Racer {i}", email="race@example.com").status)
+
+    threads = [threading.Thread(target=racer, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [201] + [409] * 7
+    users = [i for i in aws.items() if i["pk"]["S"].startswith("user#")]
+    assert len(users) == 1
+
+
+@pytest.mark.parametrize(
+    "body, code, field",
+    [
+        ({"name": "", "email": "a@example.com"}, "validation_error", "name"),
+        ({"name": "   ", "email": "a@example.com"}, "validation_error", "name"),
+        ({"name": "x" * 101, "email": "a@example.com"}, "validation_error", "name"),
+        ({"name": "Bad\u0007Bell", "email": "a@example.com"}, "validation_error", "name"),
+        ({"name": "Line\nBreak", "email": "a@example.com"}, "validation_error", "name"),
+        ({"name": "Ada", "email": "not-an-email"}, "validation_error", "email"),
+        ({"name": "Ada", "email": "a@b"}, "validation_error", "email"),
+        ({"name": "Ada"}, "validation_error", "email"),
+        ({"email": "a@example.com"}, "validation_error", "name"),
+        ({"name": "Ada", "email": "a@example.com", "admin": True}, "validation_error", "admin"),
+        ({"name": 42, "email": "a@example.com"}, "validation_error", "name"),
+    ],
+)
+def test_invalid_bodies_are_400_with_details_and_write_nothing(aws, context, body, code, field):
+    reply = call(aws, context, api_event("POST", "/users", body=body))
+    assert_error(reply, 400, code)
+    assert field in [d.get("field") for d in reply.body["error"]["details"]]
+    assert aws.items() == []
+
+
+def test_exactly_100_characters_after_trimming_is_accepted(aws, context):
+    assert create(aws, context, name="  " + "n" * 100 + "  ").status == 201
+
+
+@pytest.mark.parametrize("body", ["{not json", "", "[]", '"just a string"', "null"])
+def test_malformed_json_is_400(aws, context, body):
+    reply = call(aws, context, api_event("POST", "/users", body=body))
+    assert reply.status == 400
+    assert reply.body["error"]["code"] in ("invalid_json", "validation_error")
+    assert aws.items() == []
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"])
+def test_wrong_content_type_is_415(aws, context, content_type):
+    event = api_event("POST", "/users", body="name=Ada&email=a%40example.com", headers={"Content-Type": content_type})
+    assert_error(call(aws, context, event), 415, "unsupported_media_type")
+    assert aws.items() == []
+
+
+def test_oversize_body_is_413(aws, context):
+    event = api_event("POST", "/users", body={"name": "x" * 9000, "email": "a@example.com"})
+    assert_error(call(aws, context, event), 413, "payload_too_large")
+
+
+def test_unknown_route_is_404_and_wrong_method_405(aws, context):
+    assert_error(call(aws, context, api_event("GET", "/nothing", resource="/nothing")), 404, "not_found")
+    assert_error(call(aws, context, api_event("DELETE", "/users")), 405, "method_not_allowed")
+
+
+def test_idempotent_retry_returns_the_first_response_and_creates_nothing(aws, context):
+    headers = {"Idempotency-Key": "key-1"}
+    first = create(aws, context, headers=headers)
+    items = aws.items()
+    again = create(aws, context, headers=headers)
+    assert first.status == again.status == 201
+    assert again.body == first.body
+    assert again.headers["location"] == first.headers["location"]
+    assert len([i for i in aws.items() if i["pk"]["S"].startswith("user#")]) == 1
+    assert [i for i in aws.items() if not i["pk"]["S"].startswith(("user#", "email#"))]  # the idempotency record
+    assert len(aws.items()) == len(items)
+
+
+def test_same_idempotency_key_with_another_body_is_422(aws, context):
+    headers = {"Idempotency-Key": "key-2"}
+    assert create(aws, context, headers=headers).status == 201
+    assert_error(create(aws, context, name="Someone Else", headers=headers), 422, "idempotency_key_reused")
+
+
+def test_idempotency_keys_are_per_caller(aws, context):
+    a = create(aws, context, email="a@example.com", headers={"Idempotency-Key": "k"}, sub="alice")
+    b = create(aws, context, email="b@example.com", headers={"Idempotency-Key": "k"}, sub="bob")
+    assert a.status == b.status == 201 and a.body["user_id"] != b.body["user_id"]
+
+
+def test_pagination_walks_more_than_three_pages_without_gaps_or_repeats(aws, context):
+    created = [create(aws, context, email=f"p{i}@example.com").body["user_id"] for i in range(23)]
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        query = {"limit": "5"} | ({"cursor": cursor} if cursor else {})
+        reply = call(aws, context, api_event("GET", "/users", query=query))
+        assert reply.status == 200
+        pages += 1
+        seen += [u["user_id"] for u in reply.body["users"]]
+        cursor = reply.body.get("next_cursor")
+        if not cursor:
+            break
+    assert pages == 5
+    assert seen == created  # creation order, each once
+
+
+def test_default_page_is_20_and_max_is_100(aws, context):
+    for i in range(21):
+        create(aws, context, email=f"d{i}@example.com")
+    reply = call(aws, context, api_event("GET", "/users"))
+    assert len(reply.body["users"]) == 20 and reply.body["next_cursor"]
+    assert_error(call(aws, context, api_event("GET", "/users", query={"limit": "101"})), 400, "validation_error")
+    assert_error(call(aws, context, api_event("GET", "/users", query={"limit": "0"})), 400, "validation_error")
+    assert_error(call(aws, context, api_event("GET", "/users", query={"limit": "ten"})), 400, "validation_error")
+
+
+def test_last_page_has_no_cursor(aws, context):
+    for i in range(5):
+        create(aws, context, email=f"l{i}@example.com")
+    reply = call(aws, context, api_event("GET", "/users", query={"limit": "5"}))
+    assert len(reply.body["users"]) == 5 and reply.body.get("next_cursor") is None
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "eyJ2IjoxLCJwIjoiJ30", "eyJ2IjoyLCJwIjoiMjAyNi0wMS0wMVQwMDowMDowMC4wMDBaI3gifQ", "%%%", "e30"])
+def test_tampered_cursor_is_400(aws, context, cursor):
+    assert_error(call(aws, context, api_event("GET", "/users", query={"cursor": cursor})), 400, "invalid_cursor")
+
+
+def _throttled(operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "arn:aws:dynamodb:secret"}}, operation)
+
+
+def test_dynamodb_throttling_is_503_with_retry_after(aws, context):
+    with mock.patch.object(aws.users_api._dynamodb, "get_item", side_effect=_throttled("GetItem")):
+        reply = call(aws, context, api_event("GET", f"/users/{uuid.uuid4()}"))
+    assert_error(reply, 503, "temporarily_unavailable")
+    assert reply.headers["retry-after"] == "1"
+    assert "arn:" not in json.dumps(reply.body)
+
+
+def test_throttled_transaction_is_503_and_writes_nothing(aws, context):
+    cancelled = ClientError(
+        {"Error": {"Code": "TransactionCanceledException", "Message": "x"}, "CancellationReasons": [{"Code": "ThrottlingError"}, {"Code": "None"}]},
+        "TransactWriteItems",
+    )
+    with mock.patch.object(aws.users_api._dynamodb, "transact_write_items", side_effect=cancelled):
+        assert_error(create(aws, context), 503, "temporarily_unavailable")
+    assert aws.items() == []
+
+
+def test_transaction_conflict_is_retried(aws, context):
+    conflict = ClientError(
+        {"Error": {"Code": "TransactionCanceledException", "Message": "x"}, "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}]},
+        "TransactWriteItems",
+    )
+    real = aws.users_api._dynamodb.transact_write_items
+    calls = {"n": 0}
+
+    def flaky(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise conflict
+        return real(**kwargs)
+
+    with mock.patch.object(aws.users_api._dynamodb, "transact_write_items", side_effect=flaky):
+        assert create(aws, context).status == 201
+    assert calls["n"] == 2
+
+
+def test_unexpected_errors_are_500_with_only_the_request_id(aws, context):
+    secret = RuntimeError("Traceback: password=hunter2 at /var/task/users/repository.py")
+    with mock.patch.object(aws.users_api._dynamodb, "get_item", side_effect=secret):
+        event = api_event("GET", f"/users/{uuid.uuid4()}")
+        reply = call(aws, context, event)
+    assert_error(reply, 500, "internal_error")
+    assert reply.body["request_id"] == event["requestContext"]["requestId"]
+    text = json.dumps(reply.body)
+    assert "hunter2" not in text and "Traceback" not in text and "repository" not in text
+
+
+def test_cors_headers_only_for_configured_origins(aws, context):
+    allowed = call(aws, context, api_event("GET", "/users", headers={"Origin": "https://app.example.com"}))
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+    other = call(aws, context, api_event("GET", "/users", headers={"Origin": "https://evil.example.com"}))
+    assert other.headers.get("access-control-allow-origin") != "https://evil.example.com"
+    assert other.headers.get("access-control-allow-origin") != "*"
+
+
+def test_logs_carry_the_request_id_and_no_names_or_emails(aws, context, capfd):
+    event = api_event("POST", "/users", body={"name": "Secret Name", "email": "secret.person@example.com"})
+    call(aws, context, event)
+    out = capfd.readouterr().out
+    logs = [json.loads(line) for line in out.splitlines() if line.startswith('{"level"')]
+    assert logs and all(l.get("correlation_id") == event["requestContext"]["requestId"] for l in logs)
+    assert "Secret Name" not in out and "secret.person@example.com" not in out
