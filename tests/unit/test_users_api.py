@@ -301,10 +301,13 @@ def test_cors_headers_only_for_configured_origins(aws, context):
     assert other.headers.get("access-control-allow-origin") != "*"
 
 
-def test_logs_carry_the_request_id_and_no_names_or_emails(aws, context, capfd):
+def test_logs_carry_the_request_id_and_no_names_or_emails(aws, context, caplog):
     event = api_event("POST", "/users", body={"name": "Secret Name", "email": "secret.person@example.com"})
-    call(aws, context, event)
-    out = capfd.readouterr().out
-    logs = [json.loads(line) for line in out.splitlines() if line.startswith('{"level"')]
+    with caplog.at_level("INFO"):
+        call(aws, context, event)
+    formatter = aws.users_api.logger.registered_formatter
+    lines = [formatter.format(r) for r in caplog.records if r.name == aws.users_api.logger.name]
+    logs = [json.loads(line) for line in lines]
     assert logs and all(l.get("correlation_id") == event["requestContext"]["requestId"] for l in logs)
-    assert "Secret Name" not in out and "secret.person@example.com" not in out
+    text = "\n".join(lines)
+    assert "Secret Name" not in text and "secret.person@example.com" not in text
