@@ -1,0 +1,148 @@
+"""The welcome-notification processor on moto: one email per user, partial failures, poison."""
+
+from __future__ import annotations
+
+import json
+from unittest import mock
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.unit.events import api_event, sqs_event, welcome
+
+
+def make_user(aws, context, email="new.user@example.com", name="New User") -> str:
+    reply = aws.users_api.handler(api_event("POST", "/users", body={"name": name, "email": email}), context)
+    assert reply["statusCode"] == 201
+    return json.loads(reply["body"])["user_id"]
+
+
+def process(aws, context, *bodies: str) -> list[str]:
+    """Runs one batch; returns the ids of the records reported as failed."""
+    result = aws.notifications.handler(sqs_event(*bodies), context)
+    return [f["itemIdentifier"] for f in result["batchItemFailures"]]
+
+
+def user_item(aws, user_id):
+    return aws.dynamodb.get_item(TableName="users-test", Key={"pk": {"S": f"user#{user_id}"}})["Item"]
+
+
+def test_sends_one_welcome_email_from_the_sender(aws, context):
+    user_id = make_user(aws, context)
+    assert process(aws, context, welcome(user_id, "new.user@example.com")) == []
+    (email,) = aws.sent_emails()
+    assert email.source == "welcome@archon.example.com"
+    assert email.destinations["ToAddresses"] == ["new.user@example.com"]
+    assert "Welcome" in email.subject and "New User" in email.body
+    item = user_item(aws, user_id)
+    assert "welcome_email_sent_at" in item and "welcome_lease_token" not in item
+
+
+def test_redelivered_message_does_not_send_twice(aws, context):
+    user_id = make_user(aws, context)
+    message = welcome(user_id, "new.user@example.com")
+    assert process(aws, context, message, message) == []  # the duplicate in the same batch too
+    assert process(aws, context, message) == []
+    assert len(aws.sent_emails()) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        json.dumps({"type": "goodbye_email", "user_id": "00000000-0000-4000-8000-000000000000", "email": "a@example.com"}),
+        json.dumps({"type": "welcome_email", "email": "a@example.com"}),
+        json.dumps({"type": "welcome_email", "user_id": "nope", "email": "a@example.com"}),
+        json.dumps({"type": "welcome_email", "user_id": "00000000-0000-4000-8000-000000000000", "email": "x"}),
+        json.dumps([1, 2]),
+    ],
+)
+def test_malformed_messages_are_reported_and_the_rest_of_the_batch_succeeds(aws, context, body):
+    user_id = make_user(aws, context)
+    failed = process(aws, context, body, welcome(user_id, "new.user@example.com"))
+    assert failed == ["m-0"]
+    assert len(aws.sent_emails()) == 1
+
+
+def test_message_for_an_unknown_user_fails_without_sending(aws, context):
+    assert process(aws, context, welcome("00000000-0000-4000-8000-000000000000", "ghost@example.com")) == ["m-0"]
+    assert aws.sent_emails() == []
+    assert aws.items() == []  # the claim never creates an item
+
+
+@pytest.mark.parametrize("code", ["Throttling", "MessageRejected", "TooManyRequestsException"])
+def test_ses_failure_fails_only_that_record_and_releases_the_claim(aws, context, code):
+    first = make_user(aws, context, email="first@example.com")
+    second = make_user(aws, context, email="second@example.com")
+    real_send = aws.notifications.welcome._ses.send_email
+
+    def send(**kwargs):
+        if kwargs["Destination"]["ToAddresses"] == ["first@example.com"]:
+            raise ClientError({"Error": {"Code": code, "Message": "no"}}, "SendEmail")
+        return real_send(**kwargs)
+
+    with mock.patch.object(aws.notifications.welcome._ses, "send_email", side_effect=send):
+        failed = process(aws, context, welcome(first, "first@example.com"), welcome(second, "second@example.com"))
+    assert failed == ["m-0"]
+    item = user_item(aws, first)
+    assert "welcome_email_sent_at" not in item and "welcome_lease_token" not in item  # not marked, lease freed
+    # The retry succeeds and the first user still gets exactly one email.
+    assert process(aws, context, welcome(first, "first@example.com")) == []
+    assert sorted(e.destinations["ToAddresses"][0] for e in aws.sent_emails()) == ["first@example.com", "second@example.com"]
+
+
+def test_a_delivery_in_progress_elsewhere_is_retried_later(aws, context):
+    user_id = make_user(aws, context)
+    aws.notifications.welcome._claim(user_id, "another-worker")
+    assert process(aws, context, welcome(user_id, "new.user@example.com")) == ["m-0"]
+    assert aws.sent_emails() == []
+
+
+def test_an_expired_lease_is_taken_over(aws, context):
+    user_id = make_user(aws, context)
+    welcome_emails = aws.notifications.welcome
+    with mock.patch.object(welcome_emails, "_clock", lambda: 1_000.0):
+        welcome_emails._claim(user_id, "crashed-worker")  # lease until 1060
+    assert process(aws, context, welcome(user_id, "new.user@example.com")) == []
+    assert len(aws.sent_emails()) == 1
+
+
+def test_mark_failure_after_ses_accepted_does_not_retry_the_record(aws, context):
+    user_id = make_user(aws, context)
+    welcome_emails = aws.notifications.welcome
+    real_update = welcome_emails._ddb.update_item
+
+    def update(**kwargs):
+        if "welcome_email_sent_at" in kwargs["UpdateExpression"] and kwargs["UpdateExpression"].startswith("SET welcome_email_sent_at"):
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"}}, "UpdateItem")
+        return real_update(**kwargs)
+
+    with mock.patch.object(welcome_emails._ddb, "update_item", side_effect=update):
+        assert process(aws, context, welcome(user_id, "new.user@example.com")) == []
+    assert len(aws.sent_emails()) == 1
+
+
+def test_crash_mid_batch_fails_only_the_records_it_hit(aws, context):
+    ids = [make_user(aws, context, email=f"b{i}@example.com") for i in range(4)]
+    welcome_emails = aws.notifications.welcome
+    real_deliver = welcome_emails.deliver
+
+    def deliver(message):
+        if message.user_id == ids[2]:
+            raise RuntimeError("worker crashed")
+        return real_deliver(message)
+
+    with mock.patch.object(welcome_emails, "deliver", side_effect=deliver):
+        failed = process(aws, context, *[welcome(u, f"b{i}@example.com") for i, u in enumerate(ids)])
+    assert failed == ["m-2"]
+    assert len(aws.sent_emails()) == 3
+
+
+def test_logs_hold_no_email_addresses(aws, context, caplog):
+    user_id = make_user(aws, context, email="private.person@example.com")
+    with caplog.at_level("INFO"):
+        process(aws, context, welcome(user_id, "private.person@example.com"), "garbage")
+    formatter = aws.notifications.logger.registered_formatter
+    text = "\n".join(formatter.format(r) for r in caplog.records if r.name == aws.notifications.logger.name)
+    assert user_id in text
+    assert "private.person@example.com" not in text

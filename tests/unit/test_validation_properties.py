@@ -1,0 +1,87 @@
+"""Property-based tests of the validation rules and the cursor codec (hypothesis)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from users import cursor
+from users.errors import InvalidCursor
+from users.models import NewUser, clean_name, normalise_email
+
+FORBIDDEN = {"Cc", "Cs", "Zl", "Zp"}
+
+
+@given(st.text(max_size=300))
+def test_name_is_accepted_exactly_when_the_rules_hold(raw):
+    trimmed = raw.strip()
+    valid = 1 <= len(trimmed) <= 100 and not any(unicodedata.category(c) in FORBIDDEN for c in trimmed)
+    try:
+        result = clean_name(raw)
+    except ValueError:
+        assert not valid
+    else:
+        assert valid and result == trimmed
+
+
+@given(st.one_of(st.none(), st.integers(), st.floats(), st.booleans(), st.lists(st.text()), st.dictionaries(st.text(), st.text()), st.text()))
+def test_any_json_value_for_a_field_is_a_validation_error_or_a_valid_user(value):
+    for body in ({"name": value, "email": "a@example.com"}, {"name": "Ada", "email": value}):
+        try:
+            user = NewUser.model_validate(body)
+        except ValidationError:
+            continue
+        assert isinstance(user.name, str) and isinstance(user.email, str)
+
+
+@given(st.emails())
+def test_generated_valid_emails_keep_their_spelling(email):
+    try:
+        user = NewUser.model_validate({"name": "Ada", "email": email})
+    except ValidationError:
+        return  # hypothesis may produce addresses email-validator rejects (e.g. special-use domains)
+    assert user.email == email
+
+
+@given(st.emails())
+def test_normalised_email_is_case_insensitive(email):
+    assert normalise_email(email.upper()) == normalise_email(email.lower()) == normalise_email(email)
+
+
+@given(st.text(max_size=400))
+@settings(max_examples=300)
+def test_any_cursor_string_decodes_or_is_rejected_as_invalid(raw):
+    try:
+        position = cursor.decode(raw)
+    except InvalidCursor:
+        return
+    assert cursor.decode(cursor.encode(position)) == position
+
+
+@given(
+    st.datetimes(min_value=__import__("datetime").datetime(2000, 1, 1), timezones=st.none()).map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z"),
+    st.uuids(version=4),
+)
+def test_cursor_roundtrip(timestamp, user_id):
+    position = f"{timestamp}#{user_id}"
+    assert cursor.decode(cursor.encode(position)) == position
+
+
+@given(st.binary(max_size=200))
+def test_tampered_base64_never_escapes_as_another_error(blob):
+    import base64
+
+    token = base64.urlsafe_b64encode(blob).decode().rstrip("=")
+    try:
+        cursor.decode(token)
+    except InvalidCursor:
+        pass
+
+
+def test_cursor_rejects_non_string():
+    with pytest.raises(InvalidCursor):
+        cursor.decode(None)  # type: ignore[arg-type]
