@@ -15,7 +15,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION :=
 
 STAGE_CONTEXT := $(if $(STAGE),-c stage=$(STAGE),)
 
-.PHONY: help setup synth test snapshot lint layer clean
+.PHONY: help setup synth test snapshot layer lock clean
 
 help:
 	@echo "make synth [STAGE=dev|staging|prod]  synthesise every (stage, region) into cdk.out"
@@ -48,17 +48,31 @@ build/layer.stamp: lambda_src/requirements.txt $(VENV)/.stamp
 
 layer: build/layer.stamp
 
-setup: $(VENV)/.stamp node_modules/.stamp .tools/node/bin/node build/layer.stamp
+# checkov in a venv of its own: it ships an `hcl2` module that clashes with python-hcl2.
+.tools/checkov/.stamp: tools/requirements-checkov.txt
+	$(PYTHON) -m venv .tools/checkov
+	.tools/checkov/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-checkov.txt
+	touch $@
+
+setup: $(VENV)/.stamp node_modules/.stamp .tools/node/bin/node build/layer.stamp .tools/checkov/.stamp
 
 synth: setup
+	rm -rf cdk.out
 	npx cdk synth --quiet $(STAGE_CONTEXT)
 	@echo "synthesised into cdk.out: $$(find cdk.out -name '*.template.json' | wc -l) templates"
 
 test: setup
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest --cov=lambda_src --cov-report=term --cov-fail-under=90
 
 snapshot: setup
 	$(VENV)/bin/python -m pytest tests/infra -k snapshot --snapshot-update
+
+lock:  ## re-pin every Python dependency after editing a requirements*.in file
+	$(VENV)/bin/pip install --quiet pip-tools==7.5.2
+	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header -o requirements-dev.txt requirements-dev.in
+	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header -c requirements-dev.txt -o requirements.txt requirements.in
+	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header -c requirements-dev.txt -o lambda_src/requirements.txt lambda_src/requirements.in
+	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header -o tools/requirements-checkov.txt tools/requirements-checkov.in
 
 clean:
 	rm -rf cdk.out build .pytest_cache .coverage htmlcov
