@@ -1,0 +1,48 @@
+"""The committed OpenAPI document matches the routes, and the functions publish their metrics."""
+
+from __future__ import annotations
+
+import json
+
+from scripts.openapi import DOC, generate
+from tests.unit.events import api_event, sqs_event, welcome
+
+
+def test_committed_openapi_matches_the_route_declarations(_mocked):
+    assert DOC.read_text() == generate(), "run `.venv/bin/python scripts/openapi.py` and commit docs/openapi.json"
+    doc = json.loads(DOC.read_text())
+    assert set(doc["paths"]) == {"/users", "/users/{user_id}"}
+    assert set(doc["paths"]["/users"]) == {"get", "post"}
+    assert doc["components"]["schemas"]["NewUser"]["required"] == ["name", "email"]
+
+
+def _metrics(output: str) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for line in output.splitlines():
+        if line.startswith('{"_aws"'):
+            blob = json.loads(line)
+            for definition in blob["_aws"]["CloudWatchMetrics"]:
+                for metric in definition["Metrics"]:
+                    values = blob[metric["Name"]]
+                    found[metric["Name"]] = found.get(metric["Name"], 0) + (sum(values) if isinstance(values, list) else values)
+    return found
+
+
+def test_users_api_metrics(aws, context, capsys):
+    body = {"name": "M", "email": "m@example.com"}
+    aws.users_api.handler(api_event("POST", "/users", body=body), context)
+    aws.users_api.handler(api_event("POST", "/users", body=body), context)
+    metrics = _metrics(capsys.readouterr().out)
+    assert metrics["UsersCreated"] == 1
+    assert metrics["DuplicateEmailsRejected"] == 1
+
+
+def test_processor_metrics(aws, context, capsys):
+    reply = aws.users_api.handler(api_event("POST", "/users", body={"name": "M", "email": "m@example.com"}), context)
+    user_id = json.loads(reply["body"])["user_id"]
+    message = welcome(user_id, "m@example.com")
+    aws.notifications.handler(sqs_event(message, message, "garbage"), context)
+    metrics = _metrics(capsys.readouterr().out)
+    assert metrics["WelcomeEmailsSent"] == 1
+    assert metrics["WelcomeEmailsDeduplicated"] == 1
+    assert metrics["WelcomeEmailsFailed"] == 1
