@@ -15,7 +15,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION :=
 
 STAGE_CONTEXT := $(if $(STAGE),-c stage=$(STAGE),)
 
-.PHONY: help setup synth test snapshot layer lock clean
+.PHONY: help setup synth test bench snapshot layer lock clean
 
 help:
 	@echo "make synth [STAGE=dev|staging|prod]  synthesise every (stage, region) into cdk.out"
@@ -63,6 +63,9 @@ synth: setup
 
 test: setup
 	$(VENV)/bin/python -m pytest --cov=lambda_src --cov-report=term --cov-fail-under=90
+
+bench: setup
+	$(VENV)/bin/python bench/handlers.py
 
 snapshot: setup
 	$(VENV)/bin/python -m pytest tests/infra -k snapshot --snapshot-update
