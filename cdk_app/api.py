@@ -146,5 +146,4 @@ class UsersApi(Construct):
             request_parameters={"method.request.path.user_id": True},
             **secured,
         )
-        self.url = self.api.url_for_path("/")
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the users API")

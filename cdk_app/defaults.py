@@ -7,9 +7,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_app.config import StageConfig
+from cdk_app.config import SERVICE_NAME, StageConfig
 
-SERVICE = "archon-serverless-api"
+SERVICE = SERVICE_NAME
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14  # newest Python runtime Lambda offers
 LAMBDA_ARCHITECTURE = lambda_.Architecture.ARM_64  # cheaper per ms than x86_64 for the same work
 METRICS_NAMESPACE = "Archon"
