@@ -32,7 +32,7 @@ from botocore.config import Config
 
 from users.errors import DomainError, TemporarilyUnavailable
 from users.logic import UsersService
-from users.models import PAGE_DEFAULT, PAGE_MAX, ErrorDetail, NewUser, User, UserPage
+from users.models import PAGE_DEFAULT, PAGE_MAX, ErrorBody, ErrorDetail, ErrorResponse, NewUser, User, UserPage
 from users.repository import UsersRepository
 
 MAX_BODY_BYTES = 8 * 1024
@@ -74,11 +74,8 @@ def _request_id() -> str:
 
 
 def error_response(status: HTTPStatus, code: str, message: str, details: list[ErrorDetail] | None = None, headers: dict[str, str] | None = None) -> Response:
-    body = {
-        "error": {"code": code, "message": message, "details": [d.model_dump(exclude_none=True) for d in details or []]},
-        "request_id": _request_id(),
-    }
-    return Response(status_code=status, content_type="application/json", body=json.dumps(body), headers=headers)
+    body = ErrorResponse(error=ErrorBody(code=code, message=message, details=details or []), request_id=_request_id())
+    return Response(status_code=status, content_type="application/json", body=body.model_dump_json(exclude_none=True), headers=headers)
 
 
 def _check_json_body() -> None:

@@ -17,11 +17,10 @@ import time
 import uuid
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from botocore.exceptions import ClientError
 from pydantic import AfterValidator, BaseModel, ConfigDict
-from typing_extensions import Annotated
 
 from users.models import check_email
 from users.repository import user_key
