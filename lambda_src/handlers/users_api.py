@@ -6,7 +6,6 @@ Routes and their models are declared once here; Powertools turns them into the O
 
 from __future__ import annotations
 
-import json
 import os
 from http import HTTPStatus
 from typing import Annotated, Any
