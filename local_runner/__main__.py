@@ -1,0 +1,138 @@
+"""python -m local_runner serve | token | outbox
+
+`serve` runs the dev stage locally (make run); `token` prints a bearer token for the demo user
+(make token); `outbox` lists the welcome emails sent so far (make outbox).
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, TextIO
+
+DEFAULT_PORT = 3000
+
+
+def _fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m local_runner", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the dev stage on loopback")
+    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"), help="address to bind (default 127.0.0.1, loopback only)")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)), help="0 picks a free port")
+    serve.add_argument("--assembly", type=Path, default=Path("cdk.out"), help="cloud assembly to read (default cdk.out)")
+    serve.add_argument("--stage", default="dev")
+    serve.add_argument("--backend", choices=["memory", "server"], default=os.environ.get("BACKEND", "memory"),
+                       help="memory: moto in this process; server: a moto server on loopback that the AWS CLI can reach")
+    serve.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", 5000)), help="the moto server's port with --backend server")
+    serve.add_argument("--log-file", type=Path, default=Path("build/local/functions.log"),
+                       help="where the functions' logs and metrics go, as CloudWatch Logs would hold them")
+    serve.add_argument("--batching-window", type=float, help="override the event source's batching window in seconds (tests)")
+    serve.add_argument("--redelivery-seconds", type=int, help="seconds before a failed message is retried; default: the queue's visibility timeout")
+    serve.add_argument("--fault", action="append", default=[], metavar="NAME=RATE",
+                       help="inject a fault: dynamodb.throttle, dynamodb.conflict, ses.throttle, ses.reject, processor.crash, api.crash")
+    serve.add_argument("--fault-limit", type=int, help="fire each fault at most this many times")
+    serve.add_argument("--fault-seed", type=int, help="seed for repeatable fault injection")
+    for name in ("token", "outbox"):
+        sub = commands.add_parser(name, help=f"ask a running runner for the {name}")
+        sub.add_argument("--url", default=os.environ.get("URL", f"http://127.0.0.1:{os.environ.get('PORT', DEFAULT_PORT)}"))
+    return parser
+
+
+def serve(args: argparse.Namespace) -> None:
+    from local_runner.faults import Faults, FaultSpecError
+    from local_runner.runner import LocalService, Options
+    from local_runner.server import make_server
+    from local_runner.wiring import WiringError
+
+    console: TextIO = sys.stdout
+    try:
+        faults = Faults.parse(args.fault, limit=args.fault_limit, seed=args.fault_seed)
+    except FaultSpecError as exc:
+        _fail(str(exc))
+    try:
+        server = make_server(None, args.host, args.port)  # bound first: a busy port fails before the slow start
+    except OSError as exc:
+        _fail(f"cannot listen on {args.host}:{args.port}: {'the port is already in use; stop the other process or set PORT=' if exc.errno == errno.EADDRINUSE else exc.strerror}")
+    started = time.perf_counter()
+    args.log_file.parent.mkdir(parents=True, exist_ok=True)
+    log = open(args.log_file, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - open for the process's life
+    # Functions write logs and EMF metrics to stdout, which Lambda sends to CloudWatch; here, the log file.
+    sys.stdout = log
+    logging.basicConfig(stream=log, level=logging.INFO, format="%(message)s")
+    logging.captureWarnings(True)  # Powertools' warnings belong with the function logs
+    options = Options(assembly=args.assembly, stage=args.stage, backend=args.backend, moto_port=args.moto_port,
+                      batching_window=args.batching_window, redelivery_seconds=args.redelivery_seconds, faults=faults)
+    try:
+        service = LocalService(options)
+        service.start()
+    except WiringError as exc:
+        sys.stdout = console
+        _fail(str(exc))
+    except OSError as exc:
+        sys.stdout = console
+        _fail(f"the emulator could not start: {exc.strerror or exc}" + (" (is MOTO_PORT in use?)" if exc.errno == errno.EADDRINUSE else ""))
+    server.RequestHandlerClass.service = service  # type: ignore[attr-defined]
+    host, port = server.server_address[:2]
+    base = f"http://{host}:{port}"
+    say = lambda line: print(line, file=console, flush=True)  # noqa: E731
+    say(f"Archon {args.stage} ({service.wiring.stack_name}) on {base}")
+    if service.emulator.endpoint_url:
+        say(f"moto server on {service.emulator.endpoint_url} (aws --endpoint-url {service.emulator.endpoint_url} ...)")
+    if faults.rates:
+        say(f"injecting faults: {', '.join(f'{k}={v}' for k, v in faults.rates.items())}")
+    say(f"function logs: {args.log_file}")
+    say(f"token: make token   (or curl -s -X POST {base}/_local/token)")
+    say(f"ready in {time.perf_counter() - started:.1f}s: {base}")
+
+    def shut_down(*_: Any) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, shut_down)
+    signal.signal(signal.SIGINT, shut_down)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+        service.stop()
+        say("stopped")
+
+
+def _call(url: str, method: str = "GET") -> Any:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=10) as response:  # noqa: S310 - loopback runner
+            return json.loads(response.read())
+    except urllib.error.URLError as exc:
+        _fail(f"no local runner answers at {url.rsplit('/_local', 1)[0]} ({getattr(exc, 'reason', exc)}): start it with make run")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        serve(args)
+    elif args.command == "token":
+        print(_call(f"{args.url}/_local/token", "POST")["token"])
+    else:
+        emails = _call(f"{args.url}/_local/outbox")["emails"]
+        if not emails:
+            print("no emails sent yet")
+        for email in emails:
+            print(f"{email['sent_at']}  {', '.join(email['to'])}  {email['subject']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""The AWS emulator (moto) and the local twins of the template's resources.
+
+`memory` runs moto inside this process (fast, private); `server` starts moto's HTTP server on
+loopback so the AWS CLI and other processes can look at the same state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from local_runner.wiring import ACCOUNT, Wiring, WiringError
+
+DEMO_USER = "demo@archon.example.com"
+# Only ever used against the emulator; meets the pool's password policy from the template.
+DEMO_PASSWORD = "Local-demo-passw0rd!"
+
+
+@dataclass
+class LocalResources:
+    """What the template's logical ids became in the emulator."""
+
+    region: str
+    table_name: str
+    stream_arn: str | None
+    queue_urls: dict[str, str] = field(default_factory=dict)
+    queue_arns: dict[str, str] = field(default_factory=dict)
+    user_pool_id: str = ""
+    client_id: str = ""
+
+    def resolve(self, value: Any, wiring: Wiring, where: str) -> str:
+        """A function environment value, with references to resources replaced by their local twins."""
+        if isinstance(value, str):
+            return value
+        if isinstance(value, dict) and "Ref" in value:
+            target = value["Ref"]
+            pseudo = {"AWS::Region": self.region, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+            if target in pseudo:
+                return pseudo[target]
+            if target == wiring.table.logical_id:
+                return self.table_name
+            if target in self.queue_urls:
+                return self.queue_urls[target]
+            if target == wiring.user_pool.logical_id:
+                return self.user_pool_id
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            target, attribute = value["Fn::GetAtt"]
+            if target in self.queue_arns and attribute == "Arn":
+                return self.queue_arns[target]
+            if target in self.queue_urls and attribute == "QueueName":
+                return wiring.queues[target].name
+            if target == wiring.table.logical_id and attribute == "StreamArn" and self.stream_arn:
+                return self.stream_arn
+        if isinstance(value, dict) and "Fn::Join" in value:
+            sep, parts = value["Fn::Join"]
+            return sep.join(self.resolve(p, wiring, where) for p in parts)
+        raise WiringError(f"{where}: cannot resolve {json.dumps(value)} locally")
+
+
+class Emulator:
+    def __init__(self, *, backend: str, region: str, moto_port: int = 0) -> None:
+        if backend not in ("memory", "server"):
+            raise WiringError(f"unknown backend '{backend}': use memory or server")
+        self.backend, self.region = backend, region
+        self.endpoint_url: str | None = None
+        self._mock: Any = None
+        self._server: Any = None
+        self._moto_port = moto_port
+        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                           "AWS_DEFAULT_REGION": region, "AWS_REGION": region}.items():
+            os.environ[key] = value
+        os.environ.pop("AWS_PROFILE", None)
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+
+    def start(self) -> None:
+        if self.backend == "memory":
+            from moto import mock_aws
+
+            self._mock = mock_aws()
+            self._mock.start()
+        else:
+            from moto.server import ThreadedMotoServer
+
+            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._moto_port, verbose=False)
+            self._server.start()
+            host, port = self._server.get_host_and_port()
+            self.endpoint_url = f"http://{host}:{port}"
+            os.environ["AWS_ENDPOINT_URL"] = self.endpoint_url  # every boto3 client, the functions' too
+
+    def stop(self) -> None:
+        if self._mock is not None:
+            self._mock.stop()
+        if self._server is not None:
+            self._server.stop()
+
+    def client(self, service: str) -> Any:
+        # Stream ARNs would otherwise route to an account-specific endpoint that moto does not serve.
+        return boto3.client(service, region_name=self.region, config=Config(account_id_endpoint_mode="disabled"))
+
+    def sent_emails(self) -> list[Any]:
+        """SES's outbox; moto keeps it in this process in both backends."""
+        from moto.ses.models import ses_backends
+
+        return list(ses_backends[ACCOUNT][self.region].sent_messages)
+
+
+def provision(emulator: Emulator, wiring: Wiring) -> LocalResources:
+    """Creates the template's table, queues, user pool and sender identity in the emulator."""
+    table = wiring.table
+    dynamodb = emulator.client("dynamodb")
+    create: dict[str, Any] = dict(
+        TableName=table.name, BillingMode="PAY_PER_REQUEST", AttributeDefinitions=table.attributes, KeySchema=table.key_schema)
+    if table.indexes:
+        create["GlobalSecondaryIndexes"] = table.indexes
+    if table.stream_view:
+        create["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": table.stream_view}
+    described = dynamodb.create_table(**create)["TableDescription"]
+    if table.ttl_attribute:
+        dynamodb.update_time_to_live(TableName=table.name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute})
+    resources = LocalResources(region=wiring.region, table_name=table.name, stream_arn=described.get("LatestStreamArn"))
+
+    sqs = emulator.client("sqs")
+    # Dead-letter queues first: a redrive policy names its target's ARN.
+    for spec in sorted(wiring.queues.values(), key=lambda q: q.dead_letter_logical_id is not None):
+        attributes = {"VisibilityTimeout": str(spec.visibility_timeout), "MessageRetentionPeriod": str(spec.retention_seconds)}
+        if spec.dead_letter_logical_id:
+            attributes["RedrivePolicy"] = json.dumps({
+                "deadLetterTargetArn": resources.queue_arns[spec.dead_letter_logical_id], "maxReceiveCount": spec.max_receive_count})
+        url = sqs.create_queue(QueueName=spec.name, Attributes=attributes)["QueueUrl"]
+        resources.queue_urls[spec.logical_id] = url
+        resources.queue_arns[spec.logical_id] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    pool = wiring.user_pool
+    cognito = emulator.client("cognito-idp")
+    policy = {k: v for k, v in pool.password_policy.items() if k != "TemporaryPasswordValidityDays"}
+    resources.user_pool_id = cognito.create_user_pool(
+        PoolName=pool.name, UsernameAttributes=pool.username_attributes, Policies={"PasswordPolicy": policy})["UserPool"]["Id"]
+    resources.client_id = cognito.create_user_pool_client(
+        UserPoolId=resources.user_pool_id, ClientName=pool.client_name, ExplicitAuthFlows=pool.client_auth_flows,
+        IdTokenValidity=pool.id_token_minutes, TokenValidityUnits={"IdToken": "minutes"})["UserPoolClient"]["ClientId"]
+
+    ses = emulator.client("ses")
+    for identity in wiring.email_identities:
+        ses.verify_email_identity(EmailAddress=identity)
+    return resources
+
+
+def demo_token(emulator: Emulator, wiring: Wiring, resources: LocalResources) -> str:
+    """An ID token for the demo user, issued by the emulated user pool like a real sign-in."""
+    if "ALLOW_ADMIN_USER_PASSWORD_AUTH" not in wiring.user_pool.client_auth_flows:
+        raise WiringError(f"{wiring.user_pool.client_logical_id}: the client does not allow ADMIN_USER_PASSWORD_AUTH, so the runner cannot sign in")
+    cognito = emulator.client("cognito-idp")
+    try:
+        cognito.admin_get_user(UserPoolId=resources.user_pool_id, Username=DEMO_USER)
+    except cognito.exceptions.UserNotFoundException:
+        cognito.admin_create_user(UserPoolId=resources.user_pool_id, Username=DEMO_USER, MessageAction="SUPPRESS",
+                                  UserAttributes=[{"Name": "email", "Value": DEMO_USER}, {"Name": "email_verified", "Value": "true"}])
+        cognito.admin_set_user_password(UserPoolId=resources.user_pool_id, Username=DEMO_USER, Password=DEMO_PASSWORD, Permanent=True)
+    result = cognito.admin_initiate_auth(
+        UserPoolId=resources.user_pool_id, ClientId=resources.client_id, AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": DEMO_USER, "PASSWORD": DEMO_PASSWORD})
+    return result["AuthenticationResult"]["IdToken"]

@@ -1,0 +1,133 @@
+"""Fault injection for the local run: AWS errors answered in place of the emulator, and crashes.
+
+AWS faults hook botocore's `before-send` on the functions' clients, so they pass through the
+same retry logic and error handling a real throttle or conflict would. Opt-in only:
+`--fault NAME=RATE` (RATE from 0 to 1), `--fault-limit N` caps how many times each one fires.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.awsrequest import AWSResponse
+from moto.core.botocore_stubber import MockRawResponse
+
+_DDB = "com.amazonaws.dynamodb.v20120810#"
+# name -> (botocore event, HTTP status, headers, body): the error as the real service sends it
+AWS_FAULTS: dict[str, tuple[str, int, dict[str, str], dict[str, Any]]] = {
+    "dynamodb.throttle": ("before-send.dynamodb", 400, {}, {
+        "__type": f"{_DDB}ProvisionedThroughputExceededException", "message": "Rate of requests exceeds the allowed throughput (injected)."}),
+    "dynamodb.conflict": ("before-send.dynamodb.TransactWriteItems", 400, {}, {
+        "__type": f"{_DDB}TransactionCanceledException",
+        "Message": "Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict, None]",
+        "CancellationReasons": [{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item (injected)"}, {"Code": "None"}]}),
+    "ses.throttle": ("before-send.sesv2.SendEmail", 429, {"x-amzn-ErrorType": "TooManyRequestsException"}, {
+        "message": "Maximum sending rate exceeded (injected)."}),
+    "ses.reject": ("before-send.sesv2.SendEmail", 400, {"x-amzn-ErrorType": "MessageRejected"}, {
+        "message": "Email address is on the suppression list (injected)."}),
+}
+CRASHES = ("processor.crash", "api.crash")
+KNOWN = tuple(AWS_FAULTS) + CRASHES
+
+
+class FaultSpecError(ValueError):
+    pass
+
+
+class InjectedCrash(BaseException):
+    """A crash of the function process: BaseException, so no `except Exception` in the function
+    swallows it, as no handler code survives a real crash."""
+
+
+@dataclass
+class Faults:
+    rates: dict[str, float] = field(default_factory=dict)
+    limit: int | None = None
+    seed: int | None = None
+    fired: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def parse(cls, specs: list[str], *, limit: int | None = None, seed: int | None = None) -> Faults:
+        rates = {}
+        for spec in specs:
+            name, sep, rate = spec.partition("=")
+            if name not in KNOWN:
+                raise FaultSpecError(f"unknown fault '{name}': choose from {', '.join(KNOWN)}")
+            try:
+                value = float(rate) if sep else 1.0
+            except ValueError:
+                value = -1.0
+            if not 0.0 <= value <= 1.0:
+                raise FaultSpecError(f"fault '{spec}': the rate must be a number from 0 to 1, e.g. {name}=0.1")
+            rates[name] = value
+        if limit is not None and limit < 1:
+            raise FaultSpecError("--fault-limit must be at least 1")
+        return cls(rates=rates, limit=limit, seed=seed)
+
+    def fire(self, name: str) -> bool:
+        rate = self.rates.get(name, 0.0)
+        if rate <= 0.0:
+            return False
+        with self._lock:
+            if self.limit is not None and self.fired[name] >= self.limit:
+                return False
+            if self._random.random() >= rate:
+                return False
+            self.fired[name] += 1
+            return True
+
+    def install(self) -> None:
+        """Hooks the AWS faults into the default boto3 session, which the functions' clients use.
+        Call before the function modules are imported."""
+        boto3.setup_default_session()
+        events = boto3.DEFAULT_SESSION.events  # type: ignore[union-attr]
+        for name, (event, status, headers, body) in AWS_FAULTS.items():
+            if self.rates.get(name, 0.0) > 0.0:
+                # First, ahead of moto's own before-send handler, which would answer otherwise.
+                events.register_first(event, self._responder(name, status, headers, body))
+
+    def _responder(self, name: str, status: int, headers: dict[str, str], body: dict[str, Any]) -> Any:
+        def respond(request: Any, **_: Any) -> AWSResponse | None:
+            if not self.fire(name):
+                return None
+            return AWSResponse(request.url, status, {"Content-Type": "application/x-amz-json-1.0", **headers}, MockRawResponse(json.dumps(body)))
+
+        return respond
+
+    def wrap_processor(self, module: Any) -> None:
+        """The processor crashes before a record, after the batch's earlier records were handled."""
+        if self.rates.get("processor.crash", 0.0) <= 0.0:
+            return
+        original = module.record_handler
+
+        def record_handler(record: Any) -> Any:
+            if self.fire("processor.crash"):
+                raise InjectedCrash("processor crashed mid-batch (injected)")
+            return original(record)
+
+        module.record_handler = record_handler
+
+    def wrap_api(self, module: Any) -> None:
+        """The users API's domain layer raises an unexpected error."""
+        if self.rates.get("api.crash", 0.0) <= 0.0:
+            return
+        service = module.service
+        for method in ("create", "get", "list"):
+            original = getattr(service, method)
+
+            def crashing(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+                if self.fire("api.crash"):
+                    raise RuntimeError("injected failure")
+                return _original(*args, **kwargs)
+
+            setattr(service, method, crashing)

@@ -1,0 +1,248 @@
+"""API Gateway (REST, Lambda proxy) as the template defines it: routes, the Cognito authorizer,
+request validators and models, MOCK preflight responses and the gateway responses."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from http import HTTPStatus
+from importlib import resources as package_files
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import jsonschema
+import jwt
+
+from local_runner.emulator import LocalResources
+from local_runner.functions import FunctionError, FunctionHost
+from local_runner.wiring import ACCOUNT, GatewayResponseSpec, MethodSpec, Wiring
+
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+# Status of each gateway response type when the template does not set one (AWS's defaults).
+DEFAULT_STATUS = {
+    "UNAUTHORIZED": 401, "ACCESS_DENIED": 403, "MISSING_AUTHENTICATION_TOKEN": 403, "EXPIRED_TOKEN": 403,
+    "BAD_REQUEST_BODY": 400, "BAD_REQUEST_PARAMETERS": 400, "REQUEST_TOO_LARGE": 413, "UNSUPPORTED_MEDIA_TYPE": 415,
+    "THROTTLED": 429, "QUOTA_EXCEEDED": 429, "AUTHORIZER_FAILURE": 500, "INTEGRATION_FAILURE": 504, "INTEGRATION_TIMEOUT": 504,
+}
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class GatewayFailure(Exception):
+    def __init__(self, response_type: str, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.response_type, self.message, self.status = response_type, message, status
+
+
+def _moto_public_keys() -> jwt.PyJWKSet:
+    """The emulated user pool's signing keys: what a client would fetch from its JWKS URL."""
+    raw = package_files.files("moto.cognitoidp").joinpath("resources/jwks-public.json.gz").read_bytes()
+    return jwt.PyJWKSet.from_dict(json.loads(gzip.decompress(raw)))
+
+
+class CognitoAuthorizer:
+    """Verifies ID tokens like API Gateway's COGNITO_USER_POOLS authorizer without scopes:
+    signature, expiry, issuer, token use and audience (one of the pool's clients)."""
+
+    def __init__(self, *, region: str, pool_id: str, client_ids: list[str]) -> None:
+        self.issuer = f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
+        self.client_ids = client_ids
+        self._keys = {k.key_id: k for k in _moto_public_keys().keys}
+        self._cache: dict[str, dict[str, Any]] = {}  # token -> claims; API Gateway caches verified tokens too
+
+    def claims(self, header_value: str | None) -> dict[str, str]:
+        if not header_value:
+            raise GatewayFailure("UNAUTHORIZED", "Unauthorized")
+        token = header_value.removeprefix("Bearer ").strip()
+        cached = self._cache.get(token)
+        if cached is not None and cached["exp"] > time.time():
+            return cached["strings"]
+        try:
+            key = self._keys[jwt.get_unverified_header(token).get("kid", "")]
+            claims = jwt.decode(token, key=key, algorithms=["RS256"], issuer=self.issuer,
+                                options={"require": ["exp", "iss", "token_use"], "verify_aud": False})
+        except jwt.ExpiredSignatureError:
+            raise GatewayFailure("UNAUTHORIZED", "The incoming token has expired") from None
+        except (jwt.InvalidTokenError, KeyError):
+            raise GatewayFailure("UNAUTHORIZED", "Unauthorized") from None
+        if claims.get("token_use") != "id" or claims.get("aud") not in self.client_ids:
+            raise GatewayFailure("UNAUTHORIZED", "Unauthorized")
+        # Claims reach the function as strings, as API Gateway passes them.
+        strings = {k: v if isinstance(v, str) else json.dumps(v) if isinstance(v, (list, dict)) else str(v).lower() if isinstance(v, bool) else str(v)
+                   for k, v in claims.items()}
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[token] = {"exp": claims["exp"], "strings": strings}
+        return strings
+
+
+def _route_pattern(path: str) -> re.Pattern[str]:
+    parts = [f"(?P<{p[1:-1]}>[^/]+)" if p.startswith("{") and p.endswith("}") else re.escape(p) for p in path.strip("/").split("/") if p]
+    return re.compile("^/" + "/".join(parts) + "/?$" if parts else "^/$")
+
+
+class RestApi:
+    def __init__(self, *, wiring: Wiring, resources: LocalResources, host: FunctionHost, api_id: str = "local") -> None:
+        self.wiring, self.host, self.api_id = wiring, host, api_id
+        self.routes = [(_route_pattern(path), path, methods) for path, methods in wiring.routes.items()]
+        # Literal paths before templated ones, as API Gateway prefers the most specific match.
+        self.routes.sort(key=lambda r: r[1].count("{"))
+        self.authorizer = CognitoAuthorizer(region=wiring.region, pool_id=resources.user_pool_id, client_ids=[resources.client_id])
+        self._validators = {id(m): {ct: jsonschema.Draft4Validator(schema) for ct, schema in m.request_models.items()}
+                            for methods in wiring.routes.values() for m in methods.values()}
+
+    def handle(self, *, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str = "127.0.0.1") -> HttpResponse:
+        request_id = str(uuid.uuid4())
+        try:
+            return self._handle(method, target, headers, body, source_ip, request_id)
+        except GatewayFailure as failure:
+            return self.gateway_response(failure, request_id)
+
+    def _handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str, request_id: str) -> HttpResponse:
+        url = urlsplit(target)
+        path = url.path or "/"
+        if len(body) > MAX_PAYLOAD_BYTES:
+            raise GatewayFailure("REQUEST_TOO_LARGE", "Request Too Long")
+        found = self._match(method, path)
+        if found is None:
+            raise GatewayFailure("MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
+        resource_path, spec, path_params = found
+        lower = {k.lower(): v for k, v in headers}
+        if spec.integration == "MOCK":
+            return self._mock(spec, lower, request_id)
+        claims = None
+        if spec.authorization == "COGNITO_USER_POOLS":
+            claims = self.authorizer.claims(lower.get((spec.identity_header or "Authorization").lower()))
+        query = parse_qsl(url.query, keep_blank_values=True)
+        self._validate(spec, lower, query, body)
+        event = self._proxy_event(method, path, resource_path, headers, query, path_params, body, source_ip, request_id, claims)
+        try:
+            result = self.host.invoke(spec.function_logical_id or "", event)
+        except FunctionError:
+            raise GatewayFailure("DEFAULT_5XX", "Internal server error", status=502) from None
+        return self._proxy_response(result, request_id)
+
+    def _match(self, method: str, path: str) -> tuple[str, MethodSpec, dict[str, str]] | None:
+        for pattern, resource_path, methods in self.routes:
+            matched = pattern.match(path)
+            if matched:
+                spec = methods.get(method) or methods.get("ANY")
+                if spec is None:
+                    return None
+                return resource_path, spec, {k: unquote(v) for k, v in matched.groupdict().items()}
+        return None
+
+    def _mock(self, spec: MethodSpec, headers: dict[str, str], request_id: str) -> HttpResponse:
+        out = dict(spec.mock_headers)
+        origin = headers.get("origin", "")
+        if origin and origin in spec.mock_extra_origins:
+            out["Access-Control-Allow-Origin"] = origin
+        out["x-amzn-RequestId"] = request_id
+        return HttpResponse(spec.mock_status or 200, list(out.items()), b"")
+
+    def _validate(self, spec: MethodSpec, headers: dict[str, str], query: list[tuple[str, str]], body: bytes) -> None:
+        if spec.validate_parameters:
+            names = {k for k, _ in query}
+            missing = [name.split(".")[-1] for name, required in spec.required_parameters.items() if required and (
+                (name.startswith("method.request.querystring.") and name.split(".")[-1] not in names)
+                or (name.startswith("method.request.header.") and name.split(".")[-1].lower() not in headers))]
+            if missing:
+                raise GatewayFailure("BAD_REQUEST_PARAMETERS", f"Missing required request parameters: [{', '.join(missing)}]")
+        if spec.validate_body and spec.request_models:
+            content_type = (headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+            validator = self._validators[id(spec)].get(content_type)
+            if validator is None:
+                return  # no model for this media type: API Gateway passes the body through
+            try:
+                document = json.loads(body or b"null")
+            except ValueError:
+                raise GatewayFailure("BAD_REQUEST_BODY", "Invalid request body") from None
+            if not validator.is_valid(document):
+                raise GatewayFailure("BAD_REQUEST_BODY", "Invalid request body")
+
+    def _proxy_event(self, method: str, path: str, resource_path: str, headers: list[tuple[str, str]], query: list[tuple[str, str]],
+                     path_params: dict[str, str], body: bytes, source_ip: str, request_id: str, claims: dict[str, str] | None) -> dict[str, Any]:
+        multi_headers: dict[str, list[str]] = {}
+        for name, value in headers:
+            multi_headers.setdefault(name, []).append(value)
+        multi_query: dict[str, list[str]] = {}
+        for name, value in query:
+            multi_query.setdefault(name, []).append(value)
+        try:
+            text, encoded = body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            text, encoded = base64.b64encode(body).decode(), True
+        now = time.time()
+        stage = self.wiring.stage_name
+        return {
+            "resource": resource_path,
+            "path": path,
+            "httpMethod": method,
+            "headers": {k: v[-1] for k, v in multi_headers.items()} or None,
+            "multiValueHeaders": multi_headers or None,
+            "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
+            "multiValueQueryStringParameters": multi_query or None,
+            "pathParameters": path_params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "resourceId": "local",
+                "resourcePath": resource_path,
+                "httpMethod": method,
+                "extendedRequestId": request_id,
+                "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+                "path": path,
+                "accountId": ACCOUNT,
+                "protocol": "HTTP/1.1",
+                "stage": stage,
+                "domainPrefix": "localhost",
+                "requestTimeEpoch": int(now * 1000),
+                "requestId": request_id,
+                "identity": {"sourceIp": source_ip, "userAgent": multi_headers.get("User-Agent", [""])[-1]},
+                "domainName": "localhost",
+                "apiId": self.api_id,
+                **({"authorizer": {"claims": claims}} if claims is not None else {}),
+            },
+            "body": text if body else None,
+            "isBase64Encoded": encoded,
+        }
+
+    def _proxy_response(self, result: Any, request_id: str) -> HttpResponse:
+        if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
+            raise GatewayFailure("DEFAULT_5XX", "Internal server error", status=502)  # AWS: "Malformed Lambda proxy response"
+        out: list[tuple[str, str]] = [(k, str(v)) for k, v in (result.get("headers") or {}).items()]
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            out.extend((name, str(v)) for v in values if (name, str(v)) not in out)
+        out.append(("x-amzn-RequestId", request_id))
+        body = result.get("body") or ""
+        raw = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode("utf-8")
+        return HttpResponse(result["statusCode"], out, raw)
+
+    def gateway_response(self, failure: GatewayFailure, request_id: str) -> HttpResponse:
+        responses = self.wiring.gateway_responses
+        default_type = "DEFAULT_5XX" if (failure.status or DEFAULT_STATUS.get(failure.response_type, 500)) >= 500 else "DEFAULT_4XX"
+        spec = responses.get(failure.response_type) or responses.get(default_type) or GatewayResponseSpec(None, {}, None)
+        status = failure.status or spec.status or DEFAULT_STATUS.get(failure.response_type, 500)
+        if spec.template:
+            body = (spec.template.replace("$context.error.messageString", json.dumps(failure.message))
+                    .replace("$context.error.message", failure.message).replace("$context.requestId", request_id))
+        else:
+            body = json.dumps({"message": failure.message})
+        headers = [("Content-Type", "application/json"), *spec.headers.items(), ("x-amzn-RequestId", request_id),
+                   ("x-amzn-ErrorType", _error_type(failure.response_type))]
+        return HttpResponse(status, headers, body.encode("utf-8"))
+
+
+def _error_type(response_type: str) -> str:
+    return {"UNAUTHORIZED": "UnauthorizedException", "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
+            "BAD_REQUEST_BODY": "BadRequestException", "BAD_REQUEST_PARAMETERS": "BadRequestException",
+            "REQUEST_TOO_LARGE": "RequestTooLargeException"}.get(response_type, HTTPStatus(500).phrase.replace(" ", "") + "Exception")

@@ -1,0 +1,118 @@
+"""Puts the local service together: emulator, the template's resources, functions, Pipe, event
+source and API, in the order a deployment would create them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local_runner.emulator import Emulator, LocalResources, demo_token, provision
+from local_runner.event_source import QueueEventSource
+from local_runner.faults import Faults
+from local_runner.functions import FunctionHost
+from local_runner.gateway import RestApi
+from local_runner.pipe import StreamPipe
+from local_runner.wiring import Wiring, load_wiring
+
+
+@dataclass
+class Options:
+    assembly: Path = Path("cdk.out")
+    stage: str = "dev"
+    backend: str = "memory"
+    moto_port: int = 0
+    batching_window: float | None = None
+    redelivery_seconds: int | None = None
+    faults: Faults = field(default_factory=Faults)
+
+
+@dataclass
+class SentEmail:
+    to: list[str]
+    subject: str
+    sent_at: str
+
+
+class LocalService:
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.wiring: Wiring = load_wiring(options.assembly, options.stage)
+        self.emulator = Emulator(backend=options.backend, region=self.wiring.region, moto_port=options.moto_port)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._outbox: list[SentEmail] = []
+        self._outbox_lock = threading.Lock()
+
+    def start(self) -> None:
+        self.emulator.start()
+        self.resources: LocalResources = provision(self.emulator, self.wiring)
+        self.options.faults.install()
+        self.host = FunctionHost(wiring=self.wiring, resources=self.resources,
+                                 extra_environment={"AWS_ENDPOINT_URL": self.emulator.endpoint_url} if self.emulator.endpoint_url else None)
+        for source in self.wiring.event_sources:
+            self.options.faults.wrap_processor(self.host.module(source.function_logical_id))
+        for methods in self.wiring.routes.values():
+            for method in methods.values():
+                if method.function_logical_id:
+                    module = self.host.module(method.function_logical_id)
+                    if not getattr(module, "_local_faults_wrapped", False):
+                        self.options.faults.wrap_api(module)
+                        module._local_faults_wrapped = True
+        self.api = RestApi(wiring=self.wiring, resources=self.resources, host=self.host)
+        lock = self.host.lock
+        self.pipes = [StreamPipe(spec=spec, emulator=self.emulator, resources=self.resources, lock=lock) for spec in self.wiring.pipes]
+        self.event_sources = [
+            QueueEventSource(spec=spec, wiring=self.wiring, emulator=self.emulator, resources=self.resources, host=self.host, lock=lock,
+                             batching_window=self.options.batching_window, redelivery_seconds=self.options.redelivery_seconds,
+                             after_batch=self._collect_emails)
+            for spec in self.wiring.event_sources]
+        for worker in [*self.pipes, *self.event_sources]:
+            thread = threading.Thread(target=worker.run, args=(self._stop,), name=type(worker).__name__, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.emulator.stop()
+
+    def _collect_emails(self) -> None:
+        """Stamps the emails SES accepted since the last batch with the time they were sent."""
+        sent = self.emulator.sent_emails()
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+        with self._outbox_lock:
+            for message in sent[len(self._outbox):]:
+                self._outbox.append(SentEmail(to=list(message.destinations.get("ToAddresses", [])), subject=message.subject, sent_at=now))
+
+    def outbox(self) -> list[SentEmail]:
+        self._collect_emails()
+        with self._outbox_lock:
+            return list(self._outbox)
+
+    def queue_depths(self) -> dict[str, dict[str, int]]:
+        sqs = self.emulator.client("sqs")
+        depths = {}
+        with self.host.lock:
+            for logical_id, url in self.resources.queue_urls.items():
+                attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+                depths[self.wiring.queues[logical_id].name] = {
+                    "visible": int(attributes["ApproximateNumberOfMessages"]), "in_flight": int(attributes["ApproximateNumberOfMessagesNotVisible"])}
+        return depths
+
+    def token(self) -> str:
+        with self.host.lock:
+            return demo_token(self.emulator, self.wiring, self.resources)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "stack": self.wiring.stack_name, "region": self.wiring.region, "backend": self.options.backend,
+            "endpoint_url": self.emulator.endpoint_url,
+            "pipes": {p.spec.name: {"forwarded": p.forwarded, "dead_lettered": p.dead_lettered} for p in self.pipes},
+            "event_sources": {e.spec.function_logical_id: {"invocations": e.invocations, "failed_invocations": e.failed_invocations,
+                                                           "batching_window_seconds": e.batching_window} for e in self.event_sources},
+            "faults_fired": dict(self.options.faults.fired),
+        }

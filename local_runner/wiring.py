@@ -1,0 +1,463 @@
+"""Reads the dev stage's primary-region template from a cloud assembly into the runner's wiring.
+
+Nothing here is a second copy of the infrastructure: every name, key, timeout, filter and route
+comes from the synthesised template. A resource type the runner cannot emulate stops it with a
+line that names the resource and what is missing, instead of a run that silently differs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ACCOUNT = "123456789012"  # moto's default account
+
+
+class WiringError(Exception):
+    """The assembly or template cannot be run locally; the message says what and why."""
+
+
+# Resource types that need no local counterpart, and why.
+IGNORED = {
+    "AWS::IAM::Role": "IAM is not enforced locally",
+    "AWS::IAM::Policy": "IAM is not enforced locally",
+    "AWS::Lambda::Permission": "IAM is not enforced locally",
+    "AWS::Lambda::LayerVersion": "the layer's arm64 wheels are replaced by the same pins in the venv",
+    "AWS::Logs::LogGroup": "function logs go to the runner's log file",
+    "AWS::SQS::QueuePolicy": "resource policies are not enforced locally",
+    "AWS::ApiGateway::RestApi": "the runner is the API",
+    "AWS::ApiGateway::Account": "account settings have no local effect",
+    "AWS::ApiGateway::Deployment": "the runner serves the template's current routes",
+    "AWS::ApiGateway::Stage": "read for its name only; throttling is not emulated",
+}
+MAPPED = {
+    "AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Cognito::UserPool",
+    "AWS::Cognito::UserPoolClient", "AWS::Lambda::Function", "AWS::Lambda::EventSourceMapping",
+    "AWS::Pipes::Pipe", "AWS::SES::EmailIdentity", "AWS::ApiGateway::Resource", "AWS::ApiGateway::Method",
+    "AWS::ApiGateway::GatewayResponse", "AWS::ApiGateway::RequestValidator", "AWS::ApiGateway::Model",
+    "AWS::ApiGateway::Authorizer",
+}
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    logical_id: str
+    name: str
+    attributes: list[dict[str, str]]
+    key_schema: list[dict[str, str]]
+    indexes: list[dict[str, Any]]
+    stream_view: str | None
+    ttl_attribute: str | None
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    logical_id: str
+    name: str
+    visibility_timeout: int
+    retention_seconds: int
+    dead_letter_logical_id: str | None
+    max_receive_count: int | None
+
+
+@dataclass(frozen=True)
+class UserPoolSpec:
+    logical_id: str
+    name: str
+    username_attributes: list[str]
+    password_policy: dict[str, Any]
+    client_logical_id: str
+    client_name: str
+    client_auth_flows: list[str]
+    id_token_minutes: int
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    name: str
+    handler: str
+    code_dir: Path
+    environment: dict[str, Any]  # values may still hold intrinsics; resolved against local resources
+    timeout_seconds: int
+    memory_mb: int
+
+
+@dataclass(frozen=True)
+class EventSourceSpec:
+    queue_logical_id: str
+    function_logical_id: str
+    batch_size: int
+    batching_window_seconds: int
+    report_batch_item_failures: bool
+
+
+@dataclass(frozen=True)
+class PipeSpec:
+    name: str
+    table_logical_id: str
+    target_queue_logical_id: str
+    dead_letter_logical_id: str | None
+    batch_size: int
+    maximum_retry_attempts: int
+    starting_position: str
+    filters: list[str]
+    input_template: str | None
+
+
+@dataclass(frozen=True)
+class GatewayResponseSpec:
+    status: int | None
+    headers: dict[str, str]
+    template: str | None
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    logical_id: str
+    http_method: str
+    authorization: str
+    authorizer_pool_logical_id: str | None
+    identity_header: str | None
+    integration: str  # "AWS_PROXY" or "MOCK"
+    function_logical_id: str | None
+    request_models: dict[str, dict[str, Any]]
+    required_parameters: dict[str, bool]
+    validate_body: bool
+    validate_parameters: bool
+    mock_status: int | None = None
+    mock_headers: dict[str, str] = field(default_factory=dict)
+    mock_extra_origins: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Wiring:
+    stack_name: str
+    region: str
+    stage_name: str
+    table: TableSpec
+    queues: dict[str, QueueSpec]
+    user_pool: UserPoolSpec
+    functions: dict[str, FunctionSpec]
+    event_sources: list[EventSourceSpec]
+    pipes: list[PipeSpec]
+    email_identities: list[str]
+    routes: dict[str, dict[str, MethodSpec]]  # "/users/{user_id}" -> {"GET": ...}
+    gateway_responses: dict[str, GatewayResponseSpec]
+
+    def queue_name(self, logical_id: str) -> str:
+        return self.queues[logical_id].name
+
+    def function_by_name(self, name: str) -> FunctionSpec:
+        return next(f for f in self.functions.values() if f.name == name)
+
+
+def find_template(assembly_dir: Path, stage: str) -> tuple[str, Path, dict[str, Any]]:
+    """(stack name, template path, template) of the stage's stack that holds the table: the
+    primary region's."""
+    def read(manifest_file: Path) -> dict[str, Any]:
+        try:
+            return json.loads(manifest_file.read_text())
+        except FileNotFoundError:
+            raise WiringError(f"{manifest_file} not found: synthesise first (make synth STAGE={stage})") from None
+        except (OSError, ValueError) as exc:
+            raise WiringError(f"{manifest_file} is unreadable ({exc.__class__.__name__}): run make synth STAGE={stage} again") from None
+
+    for name, artifact in read(assembly_dir / "manifest.json").get("artifacts", {}).items():
+        if artifact.get("type") != "cdk:cloud-assembly" or not name.startswith(f"assembly-{stage}-"):
+            continue
+        nested = assembly_dir / artifact["properties"]["directoryName"]
+        for stack in read(nested / "manifest.json").get("artifacts", {}).values():
+            if stack.get("type") != "aws:cloudformation:stack":
+                continue
+            template_file = nested / stack["properties"]["templateFile"]
+            body = read(template_file)
+            types = {r["Type"] for r in body.get("Resources", {}).values()}
+            if types & {"AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table"}:
+                return stack["properties"].get("stackName", template_file.stem), template_file, body
+    raise WiringError(f"no stack of stage '{stage}' with the users table in {assembly_dir}: run make synth STAGE={stage}")
+
+
+class _Template:
+    def __init__(self, template: dict[str, Any], path: Path) -> None:
+        self.resources: dict[str, dict[str, Any]] = template.get("Resources", {})
+        self.path = path
+
+    def of_type(self, type_: str) -> dict[str, dict[str, Any]]:
+        return {k: v.get("Properties", {}) for k, v in self.resources.items() if v["Type"] == type_}
+
+    def one(self, type_: str) -> tuple[str, dict[str, Any]]:
+        found = self.of_type(type_)
+        if len(found) != 1:
+            raise WiringError(f"{self.path.name}: expected one {type_}, found {len(found)}")
+        return next(iter(found.items()))
+
+
+def ref_id(value: Any, what: str) -> str:
+    """The logical id behind {"Ref": X} or {"Fn::GetAtt": [X, ...]}."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return value["Ref"]
+        if "Fn::GetAtt" in value:
+            return value["Fn::GetAtt"][0]
+    raise WiringError(f"{what}: expected a reference to a resource in the same template, got {json.dumps(value)}")
+
+
+def load_wiring(assembly_dir: Path, stage: str) -> Wiring:
+    stack_name, path, body = find_template(assembly_dir, stage)
+    t = _Template(body, path)
+    for logical_id, resource in t.resources.items():
+        if resource["Type"] not in MAPPED and resource["Type"] not in IGNORED:
+            raise WiringError(f"{logical_id}: the local runner cannot emulate {resource['Type']}; "
+                              "run it on AWS or teach local_runner/wiring.py to map it")
+    stage_props = t.one("AWS::ApiGateway::Stage")[1]
+    return Wiring(
+        stack_name=stack_name,
+        region=_region(path.parent.name, stage),
+        stage_name=stage_props.get("StageName", stage),
+        table=_table(t),
+        queues=_queues(t),
+        user_pool=_user_pool(t),
+        functions=_functions(t, path.parent),
+        event_sources=_event_sources(t),
+        pipes=_pipes(t),
+        email_identities=[p["EmailIdentity"] for p in t.of_type("AWS::SES::EmailIdentity").values()],
+        routes=_routes(t),
+        gateway_responses=_gateway_responses(t),
+    )
+
+
+def _region(directory: str, stage: str) -> str:
+    return directory.removeprefix(f"assembly-{stage}-")
+
+
+def _table(t: _Template) -> TableSpec:
+    tables = t.of_type("AWS::DynamoDB::GlobalTable") | t.of_type("AWS::DynamoDB::Table")
+    if len(tables) != 1:
+        raise WiringError(f"{t.path.name}: expected one DynamoDB table, found {len(tables)}")
+    logical_id, p = next(iter(tables.items()))
+    if p.get("BillingMode") not in (None, "PAY_PER_REQUEST"):
+        raise WiringError(f"{logical_id}: only on-demand (PAY_PER_REQUEST) tables are emulated")
+    stream = p.get("StreamSpecification") or {}
+    ttl = p.get("TimeToLiveSpecification") or {}
+    return TableSpec(
+        logical_id=logical_id,
+        name=p["TableName"],
+        attributes=p["AttributeDefinitions"],
+        key_schema=p["KeySchema"],
+        indexes=[{k: v for k, v in i.items() if k in ("IndexName", "KeySchema", "Projection")} for i in p.get("GlobalSecondaryIndexes", [])],
+        stream_view=stream.get("StreamViewType"),
+        ttl_attribute=ttl.get("AttributeName") if ttl.get("Enabled") else None,
+    )
+
+
+def _queues(t: _Template) -> dict[str, QueueSpec]:
+    queues = {}
+    for logical_id, p in t.of_type("AWS::SQS::Queue").items():
+        if p.get("FifoQueue"):
+            raise WiringError(f"{logical_id}: FIFO queues are not emulated")
+        redrive = p.get("RedrivePolicy") or {}
+        queues[logical_id] = QueueSpec(
+            logical_id=logical_id,
+            name=p.get("QueueName", logical_id),
+            visibility_timeout=int(p.get("VisibilityTimeout", 30)),
+            retention_seconds=int(p.get("MessageRetentionPeriod", 345600)),
+            dead_letter_logical_id=ref_id(redrive["deadLetterTargetArn"], f"{logical_id} RedrivePolicy") if redrive else None,
+            max_receive_count=int(redrive["maxReceiveCount"]) if redrive else None,
+        )
+    return queues
+
+
+def _user_pool(t: _Template) -> UserPoolSpec:
+    pool_id, pool = t.one("AWS::Cognito::UserPool")
+    client_id, client = t.one("AWS::Cognito::UserPoolClient")
+    units = client.get("TokenValidityUnits", {})
+    validity = client.get("IdTokenValidity")  # CloudFormation's unit defaults to hours; no value means 60 minutes
+    minutes = 60 if validity is None else int(validity) * {"minutes": 1, "hours": 60, "days": 1440}[units.get("IdToken", "hours")]
+    return UserPoolSpec(
+        logical_id=pool_id,
+        name=pool.get("UserPoolName", pool_id),
+        username_attributes=pool.get("UsernameAttributes", []),
+        password_policy=pool.get("Policies", {}).get("PasswordPolicy", {}),
+        client_logical_id=client_id,
+        client_name=client.get("ClientName", client_id),
+        client_auth_flows=client.get("ExplicitAuthFlows", []),
+        id_token_minutes=minutes,
+    )
+
+
+def _functions(t: _Template, assembly_dir: Path) -> dict[str, FunctionSpec]:
+    functions = {}
+    for logical_id, p in t.of_type("AWS::Lambda::Function").items():
+        runtime = p.get("Runtime", "")
+        if not runtime.startswith("python3"):
+            raise WiringError(f"{logical_id}: runtime {runtime or '(container image)'} is not emulated; only Python zip functions are")
+        asset = t.resources[logical_id].get("Metadata", {}).get("aws:asset:path")
+        if not asset:
+            raise WiringError(f"{logical_id}: no asset path in the template metadata (inline or S3 code is not emulated)")
+        functions[logical_id] = FunctionSpec(
+            logical_id=logical_id,
+            name=p.get("FunctionName", logical_id),
+            handler=p["Handler"],
+            code_dir=(assembly_dir / asset).resolve(),
+            environment=p.get("Environment", {}).get("Variables", {}),
+            timeout_seconds=int(p.get("Timeout", 3)),
+            memory_mb=int(p.get("MemorySize", 128)),
+        )
+    return functions
+
+
+def _event_sources(t: _Template) -> list[EventSourceSpec]:
+    sources = []
+    for logical_id, p in t.of_type("AWS::Lambda::EventSourceMapping").items():
+        source = ref_id(p["EventSourceArn"], f"{logical_id} EventSourceArn")
+        if t.resources[source]["Type"] != "AWS::SQS::Queue":
+            raise WiringError(f"{logical_id}: only SQS event sources are emulated")
+        if p.get("FilterCriteria"):
+            raise WiringError(f"{logical_id}: event source filters are not emulated")
+        sources.append(EventSourceSpec(
+            queue_logical_id=source,
+            function_logical_id=ref_id(p["FunctionName"], f"{logical_id} FunctionName"),
+            batch_size=int(p.get("BatchSize", 10)),
+            batching_window_seconds=int(p.get("MaximumBatchingWindowInSeconds", 0)),
+            report_batch_item_failures="ReportBatchItemFailures" in p.get("FunctionResponseTypes", []),
+        ))
+    return sources
+
+
+def _pipes(t: _Template) -> list[PipeSpec]:
+    pipes = []
+    for logical_id, p in t.of_type("AWS::Pipes::Pipe").items():
+        source = ref_id(p["Source"], f"{logical_id} Source")
+        target = ref_id(p["Target"], f"{logical_id} Target")
+        if t.resources[source]["Type"] not in ("AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table"):
+            raise WiringError(f"{logical_id}: only DynamoDB stream sources are emulated")
+        if t.resources[target]["Type"] != "AWS::SQS::Queue":
+            raise WiringError(f"{logical_id}: only SQS targets are emulated")
+        if p.get("Enrichment"):
+            raise WiringError(f"{logical_id}: pipe enrichment is not emulated")
+        params = p.get("SourceParameters", {}).get("DynamoDBStreamParameters", {})
+        dead_letter = params.get("DeadLetterConfig", {}).get("Arn")
+        pipes.append(PipeSpec(
+            name=p.get("Name", logical_id),
+            table_logical_id=source,
+            target_queue_logical_id=target,
+            dead_letter_logical_id=ref_id(dead_letter, f"{logical_id} DeadLetterConfig") if dead_letter else None,
+            batch_size=int(params.get("BatchSize", 10)),
+            maximum_retry_attempts=int(params.get("MaximumRetryAttempts", -1)),
+            starting_position=params.get("StartingPosition", "LATEST"),
+            filters=[f["Pattern"] for f in p.get("SourceParameters", {}).get("FilterCriteria", {}).get("Filters", [])],
+            input_template=p.get("TargetParameters", {}).get("InputTemplate"),
+        ))
+    return pipes
+
+
+def _resource_paths(t: _Template) -> dict[str, str]:
+    """Logical id of each API resource -> its path, "/" for the root."""
+    parts = {k: (p["ParentId"], p["PathPart"]) for k, p in t.of_type("AWS::ApiGateway::Resource").items()}
+
+    def path_of(logical_id: str) -> str:
+        parent, part = parts[logical_id]
+        parent_id = ref_id(parent, f"{logical_id} ParentId")
+        base = "" if parent_id not in parts else path_of(parent_id)
+        return f"{base}/{part}"
+
+    return {k: path_of(k) for k in parts}
+
+
+_CORS_ORIGIN_TEST = re.compile(r'#if\(\$origin == "([^"]+)"\)')
+_CDK_CORS_TEMPLATE = re.compile(
+    r'^#set\(\$origin = \$input\.params\(\)\.header\.get\("Origin"\)\)\n'
+    r'#if\(\$origin == ""\)\n  #set\(\$origin = \$input\.params\(\)\.header\.get\("origin"\)\)\n#end\n'
+    r'(#if\(\$origin == "[^"]+"\)\n  #set\(\$context\.responseOverride\.header\.Access-Control-Allow-Origin = \$origin\)\n#end\n?)+$'
+)
+
+
+def _routes(t: _Template) -> dict[str, dict[str, MethodSpec]]:
+    paths = _resource_paths(t)
+    authorizers = t.of_type("AWS::ApiGateway::Authorizer")
+    validators = t.of_type("AWS::ApiGateway::RequestValidator")
+    models = {k: p for k, p in t.of_type("AWS::ApiGateway::Model").items()}
+    routes: dict[str, dict[str, MethodSpec]] = {}
+    for logical_id, p in t.of_type("AWS::ApiGateway::Method").items():
+        resource = p["ResourceId"]
+        path = "/" if isinstance(resource, dict) and "Fn::GetAtt" in resource else paths[ref_id(resource, f"{logical_id} ResourceId")]
+        integration = p.get("Integration", {})
+        kind = integration.get("Type")
+        auth = p.get("AuthorizationType", "NONE")
+        pool = header = None
+        if auth == "COGNITO_USER_POOLS":
+            authorizer = authorizers[ref_id(p["AuthorizerId"], f"{logical_id} AuthorizerId")]
+            pool = ref_id(authorizer["ProviderARNs"][0], f"{logical_id} authorizer ProviderARNs")
+            header = authorizer["IdentitySource"].removeprefix("method.request.header.")
+        elif auth != "NONE":
+            raise WiringError(f"{logical_id}: authorization type {auth} is not emulated")
+        validator = validators.get(ref_id(p["RequestValidatorId"], logical_id), {}) if p.get("RequestValidatorId") else {}
+        method = dict(
+            logical_id=logical_id,
+            http_method=p["HttpMethod"],
+            authorization=auth,
+            authorizer_pool_logical_id=pool,
+            identity_header=header,
+            integration=kind,
+            function_logical_id=None,
+            request_models={ct: models[ref_id(m, logical_id)]["Schema"] for ct, m in p.get("RequestModels", {}).items()},
+            required_parameters=p.get("RequestParameters", {}),
+            validate_body=bool(validator.get("ValidateRequestBody")),
+            validate_parameters=bool(validator.get("ValidateRequestParameters")),
+        )
+        if kind == "AWS_PROXY":
+            method["function_logical_id"] = _proxy_function(integration["Uri"], logical_id)
+        elif kind == "MOCK":
+            method.update(_mock_response(integration, logical_id))
+        else:
+            raise WiringError(f"{logical_id}: integration type {kind} is not emulated (AWS_PROXY and MOCK are)")
+        routes.setdefault(path, {})[p["HttpMethod"]] = MethodSpec(**method)
+    return routes
+
+
+def _proxy_function(uri: Any, logical_id: str) -> str:
+    parts = uri.get("Fn::Join", ["", []])[1] if isinstance(uri, dict) else []
+    for part in parts:
+        if isinstance(part, dict) and "Fn::GetAtt" in part:
+            return part["Fn::GetAtt"][0]
+    raise WiringError(f"{logical_id}: cannot find the Lambda function in the integration URI")
+
+
+def _mock_response(integration: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    responses = integration.get("IntegrationResponses", [])
+    if len(responses) != 1:
+        raise WiringError(f"{logical_id}: MOCK integrations with {len(responses)} responses are not emulated (one is)")
+    response = responses[0]
+    headers = {}
+    for key, value in response.get("ResponseParameters", {}).items():
+        if not (value.startswith("'") and value.endswith("'")):
+            raise WiringError(f"{logical_id}: only static response parameters are emulated, not {key}={value}")
+        headers[key.removeprefix("method.response.header.")] = value[1:-1]
+    template = response.get("ResponseTemplates", {}).get("application/json", "")
+    if template and not _CDK_CORS_TEMPLATE.match(template):
+        raise WiringError(f"{logical_id}: this MOCK response template is not emulated (only the CDK CORS preflight template is)")
+    return {"mock_status": int(response.get("StatusCode", 200)), "mock_headers": headers,
+            "mock_extra_origins": _CORS_ORIGIN_TEST.findall(template)}
+
+
+_GATEWAY_VARIABLES = re.compile(r"\$context\.(requestId|error\.messageString|error\.message)\b")
+
+
+def _gateway_responses(t: _Template) -> dict[str, GatewayResponseSpec]:
+    responses = {}
+    for logical_id, p in t.of_type("AWS::ApiGateway::GatewayResponse").items():
+        template = p.get("ResponseTemplates", {}).get("application/json")
+        if template and ("#" in template or "$" in _GATEWAY_VARIABLES.sub("", template)):
+            raise WiringError(f"{logical_id}: the runner renders only $context.requestId and $context.error.* in gateway responses")
+        headers = {}
+        for key, value in p.get("ResponseParameters", {}).items():
+            if not (value.startswith("'") and value.endswith("'")):
+                raise WiringError(f"{logical_id}: only static gateway response headers are emulated, not {key}")
+            headers[key.removeprefix("gatewayresponse.header.")] = value[1:-1]
+        responses[p["ResponseType"]] = GatewayResponseSpec(
+            status=int(p["StatusCode"]) if p.get("StatusCode") else None, headers=headers, template=template)
+    return responses
