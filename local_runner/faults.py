@@ -1,13 +1,13 @@
 """Fault injection for the local run: AWS errors answered in place of the emulator, and crashes.
 
-AWS faults hook botocore's `before-send` on the functions' clients, so they pass through the
-same retry logic and error handling a real throttle or conflict would. Opt-in only:
+AWS faults hook botocore's `before-call` on the functions' clients: the call returns the error
+the SDK would raise once its retries were spent, and the emulator never sees it (so a rejected
+email is not also "sent"). Opt-in only:
 `--fault NAME=RATE` (RATE from 0 to 1), `--fault-limit N` caps how many times each one fires.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 from collections import Counter
@@ -18,19 +18,17 @@ import boto3
 from botocore.awsrequest import AWSResponse
 from moto.core.botocore_stubber import MockRawResponse
 
-_DDB = "com.amazonaws.dynamodb.v20120810#"
-# name -> (botocore event, HTTP status, headers, body): the error as the real service sends it
-AWS_FAULTS: dict[str, tuple[str, int, dict[str, str], dict[str, Any]]] = {
-    "dynamodb.throttle": ("before-send.dynamodb", 400, {}, {
-        "__type": f"{_DDB}ProvisionedThroughputExceededException", "message": "Rate of requests exceeds the allowed throughput (injected)."}),
-    "dynamodb.conflict": ("before-send.dynamodb.TransactWriteItems", 400, {}, {
-        "__type": f"{_DDB}TransactionCanceledException",
-        "Message": "Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict, None]",
-        "CancellationReasons": [{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item (injected)"}, {"Code": "None"}]}),
-    "ses.throttle": ("before-send.sesv2.SendEmail", 429, {"x-amzn-ErrorType": "TooManyRequestsException"}, {
-        "message": "Maximum sending rate exceeded (injected)."}),
-    "ses.reject": ("before-send.sesv2.SendEmail", 400, {"x-amzn-ErrorType": "MessageRejected"}, {
-        "message": "Email address is on the suppression list (injected)."}),
+# name -> (botocore event, HTTP status, error code, message, extra fields): the error as the SDK
+# hands it to the caller once its own retries are spent.
+AWS_FAULTS: dict[str, tuple[str, int, str, str, dict[str, Any]]] = {
+    "dynamodb.throttle": ("before-call.dynamodb", 400, "ProvisionedThroughputExceededException",
+                          "Rate of requests exceeds the allowed throughput (injected).", {}),
+    "dynamodb.conflict": ("before-call.dynamodb.TransactWriteItems", 400, "TransactionCanceledException",
+                          "Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict, None]",
+                          {"CancellationReasons": [{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item (injected)"},
+                                                   {"Code": "None"}]}),
+    "ses.throttle": ("before-call.sesv2.SendEmail", 429, "TooManyRequestsException", "Maximum sending rate exceeded (injected).", {}),
+    "ses.reject": ("before-call.sesv2.SendEmail", 400, "MessageRejected", "Email address is on the suppression list (injected).", {}),
 }
 CRASHES = ("processor.crash", "api.crash")
 KNOWN = tuple(AWS_FAULTS) + CRASHES
@@ -91,16 +89,17 @@ class Faults:
         Call before the function modules are imported."""
         boto3.setup_default_session()
         events = boto3.DEFAULT_SESSION.events  # type: ignore[union-attr]
-        for name, (event, status, headers, body) in AWS_FAULTS.items():
+        for name, (event, status, code, message, extra) in AWS_FAULTS.items():
             if self.rates.get(name, 0.0) > 0.0:
-                # First, ahead of moto's own before-send handler, which would answer otherwise.
-                events.register_first(event, self._responder(name, status, headers, body))
+                events.register_first(event, self._responder(name, status, code, message, extra))
 
-    def _responder(self, name: str, status: int, headers: dict[str, str], body: dict[str, Any]) -> Any:
-        def respond(request: Any, **_: Any) -> AWSResponse | None:
+    def _responder(self, name: str, status: int, code: str, message: str, extra: dict[str, Any]) -> Any:
+        def respond(**_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
             if not self.fire(name):
                 return None
-            return AWSResponse(request.url, status, {"Content-Type": "application/x-amz-json-1.0", **headers}, MockRawResponse(json.dumps(body)))
+            metadata = {"HTTPStatusCode": status, "HTTPHeaders": {}, "RequestId": "injected-fault"}
+            return (AWSResponse("https://injected.local/", status, {}, MockRawResponse(b"")),
+                    {"Error": {"Code": code, "Message": message}, "ResponseMetadata": metadata, **extra})
 
         return respond
 

@@ -74,7 +74,7 @@ class StreamPipe:
         self._target = resources.queue_urls[spec.target_queue_logical_id]
         self._dead_letter = resources.queue_urls.get(spec.dead_letter_logical_id or "")
         self._lock = lock
-        self._iterators: dict[str, str | None] = {}
+        self._positions: dict[str, str] = {}  # shard id -> last sequence number read
         self.forwarded = 0
         self.dead_lettered = 0
 
@@ -82,23 +82,28 @@ class StreamPipe:
         return not self._patterns or any(p.matches_event(record) for p in self._patterns)
 
     def poll_once(self) -> int:
-        """Reads each shard once; returns how many records it read."""
+        """Reads each shard once; returns how many records it read.
+
+        The pipe keeps its position as a sequence number and asks for a fresh iterator each
+        poll: moto rolls a failed transaction back by restoring a copy of its tables, which
+        strands iterators on the discarded copy."""
         with self._lock:
             shards = self._streams.describe_stream(StreamArn=self._stream_arn)["StreamDescription"]["Shards"]
+            batches = []
             for shard in shards:
-                if shard["ShardId"] not in self._iterators:
-                    self._iterators[shard["ShardId"]] = self._streams.get_shard_iterator(
-                        StreamArn=self._stream_arn, ShardId=shard["ShardId"], ShardIteratorType=self.spec.starting_position)["ShardIterator"]
+                shard_id = shard["ShardId"]
+                position = self._positions.get(shard_id)
+                # The table starts empty with the runner, so LATEST and TRIM_HORIZON start alike.
+                where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": position} if position else {"ShardIteratorType": "TRIM_HORIZON"}
+                iterator = self._streams.get_shard_iterator(StreamArn=self._stream_arn, ShardId=shard_id, **where)["ShardIterator"]
+                records = self._streams.get_records(ShardIterator=iterator, Limit=self.spec.batch_size)["Records"]
+                if records:
+                    self._positions[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
+                batches.append(records)
         seen = 0
-        for shard_id, iterator in list(self._iterators.items()):
-            if iterator is None:
-                continue
-            with self._lock:
-                response = self._streams.get_records(ShardIterator=iterator, Limit=self.spec.batch_size)
-            self._iterators[shard_id] = response.get("NextShardIterator")
-            records = [_jsonable(r) for r in response["Records"]]
+        for records in batches:
             seen += len(records)
-            for record in records:
+            for record in map(_jsonable, records):
                 if self.matches(record):
                     self._forward(record)
         return seen

@@ -289,15 +289,31 @@ def _user_pool(t: _Template) -> UserPoolSpec:
     )
 
 
+def _file_assets(assembly_dir: Path) -> dict[str, str]:
+    """S3 object key -> source path, from the assembly's asset manifests (what `cdk deploy` uploads)."""
+    keys = {}
+    for manifest in assembly_dir.glob("*.assets.json"):
+        for asset in json.loads(manifest.read_text()).get("files", {}).values():
+            for destination in asset.get("destinations", {}).values():
+                keys[destination["objectKey"]] = asset["source"]["path"]
+    return keys
+
+
+def _code_asset(code: dict[str, Any], assets: dict[str, str]) -> str | None:
+    key = code.get("S3Key")
+    return assets.get(key) if isinstance(key, str) else None
+
+
 def _functions(t: _Template, assembly_dir: Path) -> dict[str, FunctionSpec]:
     functions = {}
+    assets = _file_assets(assembly_dir)
     for logical_id, p in t.of_type("AWS::Lambda::Function").items():
         runtime = p.get("Runtime", "")
         if not runtime.startswith("python3"):
             raise WiringError(f"{logical_id}: runtime {runtime or '(container image)'} is not emulated; only Python zip functions are")
-        asset = t.resources[logical_id].get("Metadata", {}).get("aws:asset:path")
+        asset = _code_asset(p.get("Code", {}), assets)
         if not asset:
-            raise WiringError(f"{logical_id}: no asset path in the template metadata (inline or S3 code is not emulated)")
+            raise WiringError(f"{logical_id}: its code is not a file asset of this assembly (inline code and images are not emulated)")
         functions[logical_id] = FunctionSpec(
             logical_id=logical_id,
             name=p.get("FunctionName", logical_id),

@@ -8,7 +8,7 @@ import pytest
 from aws_cdk import aws_sqs as sqs
 
 from cdk_app.nag import acknowledge, apply_nag
-from tests.infra.conftest import cdk_context
+from tests.conftest import cdk_context
 
 
 def test_both_packs_ran_with_zero_unacknowledged_findings(synth):

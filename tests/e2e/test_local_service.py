@@ -1,0 +1,191 @@
+"""The users service run locally, end to end over HTTP, as a newcomer would use it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, Callable
+
+import pytest
+
+from tests.e2e.conftest import Runner
+
+pytestmark = pytest.mark.slow
+
+
+def new_user(tag: str = "") -> dict[str, str]:
+    return {"name": f"User {tag}".strip(), "email": f"{tag or 'u'}-{uuid.uuid4().hex[:10]}@example.com"}
+
+
+def assert_error(reply: Any, status: int, code: str) -> dict[str, Any]:
+    assert reply.status == status, reply.body
+    body = reply.json()
+    assert body["error"]["code"] == code
+    assert body["request_id"] == reply.headers["x-amzn-RequestId"]
+    return body
+
+
+def emails_to(runner: Runner, address: str) -> list[dict[str, Any]]:
+    return [e for e in runner.local("outbox")["emails"] if address in e["to"]]
+
+
+def test_create_then_read_back(runner: Runner) -> None:
+    user = new_user("ada")
+    created = runner.request("POST", "/users", user)
+    assert created.status == 201
+    body = created.json()
+    assert body["email"] == user["email"] and body["name"] == user["name"]
+    assert created.headers["Location"] == f"/users/{body['user_id']}"
+    fetched = runner.request("GET", f"/users/{body['user_id']}")
+    assert fetched.status == 200 and fetched.json() == body
+
+
+def test_list_pages_through_every_user_once_in_creation_order(runner: Runner) -> None:
+    mine = [runner.request("POST", "/users", new_user("page")).json()["user_id"] for _ in range(5)]
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = runner.request("GET", "/users?limit=2" + (f"&cursor={cursor}" if cursor else ""))
+        assert page.status == 200
+        listing = page.json()
+        assert len(listing["users"]) <= 2
+        seen += [u["user_id"] for u in listing["users"]]
+        pages += 1
+        cursor = listing["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen))
+    assert [u for u in seen if u in mine] == mine
+    assert pages >= 3
+
+
+def test_duplicate_email_in_any_case_is_409_and_leaves_nothing(runner: Runner) -> None:
+    user = new_user("dup")
+    assert runner.request("POST", "/users", user).status == 201
+    before = runner.request("GET", "/users?limit=100").json()
+    reply = runner.request("POST", "/users", {"name": "Other", "email": user["email"].upper()})
+    assert_error(reply, 409, "email_taken")
+    assert runner.request("GET", "/users?limit=100").json() == before
+
+
+@pytest.mark.parametrize("body", [
+    {"name": "No email"},
+    {"name": "", "email": "a@example.com"},
+    {"name": "Extra", "email": "a@example.com", "admin": True},
+    {"name": "Bad", "email": "not-an-email"},
+    ["not", "an", "object"],
+])
+def test_bad_bodies_are_400_in_the_error_contract(runner: Runner, body: Any) -> None:
+    assert_error(runner.request("POST", "/users", body), 400, "validation_error")
+
+
+def test_malformed_json_and_wrong_media_type(runner: Runner) -> None:
+    assert_error(runner.request("POST", "/users", raw=b'{"name": "x", '), 400, "validation_error")
+    reply = runner.request("POST", "/users", raw=b"name=x&email=a@example.com", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert_error(reply, 415, "unsupported_media_type")
+
+
+def test_bad_query_and_unknown_user(runner: Runner) -> None:
+    assert_error(runner.request("GET", "/users?limit=0"), 400, "validation_error")
+    assert_error(runner.request("GET", "/users?cursor=not-a-cursor"), 400, "invalid_cursor")
+    assert_error(runner.request("GET", f"/users/{uuid.uuid4()}"), 404, "not_found")
+
+
+@pytest.mark.parametrize("authorization", [None, "", "Bearer not-a-jwt",
+                                           "Bearer eyJhbGciOiJIUzI1NiJ9.eyJ0b2tlbl91c2UiOiJpZCJ9.c2lnbmF0dXJl"])
+def test_missing_or_bad_token_is_401(runner: Runner, authorization: str | None) -> None:
+    headers = {} if authorization is None else {"Authorization": authorization}
+    reply = runner.request("GET", "/users", headers=headers, auth=authorization is not None)
+    assert_error(reply, 401, "unauthorized")
+
+
+def test_tampered_token_is_401(runner: Runner) -> None:
+    head, payload, signature = runner.token.split(".")
+    forged = ".".join([head, payload, signature[:-4] + ("AAAA" if not signature.endswith("AAAA") else "BBBB")])
+    assert_error(runner.request("GET", "/users", headers={"Authorization": forged}), 401, "unauthorized")
+
+
+def test_unknown_route_and_method_are_404(runner: Runner) -> None:
+    assert_error(runner.request("GET", "/nothing-here"), 404, "not_found")
+    assert_error(runner.request("DELETE", "/users"), 404, "not_found")
+
+
+def test_cors_preflight_and_response_headers(runner: Runner) -> None:
+    preflight = runner.request("OPTIONS", "/users", auth=False, headers={"Origin": "http://127.0.0.1:3000"})
+    assert preflight.status == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:3000"
+    assert "Idempotency-Key" in preflight.headers["Access-Control-Allow-Headers"]
+    assert set(preflight.headers["Access-Control-Allow-Methods"].split(",")) == {"GET", "POST", "OPTIONS"}
+    reply = runner.request("GET", "/users", headers={"Origin": "http://localhost:3000"})
+    assert reply.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    denied = runner.request("GET", "/users", headers={"Origin": "https://evil.example.com"})
+    assert "Access-Control-Allow-Origin" not in denied.headers
+
+
+def test_idempotency_key_replays_the_first_response(runner: Runner) -> None:
+    user, key = new_user("idem"), str(uuid.uuid4())
+    first = runner.request("POST", "/users", user, headers={"Idempotency-Key": key})
+    again = runner.request("POST", "/users", user, headers={"Idempotency-Key": key})
+    assert first.status == again.status == 201 and first.json() == again.json()
+
+
+def test_each_new_user_gets_exactly_one_welcome_email(runner: Runner) -> None:
+    users = [new_user("welcome") for _ in range(3)]
+    for user in users:
+        assert runner.request("POST", "/users", user).status == 201
+    # The template's batching window is 5 s: the email comes within a few seconds.
+    delivered = runner.wait_for(lambda: all(emails_to(runner, u["email"]) for u in users), timeout=30)
+    assert delivered, json.dumps([runner.local("status"), runner.local("queues")])
+    for user in users:
+        [email] = emails_to(runner, user["email"])
+        assert email["subject"] == "Welcome to Archon"
+    assert runner.local("queues")["notifications-dev-dlq"]["visible"] == 0
+
+
+def test_token_command_prints_one_line(runner: Runner) -> None:
+    import subprocess
+    import sys
+
+    from tests.e2e.conftest import ROOT, runner_env
+
+    out = subprocess.run([sys.executable, "-m", "local_runner", "token", "--url", runner.url], cwd=ROOT, env=runner_env(),
+                         capture_output=True, text=True, timeout=30, check=True).stdout
+    assert out.count("\n") == 1 and out.count(".") == 2  # one JWT, one line
+    assert runner.request("GET", "/users", headers={"Authorization": out.strip()}).status == 200
+
+
+@pytest.fixture(scope="module")
+def faulty(launch: Callable[..., Runner]) -> Runner:
+    """A runner whose processor crashes once and whose API fails once, with quick redelivery."""
+    return launch("--fault", "processor.crash=1", "--fault", "api.crash=1", "--fault-limit", "1",
+                  "--batching-window", "0.2", "--redelivery-seconds", "1")
+
+
+def test_a_processor_crash_still_gives_exactly_one_email(faulty: Runner) -> None:
+    user = new_user("crash")
+    assert_error(faulty.request("POST", "/users", user), 500, "internal_error")  # the API's one injected failure
+    assert faulty.request("POST", "/users", user).status == 201
+    assert faulty.wait_for(lambda: emails_to(faulty, user["email"]), timeout=30)
+    status = faulty.local("status")
+    assert status["faults_fired"]["processor.crash"] == 1
+    assert status["event_sources"]["NotificationsProcessorFunction8EA4472A"]["failed_invocations"] == 1
+    faulty.wait_for(lambda: False, timeout=2)  # a late duplicate would arrive in this time
+    assert len(emails_to(faulty, user["email"])) == 1
+
+
+def test_a_handler_error_is_a_500_with_the_request_id_and_serving_goes_on(launch: Callable[..., Runner]) -> None:
+    runner = launch("--fault", "api.crash=1", "--fault-limit", "1")
+    body = assert_error(runner.request("GET", "/users"), 500, "internal_error")
+    assert "injected" not in str(body)  # no internals in the error
+    assert runner.request("GET", "/users").status == 200
+
+
+def test_a_poison_message_reaches_the_dead_letter_queue(launch: Callable[..., Runner]) -> None:
+    runner = launch("--fault", "ses.reject=1", "--batching-window", "0", "--redelivery-seconds", "0")
+    user = new_user("poison")
+    assert runner.request("POST", "/users", user).status == 201
+    assert runner.wait_for(lambda: runner.local("queues")["notifications-dev-dlq"]["visible"] == 1, timeout=30)
+    queues = runner.local("queues")
+    assert queues["notifications-dev"] == {"visible": 0, "in_flight": 0}
+    assert emails_to(runner, user["email"]) == []
+    # maxReceiveCount is 5 in the template: five deliveries, then the redrive.
+    assert runner.local("status")["event_sources"]["NotificationsProcessorFunction8EA4472A"]["invocations"] == 5
