@@ -15,12 +15,15 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION :=
 
 STAGE_CONTEXT := $(if $(STAGE),-c stage=$(STAGE),)
 
-.PHONY: help setup synth test bench snapshot layer lock clean
+.PHONY: help setup synth test bench snapshot layer lock clean run token outbox
 
 help:
 	@echo "make synth [STAGE=dev|staging|prod]  synthesise every (stage, region) into cdk.out"
 	@echo "make test                            run the whole test suite"
 	@echo "make snapshot                        accept changed template snapshots after review"
+	@echo "make run [PORT=3000 BACKEND=memory]  serve the dev stage locally (no AWS account, no Docker)"
+	@echo "make token                           print a bearer token for the local demo user"
+	@echo "make outbox                          list the welcome emails the local run has sent"
 
 $(VENV)/.stamp: requirements-dev.txt requirements.txt lambda_src/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +66,24 @@ synth: setup
 
 test: setup
 	$(VENV)/bin/python -m pytest --cov=lambda_src --cov-report=term --cov-fail-under=90
+
+# The dev stage's cloud assembly, re-synthesised when the code, config or layer changed.
+LOCAL_SOURCES := app.py cdk.json $(shell find cdk_app lambda_src config -type f -not -path '*/__pycache__/*' 2>/dev/null)
+cdk.out/.dev.stamp: $(LOCAL_SOURCES) build/layer.stamp node_modules/.stamp .tools/node/bin/node
+	npx cdk synth --quiet -c stage=dev
+	touch $@
+
+PORT ?= 3000
+HOST ?= 127.0.0.1
+BACKEND ?= memory
+run: $(VENV)/.stamp cdk.out/.dev.stamp
+	@$(VENV)/bin/python -m local_runner serve --host $(HOST) --port $(PORT) --backend $(BACKEND)
+
+token: $(VENV)/.stamp
+	@$(VENV)/bin/python -m local_runner token --url http://127.0.0.1:$(PORT)
+
+outbox: $(VENV)/.stamp
+	@$(VENV)/bin/python -m local_runner outbox --url http://127.0.0.1:$(PORT)
 
 bench: setup
 	$(VENV)/bin/python bench/handlers.py

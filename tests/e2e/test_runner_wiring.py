@@ -1,0 +1,138 @@
+"""The runner's wiring comes from the synthesised template, and what it cannot run stops it
+with one clear line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import boto3
+import pytest
+
+from local_runner.pipe import render
+from local_runner.wiring import WiringError, load_wiring
+from tests.conftest import Synthesised
+from tests.e2e.conftest import ROOT, Runner, runner_env
+
+
+def _template_file(assembly: Path) -> Path:
+    return next((assembly / "assembly-dev-us-east-1").glob("*.template.json"))
+
+
+def test_wiring_is_the_dev_templates(synth: Synthesised) -> None:
+    wiring = load_wiring(synth.outdir, "dev")
+    template = synth.template("dev")
+    assert wiring.region == synth.stages["dev"].primary_region
+    assert wiring.stack_name == "archon-dev-us-east-1"
+    assert wiring.table.name == "users-dev" and wiring.table.stream_view == "NEW_AND_OLD_IMAGES"
+    assert [i["IndexName"] for i in wiring.table.indexes] == ["by_creation"]
+    queue = next(q for q in wiring.queues.values() if q.name == "notifications-dev")
+    assert (queue.visibility_timeout, queue.max_receive_count) == (180, 5)
+    [source] = wiring.event_sources
+    assert (source.batch_size, source.batching_window_seconds, source.report_batch_item_failures) == (10, 5, True)
+    [pipe] = wiring.pipes
+    assert pipe.filters == [p["Pattern"] for r in template["Resources"].values() if r["Type"] == "AWS::Pipes::Pipe"
+                            for p in r["Properties"]["SourceParameters"]["FilterCriteria"]["Filters"]]
+    assert set(wiring.routes) == {"/", "/users", "/users/{user_id}"}
+    assert set(wiring.routes["/users"]) == {"GET", "POST", "OPTIONS"}
+    post = wiring.routes["/users"]["POST"]
+    assert post.authorization == "COGNITO_USER_POOLS" and post.validate_body
+    assert post.request_models["application/json"]["required"] == ["name", "email"]
+    api = wiring.function_by_name("archon-users-api-dev")
+    assert api.handler == "handlers.users_api.handler" and (api.code_dir / "handlers" / "users_api.py").is_file()
+
+
+def test_the_input_template_renders_the_original_message() -> None:
+    record = {"dynamodb": {"NewImage": {"user_id": {"S": "u-1"}, "email": {"S": 'a"b@example.com'}}}}
+    template = '{"type": "welcome_email", "user_id": "<$.dynamodb.NewImage.user_id.S>", "email": "<$.dynamodb.NewImage.email.S>"}'
+    assert json.loads(render(template, record)) == {"type": "welcome_email", "user_id": "u-1", "email": 'a"b@example.com'}
+
+
+@pytest.fixture
+def assembly_copy(synth: Synthesised, tmp_path: Path) -> Path:
+    copy = tmp_path / "cdk.out"
+    shutil.copytree(synth.outdir, copy, ignore=shutil.ignore_patterns("assembly-staging-*", "assembly-prod-*"))
+    return copy
+
+
+def _edit(assembly: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    path = _template_file(assembly)
+    template = json.loads(path.read_text())
+    change(template)
+    path.write_text(json.dumps(template))
+
+
+def test_a_change_to_the_template_is_followed(assembly_copy: Path) -> None:
+    def change(template: dict[str, Any]) -> None:
+        for resource in template["Resources"].values():
+            if resource["Type"] == "AWS::Lambda::EventSourceMapping":
+                resource["Properties"]["BatchSize"] = 3
+            if resource["Type"] == "AWS::SQS::Queue" and resource["Properties"].get("RedrivePolicy"):
+                resource["Properties"]["VisibilityTimeout"] = 42
+
+    _edit(assembly_copy, change)
+    wiring = load_wiring(assembly_copy, "dev")
+    assert wiring.event_sources[0].batch_size == 3
+    assert {q.visibility_timeout for q in wiring.queues.values() if q.dead_letter_logical_id} == {42}
+
+
+def test_an_unsupported_resource_is_named(assembly_copy: Path) -> None:
+    _edit(assembly_copy, lambda t: t["Resources"].update({"AlarmTopic": {"Type": "AWS::SNS::Topic", "Properties": {}}}))
+    with pytest.raises(WiringError, match=r"AlarmTopic: the local runner cannot emulate AWS::SNS::Topic"):
+        load_wiring(assembly_copy, "dev")
+
+
+def _serve(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "local_runner", "serve", *args], cwd=ROOT, env=runner_env(),
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.slow
+def test_missing_assembly_fails_with_one_line(tmp_path: Path) -> None:
+    result = _serve("--port", "0", "--assembly", str(tmp_path / "nowhere"), "--log-file", str(tmp_path / "log"))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"error: {tmp_path / 'nowhere'}/manifest.json not found: synthesise first (make synth STAGE=dev)"]
+
+
+@pytest.mark.slow
+def test_unsupported_template_fails_with_one_line(assembly_copy: Path, tmp_path: Path) -> None:
+    _edit(assembly_copy, lambda t: t["Resources"].update({"AlarmTopic": {"Type": "AWS::SNS::Topic", "Properties": {}}}))
+    result = _serve("--port", "0", "--assembly", str(assembly_copy), "--log-file", str(tmp_path / "log"))
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "AlarmTopic" in result.stderr and "AWS::SNS::Topic" in result.stderr
+
+
+@pytest.mark.slow
+def test_port_in_use_fails_with_one_line(synth: Synthesised, tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = _serve("--port", str(port), "--assembly", str(synth.outdir), "--log-file", str(tmp_path / "log"))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"error: cannot listen on 127.0.0.1:{port}: the port is already in use; stop the other process or set PORT="]
+
+
+@pytest.mark.slow
+def test_bad_fault_spec_fails_with_one_line(synth: Synthesised, tmp_path: Path) -> None:
+    result = _serve("--port", "0", "--assembly", str(synth.outdir), "--fault", "disk.full=0.1")
+    assert result.returncode == 1 and "unknown fault 'disk.full'" in result.stderr
+
+
+@pytest.mark.slow
+def test_server_backend_shares_state_with_other_processes(launch: Callable[..., Runner]) -> None:
+    runner = launch("--backend", "server", "--moto-port", "0")
+    endpoint = runner.local("status")["endpoint_url"]
+    assert endpoint and endpoint.startswith("http://127.0.0.1:")
+    created = runner.request("POST", "/users", {"name": "Shared", "email": "shared@example.com"}).json()
+    # Another client, as the AWS CLI would be, sees the same table through the moto server.
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+    item = dynamodb.get_item(TableName="users-dev", Key={"pk": {"S": f"user#{created['user_id']}"}})["Item"]
+    assert item["email"]["S"] == "shared@example.com"
+    assert runner.wait_for(lambda: runner.local("outbox")["emails"], timeout=30)
