@@ -85,8 +85,9 @@ token: $(VENV)/.stamp
 outbox: $(VENV)/.stamp
 	@$(VENV)/bin/python -m local_runner outbox --url http://127.0.0.1:$(PORT)
 
-bench: setup
+bench: setup cdk.out/.dev.stamp
 	$(VENV)/bin/python bench/handlers.py
+	$(VENV)/bin/python bench/runner.py
 
 snapshot: setup
 	$(VENV)/bin/python -m pytest tests/infra -k snapshot --snapshot-update

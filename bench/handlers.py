@@ -19,6 +19,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import write_section  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_RUNS", "15"))
 WARM = int(os.environ.get("BENCH_WARM", "2000"))
@@ -124,15 +127,10 @@ def main() -> None:
         lines.append(f"| {name} | {value * 1e6:.0f} µs |")
     report = "\n".join(lines)
     print(report)
-    out = ROOT / "docs" / "benchmarks.md"
-    out.write_text(
-        "# Benchmarks\n\nWritten by `make bench` (`bench/handlers.py`); numbers from the machine named below.\n\n"
-        "## Handlers: cold start and warm overhead\n\n" + report + "\n\n"
-        "Cold start is measured locally (x86_64, CPython 3.11), not on Lambda's arm64 Python 3.14; "
-        "the ratio to the boto3 floor is the figure that transfers. Most of the gap is pydantic, "
-        "email-validator and Powertools' resolver with OpenAPI validation.\n"
-    )
-
+    write_section("handlers", "## Handlers: cold start and warm overhead\n\n" + report + "\n\n"
+                  "Cold start is measured locally (x86_64, CPython 3.11), not on Lambda's arm64 Python 3.14; "
+                  "the ratio to the boto3 floor is the figure that transfers. Most of the gap is pydantic, "
+                  "email-validator and Powertools' resolver with OpenAPI validation.")
 
 if __name__ == "__main__":
     main()

@@ -16,7 +16,8 @@ from local_runner.emulator import Emulator, LocalResources
 from local_runner.functions import FunctionError, FunctionHost
 from local_runner.wiring import EventSourceSpec, Wiring
 
-IDLE_POLL_SECONDS = 0.1
+IDLE_POLL_SECONDS = 0.1  # while a batching window is open
+EMPTY_QUEUE_WAIT_SECONDS = 0.5  # Lambda long-polls an empty queue; here each poll costs emulator CPU
 
 
 class QueueEventSource:
@@ -119,4 +120,4 @@ class QueueEventSource:
             if batch:
                 self.deliver(batch)
             else:
-                stop.wait(IDLE_POLL_SECONDS)
+                stop.wait(EMPTY_QUEUE_WAIT_SECONDS)

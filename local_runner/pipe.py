@@ -19,6 +19,7 @@ from local_runner.wiring import PipeSpec, WiringError
 _PLACEHOLDER = re.compile(r"<(\$[^>]*)>")
 _DOTTED = re.compile(r"^\$(\.[A-Za-z0-9_-]+)+$")
 POLL_SECONDS = 0.2  # Pipes polls a stream shard several times a second
+SHARD_REFRESH_SECONDS = 5.0
 
 
 class TemplateError(Exception):
@@ -75,6 +76,8 @@ class StreamPipe:
         self._dead_letter = resources.queue_urls.get(spec.dead_letter_logical_id or "")
         self._lock = lock
         self._positions: dict[str, str] = {}  # shard id -> last sequence number read
+        self._shards: list[dict[str, Any]] = []
+        self._shards_refresh = 0.0
         self.forwarded = 0
         self.dead_lettered = 0
 
@@ -88,9 +91,11 @@ class StreamPipe:
         poll: moto rolls a failed transaction back by restoring a copy of its tables, which
         strands iterators on the discarded copy."""
         with self._lock:
-            shards = self._streams.describe_stream(StreamArn=self._stream_arn)["StreamDescription"]["Shards"]
+            if time.monotonic() >= self._shards_refresh:
+                self._shards = self._streams.describe_stream(StreamArn=self._stream_arn)["StreamDescription"]["Shards"]
+                self._shards_refresh = time.monotonic() + SHARD_REFRESH_SECONDS
             batches = []
-            for shard in shards:
+            for shard in self._shards:
                 shard_id = shard["ShardId"]
                 position = self._positions.get(shard_id)
                 # The table starts empty with the runner, so LATEST and TRIM_HORIZON start alike.
