@@ -121,8 +121,8 @@ def main() -> None:
     'any of that. The runner runs one invocation at a time (one process), so 4 connections add '
     'queueing, not throughput, and POSTs share the CPU with the welcome emails they cause: the '
     "processor's batch of 10 holds the runner for ~150 ms (the p99). The issue's prototype reference,"
-    ' 606 GET/s and 156 POST/s at one connection, is not reached: on this machine moto alone answers '
-    '336 GetItem/s in one thread (the direct column), and a profile of GET puts a third of the '
+    ' 606 GET/s and 156 POST/s at one connection, is not reached: moto alone, in one thread, answers '
+    'fewer GetItem calls per second than that here (the direct column), and a profile of GET puts a third of the '
     "runner's time in moto's response serializer."
     )
     write_section("runner", "## Local runner throughput (make run)\n\n" + report + "\n\n" + notes)
