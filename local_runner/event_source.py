@@ -8,6 +8,7 @@ failed) on the queue, where the redrive policy dead-letters repeat failures.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from typing import Any, Callable
@@ -16,6 +17,7 @@ from local_runner.emulator import Emulator, LocalResources
 from local_runner.functions import FunctionError, FunctionHost
 from local_runner.wiring import EventSourceSpec, Wiring
 
+log = logging.getLogger("archon.local.event_source")
 IDLE_POLL_SECONDS = 0.1  # while a batching window is open
 EMPTY_QUEUE_WAIT_SECONDS = 0.5  # Lambda long-polls an empty queue; here each poll costs emulator CPU
 
@@ -48,6 +50,7 @@ class QueueEventSource:
         self._after_batch = after_batch
         self.invocations = 0
         self.failed_invocations = 0
+        self.poll_errors = 0
 
     def _receive(self, wanted: int) -> list[dict[str, Any]]:
         with self._lock:
@@ -116,8 +119,12 @@ class QueueEventSource:
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            batch = self.gather(stop)
-            if batch:
-                self.deliver(batch)
-            else:
-                stop.wait(EMPTY_QUEUE_WAIT_SECONDS)
+            try:
+                batch = self.gather(stop)
+                if batch:
+                    self.deliver(batch)
+                    continue
+            except Exception:  # a poller must outlive one bad poll; messages stay on the queue
+                log.exception("event source for %s: poll failed; retrying", self.spec.function_logical_id)
+                self.poll_errors += 1
+            stop.wait(EMPTY_QUEUE_WAIT_SECONDS)

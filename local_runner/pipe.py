@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 import threading
 import time
@@ -16,6 +17,7 @@ from moto.events.models import EventPattern
 from local_runner.emulator import Emulator, LocalResources
 from local_runner.wiring import PipeSpec, WiringError
 
+log = logging.getLogger("archon.local.pipe")
 _PLACEHOLDER = re.compile(r"<(\$[^>]*)>")
 _DOTTED = re.compile(r"^\$(\.[A-Za-z0-9_-]+)+$")
 POLL_SECONDS = 0.2  # Pipes polls a stream shard several times a second
@@ -79,6 +81,7 @@ class StreamPipe:
         self._shards: list[dict[str, Any]] = []
         self._shards_refresh = 0.0
         self.forwarded = 0
+        self.poll_errors = 0
         self.dead_lettered = 0
 
     def matches(self, record: dict[str, Any]) -> bool:
@@ -145,5 +148,11 @@ class StreamPipe:
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            if self.poll_once() == 0:
+            try:
+                read = self.poll_once()
+            except Exception:  # a poller must outlive one bad poll, as Pipes retries
+                log.exception("pipe %s: poll failed; retrying", self.spec.name)
+                self.poll_errors += 1
+                read = 0
+            if read == 0:
                 stop.wait(POLL_SECONDS)

@@ -111,8 +111,9 @@ class LocalService:
         return {
             "stack": self.wiring.stack_name, "region": self.wiring.region, "backend": self.options.backend,
             "endpoint_url": self.emulator.endpoint_url,
-            "pipes": {p.spec.name: {"forwarded": p.forwarded, "dead_lettered": p.dead_lettered} for p in self.pipes},
-            "event_sources": {e.spec.function_logical_id: {"invocations": e.invocations, "failed_invocations": e.failed_invocations,
+            "pipes": {p.spec.name: {"forwarded": p.forwarded, "dead_lettered": p.dead_lettered, "poll_errors": p.poll_errors}
+                      for p in self.pipes},
+            "event_sources": {e.spec.function_logical_id: {"invocations": e.invocations, "failed_invocations": e.failed_invocations, "poll_errors": e.poll_errors,
                                                            "batching_window_seconds": e.batching_window} for e in self.event_sources},
             "faults_fired": dict(self.options.faults.fired),
         }

@@ -8,6 +8,8 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -136,3 +138,42 @@ def test_server_backend_shares_state_with_other_processes(launch: Callable[..., 
     item = dynamodb.get_item(TableName="users-dev", Key={"pk": {"S": f"user#{created['user_id']}"}})["Item"]
     assert item["email"]["S"] == "shared@example.com"
     assert runner.wait_for(lambda: runner.local("outbox")["emails"], timeout=30)
+
+
+class _FlakyStreams:
+    """A streams client whose first call fails, as a dropped connection would."""
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.calls = real, 0
+
+    def __getattr__(self, name: str) -> Any:
+        self.calls += 1
+        if self.calls == 1:
+            raise ConnectionError("stream endpoint went away")
+        return getattr(self.real, name)
+
+
+def test_the_pipe_survives_a_failed_poll(synth: Synthesised) -> None:
+    from moto import mock_aws
+
+    from local_runner.emulator import Emulator, provision
+    from local_runner.pipe import StreamPipe
+
+    wiring = load_wiring(synth.outdir, "dev")
+    with mock_aws():
+        emulator = Emulator(backend="memory", region=wiring.region)
+        resources = provision(emulator, wiring)
+        pipe = StreamPipe(spec=wiring.pipes[0], emulator=emulator, resources=resources, lock=threading.RLock())
+        pipe._streams = _FlakyStreams(pipe._streams)
+        emulator.client("dynamodb").put_item(TableName=wiring.table.name, Item={
+            "pk": {"S": "user#0b6f4f8e-5a43-4a8e-9a51-3c0f0d3f6f11"}, "entity": {"S": "user"}, "region": {"S": wiring.region},
+            "user_id": {"S": "0b6f4f8e-5a43-4a8e-9a51-3c0f0d3f6f11"}, "email": {"S": "a@example.com"}, "created_key": {"S": "k"}})
+        stop = threading.Event()
+        worker = threading.Thread(target=pipe.run, args=(stop,), daemon=True)
+        worker.start()
+        deadline = time.monotonic() + 10
+        while pipe.forwarded == 0 and time.monotonic() < deadline:
+            stop.wait(0.05)
+        stop.set()
+        worker.join(5)
+    assert pipe.poll_errors == 1 and pipe.forwarded == 1
