@@ -54,13 +54,9 @@ class LocalService:
                                  extra_environment={"AWS_ENDPOINT_URL": self.emulator.endpoint_url} if self.emulator.endpoint_url else None)
         for source in self.wiring.event_sources:
             self.options.faults.wrap_processor(self.host.module(source.function_logical_id))
-        for methods in self.wiring.routes.values():
-            for method in methods.values():
-                if method.function_logical_id:
-                    module = self.host.module(method.function_logical_id)
-                    if not getattr(module, "_local_faults_wrapped", False):
-                        self.options.faults.wrap_api(module)
-                        module._local_faults_wrapped = True
+        api_functions = {m.function_logical_id for methods in self.wiring.routes.values() for m in methods.values() if m.function_logical_id}
+        for logical_id in api_functions:
+            self.options.faults.wrap_api(self.host.module(logical_id))
         self.api = RestApi(wiring=self.wiring, resources=self.resources, host=self.host)
         lock = self.host.lock
         self.pipes = [StreamPipe(spec=spec, emulator=self.emulator, resources=self.resources, lock=lock) for spec in self.wiring.pipes]
