@@ -38,6 +38,7 @@ ENV = {
     "POWERTOOLS_TRACE_DISABLED": "1",
     "POWERTOOLS_METRICS_NAMESPACE": "Archon",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "STAGE": "bench",
     "PYTHONPATH": str(ROOT / "lambda_src"),
 }
 

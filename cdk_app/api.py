@@ -96,11 +96,6 @@ class UsersApi(Construct):
             "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
             "API Gateway's account-level logging role; AWS documents this managed policy for it, and it only writes API Gateway's own logs.",
         )
-        acknowledge(
-            self.api.deployment_stage,
-            "AwsSolutions::AwsSolutions-APIG3",
-            "No WAF web ACL yet: edge protection is tracked as its own piece of work (operations issue); throttling and the Cognito authorizer guard the stage meanwhile.",
-        )
         for response_type, (status, code) in GATEWAY_ERRORS.items():
             self.api.add_gateway_response(
                 f"Gateway{response_type.title().replace('_', '')}",

@@ -38,6 +38,23 @@ class ApiConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class WafConfig:
+    enabled: bool
+    rate_limit: int  # requests per IP address per 5 minutes
+
+
+@dataclass(frozen=True, kw_only=True)
+class DomainConfig:
+    name: str
+    hosted_zone_id: str
+    hosted_zone_name: str
+
+
+# Without a `waf` key, prod gets a web ACL and the other stages do not.
+DEFAULT_WAF_RATE_LIMIT = 2000
+
+
+@dataclass(frozen=True, kw_only=True)
 class StageConfig:
     name: str
     account: str | None
@@ -51,6 +68,9 @@ class StageConfig:
     api: ApiConfig
     mfa_required: bool
     sender: str
+    alarm_email: str | None
+    waf: WafConfig
+    domain: DomainConfig | None
 
     @property
     def primary_region(self) -> str:
@@ -113,6 +133,12 @@ def _check_semantics(name: str, stage: dict[str, Any], source: str) -> None:
                     f"{source}: stages.prod.api.cors_origins[{i}]: {origin!r} is not allowed; "
                     "allowed: https origins only in prod"
                 )
+    domain = stage.get("domain")
+    if domain and not domain["name"].endswith("." + domain["hosted_zone_name"]):
+        raise ConfigError(
+            f"{source}: stages.{name}.domain.name: {domain['name']!r} is not allowed; "
+            f"allowed: a name inside the hosted zone {domain['hosted_zone_name']!r}, such as api.{domain['hosted_zone_name']}"
+        )
     if stage["api"]["throttle_burst_limit"] < stage["api"]["throttle_rate_limit"]:
         raise ConfigError(
             f"{source}: stages.{name}.api.throttle_burst_limit: {stage['api']['throttle_burst_limit']} is not allowed; "
@@ -139,8 +165,16 @@ def load_raw(path: Path = CONFIG_FILE) -> dict[str, Any]:
         unknown = [e for e in errors if e.validator == "additionalProperties" or "propertyNames" in e.schema_path]
         chosen = unknown[0] if unknown else max(errors, key=lambda e: len(list(e.absolute_path)))
         raise _schema_error(chosen, source)
+    domains: dict[str, str] = {}
     for name, stage in data["stages"].items():
         _check_semantics(name, stage, source)
+        if "domain" in stage:
+            other = domains.setdefault(stage["domain"]["name"], name)
+            if other != name:
+                raise ConfigError(
+                    f"{source}: stages.{name}.domain.name: {stage['domain']['name']!r} is not allowed; "
+                    f"allowed: a name no other stage uses (stages.{other} has it)"
+                )
     return data
 
 
@@ -170,6 +204,12 @@ def _stage(name: str, raw: dict[str, Any]) -> StageConfig:
         ),
         mfa_required=raw["auth"]["mfa"] == "required",
         sender=raw["email"]["sender"],
+        alarm_email=raw.get("alarm_email"),
+        waf=WafConfig(
+            enabled=raw.get("waf", {}).get("enabled", name == "prod"),
+            rate_limit=raw.get("waf", {}).get("rate_limit", DEFAULT_WAF_RATE_LIMIT),
+        ),
+        domain=DomainConfig(**raw["domain"]) if "domain" in raw else None,
     )
 
 

@@ -28,6 +28,7 @@ class ServiceFunction(Construct):
         description: str,
     ) -> None:
         super().__init__(scope, id)
+        self.name = name
         function_name = f"archon-{name}-{stage.name}"
         self.log_group = log_group(self, "Logs", stage=stage, name=f"/aws/lambda/{function_name}")
         # A role of its own with no managed policies: only what the code uses is granted below.

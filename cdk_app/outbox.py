@@ -82,10 +82,11 @@ class OutboxPipe(Construct):
         self.role.add_to_policy(
             iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[logs.log_group_arn])
         )
+        self.pipe_name = f"archon-outbox-{stage.name}"
         self.pipe = pipes.CfnPipe(
             self,
             "Pipe",
-            name=f"archon-outbox-{stage.name}",
+            name=self.pipe_name,
             description="users table stream -> welcome messages",
             role_arn=self.role.role_arn,
             source=stream_arn,

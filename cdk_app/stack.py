@@ -10,8 +10,12 @@ from cdk_app.api import UsersApi
 from cdk_app.config import StageConfig
 from cdk_app.data import UsersTable
 from cdk_app.defaults import SERVICE
+from cdk_app.domain import CustomDomain
+from cdk_app.edge import ApiFirewall
 from cdk_app.functions import ServiceFunction
 from cdk_app.identity import ApiUsers
+from cdk_app.monitoring import ServiceMonitoring
+from cdk_app.nag import acknowledge
 from cdk_app.notifications import WelcomeNotifications
 from cdk_app.outbox import OutboxPipe
 from cdk_app.packaging import dependencies_layer
@@ -55,6 +59,29 @@ class UsersServiceStack(Stack):
         self.outbox = OutboxPipe(
             self, "Outbox", stage=stage, stream_arn=self.data.stream_arn, queue=self.notifications.queue.queue
         )
+        self.monitoring = ServiceMonitoring(
+            self, "Monitoring", stage=stage, api=self.api.api,
+            functions={"users-api": self.users_api, "notifications": self.notifications.processor},
+            queue=self.notifications.queue.queue,
+            dead_letter_queues={
+                "notifications-dlq": self.notifications.queue.dead_letter_queue,
+                "outbox-dlq": self.outbox.dead_letter_queue,
+            },
+            pipe_name=self.outbox.pipe_name,
+        )
+        if stage.waf.enabled:
+            self.firewall = ApiFirewall(self, "Firewall", stage=stage, stage_arn=self.api.api.deployment_stage.stage_arn)
+        else:
+            acknowledge(
+                self.api.api.deployment_stage,
+                "AwsSolutions::AwsSolutions-APIG3",
+                f"The {stage.name} stage's config sets waf.enabled: false; throttling and the Cognito "
+                "authorizer guard it, and stages that enable WAF get a web ACL.",
+            )
+        if stage.domain is not None:
+            self.domain = CustomDomain(
+                self, "Domain", stage=stage, api=self.api.api, health_alarm=self.monitoring.api_errors
+            )
 
 
 class UsersServiceStage(Stage):

@@ -18,6 +18,8 @@ from users.welcome import Outcome, WelcomeEmails, WelcomeFailure, WelcomeMarkFai
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+# Stages may share an account and region; the dashboards and alarms select theirs by this.
+metrics.set_default_dimensions(stage=os.environ["STAGE"])
 
 _retries = Config(retries={"mode": "standard", "max_attempts": 3})
 welcome = WelcomeEmails(

@@ -42,6 +42,8 @@ CORS_ORIGINS = [o for o in os.environ.get("CORS_ORIGINS", "").split(",") if o]
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+# Stages may share an account and region; the dashboards and alarms select theirs by this.
+metrics.set_default_dimensions(stage=os.environ["STAGE"])
 
 # Created once per container. Standard retries absorb short throttling bursts before we answer 503.
 _dynamodb = boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 3}))

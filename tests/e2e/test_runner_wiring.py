@@ -84,8 +84,8 @@ def test_a_change_to_the_template_is_followed(assembly_copy: Path) -> None:
 
 
 def test_an_unsupported_resource_is_named(assembly_copy: Path) -> None:
-    _edit(assembly_copy, lambda t: t["Resources"].update({"AlarmTopic": {"Type": "AWS::SNS::Topic", "Properties": {}}}))
-    with pytest.raises(WiringError, match=r"AlarmTopic: the local runner cannot emulate AWS::SNS::Topic"):
+    _edit(assembly_copy, lambda t: t["Resources"].update({"Workflow": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {}}}))
+    with pytest.raises(WiringError, match=r"Workflow: the local runner cannot emulate AWS::StepFunctions::StateMachine"):
         load_wiring(assembly_copy, "dev")
 
 
@@ -103,10 +103,10 @@ def test_missing_assembly_fails_with_one_line(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_unsupported_template_fails_with_one_line(assembly_copy: Path, tmp_path: Path) -> None:
-    _edit(assembly_copy, lambda t: t["Resources"].update({"AlarmTopic": {"Type": "AWS::SNS::Topic", "Properties": {}}}))
+    _edit(assembly_copy, lambda t: t["Resources"].update({"Workflow": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {}}}))
     result = _serve("--port", "0", "--assembly", str(assembly_copy), "--log-file", str(tmp_path / "log"))
     assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
-    assert "AlarmTopic" in result.stderr and "AWS::SNS::Topic" in result.stderr
+    assert "Workflow" in result.stderr and "AWS::StepFunctions::StateMachine" in result.stderr
 
 
 @pytest.mark.slow

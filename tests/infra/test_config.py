@@ -49,6 +49,15 @@ CASES = {
     "bad retention": (_set("stages.dev.log_retention_days", 10), "stages.dev.log_retention_days", "CloudWatch Logs retention"),
     "prod destroys data": (_set("stages.prod.data_protection", "destroy"), "stages.prod.data_protection", "prod keeps its data"),
     "http origin in prod": (_set("stages.prod.api.cors_origins", ["http://app.example.com"]), "stages.prod.api.cors_origins[0]", "https origins only"),
+    "waf rate limit too low": (_set("stages.prod.waf.rate_limit", 10), "stages.prod.waf.rate_limit", "from 100 to"),
+    "waf without enabled": (_set("stages.staging.waf", {"rate_limit": 500}), "stages.staging.waf.enabled", "true or false"),
+    "bad alarm email": (_set("stages.dev.alarm_email", "oncall"), "stages.dev.alarm_email", "oncall@example.com"),
+    "domain outside its zone": (
+        _set("stages.prod.domain", {"name": "api.other.example", "hosted_zone_id": "Z123ABC", "hosted_zone_name": "archon.example.com"}),
+        "stages.prod.domain.name", "inside the hosted zone 'archon.example.com'"),
+    "bad hosted zone id": (
+        _set("stages.prod.domain", {"name": "api.archon.example.com", "hosted_zone_id": "archon", "hosted_zone_name": "archon.example.com"}),
+        "stages.prod.domain.hosted_zone_id", "Route 53 public hosted zone id"),
 }
 
 
@@ -93,3 +102,24 @@ def test_cdk_app_stops_with_one_line_on_a_bad_config(tmp_path):
     lines = [l for l in result.stderr.splitlines() if l.startswith("error:")]
     assert lines == [f"error: {path}: stages.prod.api.throttle_burst_limit: 0 is not allowed; allowed: a whole number of requests above 0, at most 5000"]
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.template.json"))
+
+
+def test_two_stages_cannot_share_a_domain(tmp_path):
+    domain = {"name": "api.archon.example.com", "hosted_zone_id": "Z123ABC", "hosted_zone_name": "archon.example.com"}
+
+    def mutate(data):
+        data["stages"]["staging"]["domain"] = dict(domain)
+        data["stages"]["prod"]["domain"] = dict(domain)
+
+    with pytest.raises(ConfigError, match=r"stages\.(prod|staging)\.domain\.name: .*no other stage uses \(stages\.(staging|prod) has it\)"):
+        load_stages(_broken(tmp_path, mutate))
+
+
+def test_waf_defaults_to_on_for_prod_only(tmp_path):
+    def mutate(data):
+        for stage in data["stages"].values():
+            stage.pop("waf", None)
+
+    stages = {s.name: s for s in load_stages(_broken(tmp_path, mutate))}
+    assert stages["prod"].waf.enabled and stages["prod"].waf.rate_limit == 2000
+    assert not stages["dev"].waf.enabled and not stages["staging"].waf.enabled

@@ -39,9 +39,17 @@ def test_acknowledgement_counts_per_stage(synth):
     for s in suppressed:
         per_stack.setdefault(s["acknowledgedAt"].split("/")[0], []).append(s["ruleName"])
     base = 10  # X-Ray x2, Lambda DLQ x2, outbox DLQ x2 + its ListStreams, queue DLQ, ESM destination, APIGW logging role
-    assert len(per_stack["dev-us-east-1"]) == base + 1 + 1  # + WAF pending (APIG3) + COG2 (dev MFA optional)
-    assert len(per_stack["prod-us-east-1"]) == base + 1
-    assert len(per_stack["prod-eu-west-1"]) == base + 1 + 4  # + CDK's describeTable provider (4 findings)
+    alarm_dlq = 2  # the alarm email subscription's DLQ: no DLQ of its own (SQS3, SQSRedrivePolicy)
+    assert len(per_stack["dev-us-east-1"]) == base + 1 + 1  # + no WAF by config (APIG3) + COG2 (dev MFA optional)
+    assert len(per_stack["prod-us-east-1"]) == base + alarm_dlq
+    assert len(per_stack["prod-eu-west-1"]) == base + alarm_dlq + 4  # + CDK's describeTable provider (4 findings)
+
+
+def test_apig3_is_resolved_by_a_web_acl_where_the_stage_enables_waf(synth):
+    """Stages with waf.enabled pass APIG3 on their own; only dev (waf disabled) acknowledges it."""
+    suppressed = [s for r in synth.validation_report["pluginReports"] for s in r["suppressedViolations"]]
+    apig3 = sorted({s["acknowledgedAt"].split("/")[0] for s in suppressed if s["ruleName"] == "AwsSolutions-APIG3"})
+    assert apig3 == ["dev-us-east-1"]
 
 
 def _synth_with_broken_queue(acknowledged: bool) -> None:

@@ -31,6 +31,7 @@ os.environ.update(
     POWERTOOLS_TRACE_DISABLED="1",
     POWERTOOLS_METRICS_NAMESPACE="Archon",
     POWERTOOLS_SERVICE_NAME="test",
+    STAGE="test",
     POWERTOOLS_LOG_LEVEL="INFO",
 )
 

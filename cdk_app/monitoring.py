@@ -1,0 +1,287 @@
+"""Alarms, the encrypted alarm topic and the dashboard of one (stage, region).
+
+Every alarm's threshold is stated once in ALARMS with the reason for it; docs/operations.md has
+a runbook section per alarm (a test checks that each one has its section). Alarms notify the
+topic on ALARM and on OK, so whoever is paged also hears when it is over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from cdk_app.config import StageConfig
+from cdk_app.defaults import METRICS_NAMESPACE, removal_policy
+from cdk_app.functions import ServiceFunction
+from cdk_app.messaging import secure_queue
+from cdk_app.nag import acknowledge
+
+RUNBOOK = "docs/operations.md"
+FIVE_MINUTES = Duration.minutes(5)
+ONE_MINUTE = Duration.minutes(1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Threshold:
+    value: float
+    periods: int  # evaluation periods
+    breaching: int  # datapoints within them that must breach
+    why: str
+
+
+# The thresholds, each with the reason it is what it is.
+ALARMS: dict[str, Threshold] = {
+    "api-5xx-rate": Threshold(value=0.05, periods=5, breaching=3, why=(
+        "5% of requests answered 5XX in 3 of 5 minutes: one bad request at low traffic does not page, "
+        "a real outage does within minutes. Also the region's Route 53 health check.")),
+    "api-latency-p99": Threshold(value=3000, periods=3, breaching=2, why=(
+        "p99 above 3 s in 2 of 3 five-minute periods: a cold start (about 1 s) stays under it, "
+        "while the function's 10 s timeout is still far off.")),
+    "function-errors": Threshold(value=3, periods=1, breaching=1, why=(
+        "3 or more crashed or timed-out invocations in 5 minutes: handled errors are answers, not "
+        "crashes, so any pattern of crashes is a bug or a broken dependency.")),
+    "function-throttles": Threshold(value=1, periods=1, breaching=1, why=(
+        "Any throttle: the functions reserve no concurrency, so a throttle means the account's "
+        "concurrency is exhausted and callers get 5XX or messages wait.")),
+    "function-duration": Threshold(value=0.8, periods=3, breaching=2, why=(
+        "The slowest invocation above 80% of the timeout in 2 of 3 five-minute periods: the next "
+        "slowdown becomes timeouts.")),
+    "dlq-depth": Threshold(value=1, periods=1, breaching=1, why=(
+        "Any message in a dead-letter queue is an email that will not be sent until an operator "
+        "redrives it.")),
+    "queue-age": Threshold(value=600, periods=2, breaching=2, why=(
+        "The oldest message older than 10 minutes for 10 minutes: normal delivery takes seconds "
+        "(5 s batching window), so the processor is failing or stalled.")),
+    "pipe-failures": Threshold(value=1, periods=3, breaching=2, why=(
+        "Failed Pipe executions in 2 of 3 five-minute periods: one retried blip does not page, a "
+        "Pipe that keeps failing (permissions, queue gone) does before stream records expire (24 h).")),
+    "table-throttles": Threshold(value=10, periods=1, breaching=1, why=(
+        "10 throttled reads or writes in 5 minutes: the SDK's retries absorb a few, beyond that "
+        "callers see 503s (on-demand tables throttle past twice their previous peak or on a hot key).")),
+    "replication-latency": Threshold(value=60_000, periods=2, breaching=2, why=(
+        "Replication to another region more than 60 s behind for 10 minutes: reads there are "
+        "stale; normally it is about a second.")),
+    "ses-bounce-rate": Threshold(value=0.04, periods=1, breaching=1, why=(
+        "SES reviews an account at a 5% bounce rate; 4% leaves time to act before sending is paused.")),
+    "ses-complaint-rate": Threshold(value=0.0008, periods=1, breaching=1, why=(
+        "SES reviews an account at a 0.1% complaint rate; 0.08% leaves time to act.")),
+}
+
+
+def custom_metric(name: str, *, service: str, stage: StageConfig) -> cloudwatch.Metric:
+    """A Powertools metric the functions emit (namespace Archon, dimensions service and stage)."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE, metric_name=name, dimensions_map={"service": service, "stage": stage.name},
+        statistic="Sum", period=FIVE_MINUTES, label=name,
+    )
+
+
+class AlarmTopic(Construct):
+    """The stage's alarm topic: KMS-encrypted (a key CloudWatch may use), TLS-only."""
+
+    def __init__(self, scope: Construct, id: str, *, stage: StageConfig) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        # CloudWatch cannot publish to a topic under the AWS-managed SNS key, so the topic gets a
+        # key of its own whose policy lets CloudWatch, for this account only, use it.
+        self.key = kms.Key(
+            self, "Key", description=f"archon-{stage.name} alarm topic", enable_key_rotation=True,
+            removal_policy=removal_policy(stage),
+        )
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],  # in a key policy, "*" is this key
+            conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+        ))
+        self.topic = sns.Topic(
+            self, "Topic", topic_name=f"archon-{stage.name}-alarms", display_name=f"Archon {stage.name} alarms",
+            master_key=self.key, enforce_ssl=True,
+        )
+        self.topic.add_to_resource_policy(iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["sns:Publish"],
+            resources=[self.topic.topic_arn],
+            conditions={
+                "StringEquals": {"aws:SourceAccount": stack.account},
+                "ArnLike": {"aws:SourceArn": stack.format_arn(
+                    service="cloudwatch", resource="alarm", resource_name=f"archon-{stage.name}-*",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME)},
+            },
+        ))
+        self.dead_letter_queue: sqs.Queue | None = None
+        if stage.alarm_email:
+            # Notifications SNS cannot deliver (the address bounces) wait here, not vanish.
+            self.dead_letter_queue = secure_queue(self, "DeliveryDeadLetterQueue", name=f"archon-{stage.name}-alarm-delivery-dlq")
+            for finding in ("AwsSolutions::AwsSolutions-SQS3", "Serverless::Serverless-SQSRedrivePolicy"):
+                acknowledge(
+                    self.dead_letter_queue, finding,
+                    "This queue is the alarm email subscription's dead-letter queue; a DLQ has no DLQ of its own.",
+                )
+            self.topic.add_subscription(
+                subscriptions.EmailSubscription(stage.alarm_email, dead_letter_queue=self.dead_letter_queue)
+            )
+
+
+class ServiceMonitoring(Construct):
+    """Alarms and the dashboard for one (stage, region) of the service."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        stage: StageConfig,
+        api: apigw.RestApi,
+        functions: dict[str, ServiceFunction],
+        queue: sqs.IQueue,
+        dead_letter_queues: dict[str, sqs.IQueue],
+        pipe_name: str,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        region = stack.region
+        self._prefix = f"archon-{stage.name}-{region}"
+        alarm_topic = AlarmTopic(self, "Alarms", stage=stage)
+        self.topic = alarm_topic.topic
+        if alarm_topic.dead_letter_queue is not None:
+            dead_letter_queues = {**dead_letter_queues, "alarm-delivery-dlq": alarm_topic.dead_letter_queue}
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+        api_stage = api.deployment_stage
+
+        self.api_errors = self._alarm(
+            "api-5xx-rate", api_stage.metric_server_error(statistic="Average", period=ONE_MINUTE),
+            "Share of API requests answered with a 5XX")
+        self._alarm("api-latency-p99", api_stage.metric_latency(statistic="p99", period=FIVE_MINUTES),
+                    "API p99 latency (ms)")
+        for name, fn in functions.items():
+            timeout_ms = fn.function.timeout.to_milliseconds() if fn.function.timeout else 3000
+            self._alarm("function-errors", fn.function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+                        f"{name}: crashed or timed-out invocations", subject=name)
+            self._alarm("function-throttles", fn.function.metric_throttles(period=FIVE_MINUTES, statistic="Sum"),
+                        f"{name}: throttled invocations", subject=name)
+            self._alarm("function-duration", fn.function.metric_duration(period=FIVE_MINUTES, statistic="Maximum"),
+                        f"{name}: slowest invocation (ms) against its {timeout_ms // 1000} s timeout",
+                        subject=name, value=ALARMS["function-duration"].value * timeout_ms)
+        for name, dlq in dead_letter_queues.items():
+            self._alarm("dlq-depth", dlq.metric_approximate_number_of_messages_visible(period=ONE_MINUTE, statistic="Maximum"),
+                        f"{name}: messages waiting in the dead-letter queue", subject=name)
+        self._alarm("queue-age", queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum"),
+                    "Age (s) of the oldest welcome message waiting")
+        self._alarm("pipe-failures", cloudwatch.Metric(
+            namespace="AWS/EventBridge/Pipes", metric_name="ExecutionFailed", dimensions_map={"PipeName": pipe_name},
+            statistic="Sum", period=FIVE_MINUTES), "Outbox Pipe executions that failed")
+        table = {"TableName": stage.table_name}
+        self._alarm("table-throttles", cloudwatch.MathExpression(
+            expression="reads + writes", label="throttled requests", period=FIVE_MINUTES,
+            using_metrics={
+                "reads": cloudwatch.Metric(namespace="AWS/DynamoDB", metric_name="ReadThrottleEvents",
+                                           dimensions_map=table, statistic="Sum", period=FIVE_MINUTES),
+                "writes": cloudwatch.Metric(namespace="AWS/DynamoDB", metric_name="WriteThrottleEvents",
+                                            dimensions_map=table, statistic="Sum", period=FIVE_MINUTES),
+            }), "Throttled requests on the users table")
+        # ReplicationLatency is published in the sending region, per receiving region.
+        self.replication = {
+            other: cloudwatch.Metric(
+                namespace="AWS/DynamoDB", metric_name="ReplicationLatency",
+                dimensions_map={**table, "ReceivingRegion": other}, statistic="Average", period=FIVE_MINUTES)
+            for other in stage.aws_regions if other != region
+        }
+        for other, metric in self.replication.items():
+            self._alarm("replication-latency", metric, f"Replication latency (ms) from {region} to {other}", subject=other)
+        if region == stage.primary_region:  # SES reputation is per account; watched once
+            for slug, metric_name in (("ses-bounce-rate", "Reputation.BounceRate"), ("ses-complaint-rate", "Reputation.ComplaintRate")):
+                self._alarm(slug, cloudwatch.Metric(namespace="AWS/SES", metric_name=metric_name, statistic="Maximum",
+                                                    period=Duration.hours(1)), f"SES {metric_name}")
+
+        self.dashboard = self._dashboard(stage=stage, api=api, functions=functions, queue=queue,
+                                         dead_letter_queues=dead_letter_queues, pipe_name=pipe_name)
+
+    def _alarm(self, slug: str, metric: cloudwatch.IMetric, what: str, *, subject: str | None = None,
+               value: float | None = None) -> cloudwatch.Alarm:
+        spec = ALARMS[slug]
+        name = f"{self._prefix}-{slug}" + (f"-{subject}" if subject else "")
+        alarm = cloudwatch.Alarm(
+            self, name.removeprefix(self._prefix + "-"),
+            alarm_name=name,
+            alarm_description=f"{what}. {spec.why} Runbook: {RUNBOOK}#{slug}",
+            metric=metric,
+            threshold=spec.value if value is None else value,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=spec.periods,
+            datapoints_to_alarm=spec.breaching,
+            # No traffic is not an outage; quiet metrics are simply absent.
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(actions.SnsAction(self.topic))
+        alarm.add_ok_action(actions.SnsAction(self.topic))
+        self.alarms[name] = alarm
+        return alarm
+
+    def _dashboard(self, *, stage: StageConfig, api: apigw.RestApi, functions: dict[str, ServiceFunction],
+                   queue: sqs.IQueue, dead_letter_queues: dict[str, sqs.IQueue], pipe_name: str) -> cloudwatch.Dashboard:
+        api_stage = api.deployment_stage
+        fns = functions.values()
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=self._prefix,
+                                         default_interval=Duration.hours(3))
+        width = 8
+        dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24))
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="API requests", width=width, left=[
+                api_stage.metric_count(statistic="Sum", period=ONE_MINUTE, label="requests")]),
+            cloudwatch.GraphWidget(title="API latency (ms)", width=width, left=[
+                api_stage.metric_latency(statistic="p50", period=ONE_MINUTE, label="p50"),
+                api_stage.metric_latency(statistic="p99", period=ONE_MINUTE, label="p99")]),
+            cloudwatch.GraphWidget(title="API errors", width=width, left=[
+                api_stage.metric_client_error(statistic="Sum", period=ONE_MINUTE, label="4XX"),
+                api_stage.metric_server_error(statistic="Sum", period=ONE_MINUTE, label="5XX")]),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Function invocations and errors", width=width, left=[
+                m for fn in fns for m in (
+                    fn.function.metric_invocations(statistic="Sum", period=ONE_MINUTE, label=f"{fn.name} invocations"),
+                    fn.function.metric_errors(statistic="Sum", period=ONE_MINUTE, label=f"{fn.name} errors"),
+                    fn.function.metric_throttles(statistic="Sum", period=ONE_MINUTE, label=f"{fn.name} throttles"))]),
+            cloudwatch.GraphWidget(title="Function duration p99 (ms)", width=width, left=[
+                fn.function.metric_duration(statistic="p99", period=ONE_MINUTE, label=fn.name) for fn in fns]),
+            cloudwatch.GraphWidget(title="Users created, duplicates rejected", width=width, left=[
+                custom_metric("UsersCreated", service="users-api", stage=stage),
+                custom_metric("DuplicateEmailsRejected", service="users-api", stage=stage)]),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Welcome emails", width=width, left=[
+                custom_metric(name, service="notifications", stage=stage)
+                for name in ("WelcomeEmailsSent", "WelcomeEmailsFailed", "WelcomeEmailsDeduplicated", "WelcomeMarkFailed")]),
+            cloudwatch.GraphWidget(title="Queue depth", width=width, left=[
+                queue.metric_approximate_number_of_messages_visible(statistic="Maximum", period=ONE_MINUTE, label="notifications"),
+                *(dlq.metric_approximate_number_of_messages_visible(statistic="Maximum", period=ONE_MINUTE, label=name)
+                  for name, dlq in dead_letter_queues.items())]),
+            cloudwatch.GraphWidget(title="Oldest message age (s)", width=width, left=[
+                queue.metric_approximate_age_of_oldest_message(statistic="Maximum", period=ONE_MINUTE, label="notifications")]),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Outbox Pipe", width=width, left=[
+                cloudwatch.Metric(namespace="AWS/EventBridge/Pipes", metric_name=name, dimensions_map={"PipeName": pipe_name},
+                                  statistic="Sum", period=ONE_MINUTE, label=name)
+                for name in ("EventCount", "ExecutionFailed", "ExecutionThrottled")]),
+            cloudwatch.GraphWidget(title="Users table throttles", width=width, left=[
+                cloudwatch.Metric(namespace="AWS/DynamoDB", metric_name=name, dimensions_map={"TableName": stage.table_name},
+                                  statistic="Sum", period=ONE_MINUTE, label=name)
+                for name in ("ReadThrottleEvents", "WriteThrottleEvents")]),
+            cloudwatch.GraphWidget(title="Replication latency (ms)", width=width,
+                                   left=[m.with_(label=f"to {other}") for other, m in self.replication.items()] or [
+                                       cloudwatch.Metric(namespace="AWS/DynamoDB", metric_name="SuccessfulRequestLatency",
+                                                         dimensions_map={"TableName": stage.table_name, "Operation": "GetItem"},
+                                                         statistic="Average", period=ONE_MINUTE, label="GetItem latency (single region)")]),
+        )
+        return dashboard
