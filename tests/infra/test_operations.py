@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -16,6 +19,7 @@ from cdk_app.config import CONFIG_FILE, ROOT
 from cdk_app.monitoring import ALARMS
 from tests.conftest import cdk_context
 from tests.infra.conftest import only, resources
+from tests.infra.test_static_checks import CHECKOV
 
 ALL_STACKS = ["dev-us-east-1", "staging-us-east-1", "staging-eu-west-1", "prod-us-east-1", "prod-eu-west-1"]
 
@@ -211,7 +215,7 @@ DOMAINS = {
 
 
 @pytest.fixture(scope="module")
-def with_domains(tmp_path_factory) -> dict[str, dict[str, Any]]:
+def with_domains(tmp_path_factory) -> dict[str, Any]:
     """dev (one region) and prod (two regions) synthesised with a domain in config, nag included."""
     data = yaml.safe_load(CONFIG_FILE.read_text())
     del data["stages"]["staging"]
@@ -226,7 +230,22 @@ def with_domains(tmp_path_factory) -> dict[str, dict[str, Any]]:
     report = json.loads((tmp / "cdk.out" / "validation-report.json").read_text())
     for plugin in report["pluginReports"]:
         assert plugin["violations"] == [], plugin["pluginName"]
-    return {s.stage_name: assembly.get_nested_assembly(s.artifact_id).get_stack_artifact(s.service.artifact_id).template for s in built}
+    templates = {s.stage_name: assembly.get_nested_assembly(s.artifact_id).get_stack_artifact(s.service.artifact_id).template
+                 for s in built}
+    return {"outdir": tmp / "cdk.out", **templates}
+
+
+def test_domain_templates_pass_cfn_lint_and_checkov(with_domains):
+    outdir = with_domains["outdir"]
+    templates = sorted(str(p) for p in outdir.rglob("*.template.json"))
+    assert len(templates) == 3
+    lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), *templates], cwd=ROOT, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    args = [str(CHECKOV), "--config-file", str(ROOT / "checkov-cloudformation.yaml")]
+    for template in templates:
+        args += ["-f", template]
+    checkov = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+    assert "Failed checks: 0" in checkov.stdout and checkov.returncode == 0, checkov.stdout[-5000:]
 
 
 DOMAIN_TYPES = ("AWS::CertificateManager::Certificate", "AWS::ApiGateway::DomainName", "AWS::ApiGateway::BasePathMapping",
