@@ -15,7 +15,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION :=
 
 STAGE_CONTEXT := $(if $(STAGE),-c stage=$(STAGE),)
 
-.PHONY: help setup synth test bench snapshot layer lock clean run token outbox
+.PHONY: help setup synth test bench snapshot layer lock clean run token outbox diff
 
 help:
 	@echo "make synth [STAGE=dev|staging|prod]  synthesise every (stage, region) into cdk.out"
@@ -24,6 +24,7 @@ help:
 	@echo "make run [PORT=3000 BACKEND=memory]  serve the dev stage locally (no AWS account, no Docker)"
 	@echo "make token                           print a bearer token for the local demo user"
 	@echo "make outbox                          list the welcome emails the local run has sent"
+	@echo "make diff [BASE=origin/main STAGE=]   offline synth review of BASE against the working tree"
 
 $(VENV)/.stamp: requirements-dev.txt requirements.txt lambda_src/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +59,12 @@ layer: build/layer.stamp
 	touch $@
 
 setup: $(VENV)/.stamp node_modules/.stamp .tools/node/bin/node build/layer.stamp .tools/checkov/.stamp
+
+# Offline synth review (no AWS credentials): FORMAT=md|text, DIFF_FLAGS e.g. --fail-on-destructive.
+BASE ?= origin/main
+FORMAT ?= text
+diff: setup
+	$(VENV)/bin/python -m synth_review --base $(BASE) --format $(FORMAT) $(if $(STAGE),--stage $(STAGE),) $(DIFF_FLAGS)
 
 synth: setup
 	rm -rf cdk.out

@@ -1,0 +1,1 @@
+"""Offline synth review: compare two cloud assemblies stack by stack, no AWS access needed."""

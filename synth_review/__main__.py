@@ -1,0 +1,111 @@
+"""make diff: synthesise a base ref and the working tree, compare, print the report.
+
+    python -m synth_review [--base REF] [--stage STAGE] [--format md|text] [--output FILE]
+                           [--fail-on-destructive] [--allow-destructive]
+    python -m synth_review --base-assembly DIR --head-assembly DIR [...]
+
+Exit codes: 0 reviewed; 1 could not review (one `error:` line); 3 destructive changes found
+with --fail-on-destructive and neither --allow-destructive nor ALLOW_DESTRUCTIVE=true.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from synth_review.compare import ReviewError, compare, load_assembly
+from synth_review.report import findings_line, markdown, text
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "build" / "review"
+
+
+def _run(args: list[str], *, cwd: Path, what: str) -> str:
+    result = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["(no output)"]
+        raise ReviewError(f"{what} failed: {last[0]}")
+    return result.stdout
+
+
+def synth(source: Path, out: Path, stage: str | None) -> None:
+    if out.exists():
+        shutil.rmtree(out)
+    cdk = ROOT / "node_modules" / ".bin" / "cdk"
+    if not cdk.exists():
+        raise ReviewError("the CDK CLI is not installed: run `make setup`")
+    args = [str(cdk), "synth", "--quiet", "--app", f"{ROOT / '.venv' / 'bin' / 'python'} app.py", "--output", str(out)]
+    if stage:
+        args += ["-c", f"stage={stage}"]
+    _run(args, cwd=source, what=f"cdk synth in {source.relative_to(ROOT) if source != ROOT else 'the working tree'}")
+
+
+def checkout(ref: str) -> Path:
+    """The base ref as a detached worktree under build/review, sharing the working tree's layer."""
+    _run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=ROOT,
+         what=f"finding {ref!r} (set BASE=<ref>, e.g. BASE=HEAD~1; fetch origin/main first)")
+    source = WORK / "base-src"
+    subprocess.run(["git", "worktree", "remove", "--force", str(source)], cwd=ROOT, capture_output=True)
+    if source.exists():
+        shutil.rmtree(source)
+    subprocess.run(["git", "worktree", "prune"], cwd=ROOT, capture_output=True)
+    _run(["git", "worktree", "add", "--detach", "--quiet", str(source), ref], cwd=ROOT, what=f"checking out {ref}")
+    (source / "build").mkdir(exist_ok=True)
+    for name in ("layer", "layer.stamp"):
+        target = source / "build" / name
+        if not target.exists():
+            target.symlink_to(ROOT / "build" / name)
+    return source
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make diff", description="Offline synth review of BASE against the working tree.")
+    parser.add_argument("--base", default="origin/main")
+    parser.add_argument("--stage", help="only this stage (faster)")
+    parser.add_argument("--format", choices=("md", "text"), default="text")
+    parser.add_argument("--output", type=Path, help="also write the report here")
+    parser.add_argument("--fail-on-destructive", action="store_true")
+    parser.add_argument("--allow-destructive", action="store_true")
+    parser.add_argument("--base-assembly", type=Path, help="compare this assembly instead of synthesising BASE")
+    parser.add_argument("--head-assembly", type=Path, help="compare this assembly instead of synthesising the working tree")
+    args = parser.parse_args(argv)
+    allow = args.allow_destructive or os.environ.get("ALLOW_DESTRUCTIVE", "").lower() in ("1", "true", "yes")
+    try:
+        notes = []
+        if args.base_assembly:
+            base_dir, base_name = args.base_assembly, str(args.base_assembly)
+        else:
+            source = checkout(args.base)
+            base_dir, base_name = WORK / "base", args.base
+            synth(source, base_dir, args.stage)
+            if subprocess.run(["git", "diff", "--quiet", args.base, "--", "lambda_src/requirements.txt"], cwd=ROOT).returncode:
+                notes.append(f"lambda_src/requirements.txt changed since {args.base}: the dependency layer changes "
+                             "(both sides are synthesised with the working tree's built layer).")
+        if args.head_assembly:
+            head_dir, head_name = args.head_assembly, str(args.head_assembly)
+        else:
+            head_dir, head_name = WORK / "head", "working tree"
+            synth(ROOT, head_dir, args.stage)
+        report = compare(load_assembly(base_dir), load_assembly(head_dir), base_name=base_name, head_name=head_name)
+        report.notes += notes
+    except ReviewError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    rendered = markdown(report) if args.format == "md" else text(report)
+    print(rendered, end="")
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(markdown(report) if args.output.suffix == ".md" else rendered)
+    if args.fail_on_destructive and report.destructive and not allow:
+        print(f"error: destructive changes ({findings_line(report.destructive)}); "
+              "label the pull request allow-destructive or pass --allow-destructive once reviewed", file=sys.stderr)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

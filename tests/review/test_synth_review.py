@@ -1,0 +1,178 @@
+"""make diff on real pairs of cloud assemblies: each pair differs by one change a reviewer must see."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_iam as iam
+
+from cdk_app import packaging
+from cdk_app.config import ROOT, load_stages
+from cdk_app.stack import UsersServiceStage
+from synth_review.__main__ import main
+from synth_review.compare import Report, compare, load_assembly
+from synth_review.report import MARKER, markdown, text
+from tests.conftest import cdk_context
+
+STACK = "dev-us-east-1/Service"
+
+
+def assemble(out: Path, mutate: Callable[[UsersServiceStage], None] | None = None, **stage_changes) -> Path:
+    """One real cloud assembly of the dev stage, optionally changed."""
+    dev = dataclasses.replace(load_stages(only="dev")[0], **stage_changes)
+    # As the CLI does: construct paths in the template metadata, which the report uses as labels.
+    app = cdk.App(context={**cdk_context(), "aws:cdk:enable-path-metadata": True}, outdir=str(out))
+    stage = UsersServiceStage(app, stage=dev, region="us-east-1")
+    if mutate:
+        mutate(stage)
+    app.synth()
+    return out
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    return assemble(tmp_path_factory.mktemp("base"))
+
+
+def review(base: Path, head: Path) -> Report:
+    return compare(load_assembly(base), load_assembly(head), base_name="base", head_name="head")
+
+
+def messages(report: Report, category: str) -> list[str]:
+    return [f"{f.label}: {f.message}" for f in report.of(category)]
+
+
+def test_identical_assemblies_have_no_changes(base, tmp_path):
+    report = review(base, assemble(tmp_path / "same"))
+    assert report.changes == {} and report.findings == []
+    assert "No changes." in text(report)
+
+
+def test_changed_memory_size_is_one_modified_property(base, tmp_path):
+    head = assemble(tmp_path / "head", users_api=dataclasses.replace(load_stages(only="dev")[0].users_api, memory_mb=2048))
+    report = review(base, head)
+    [change] = report.changes[STACK]
+    assert (change.label, change.kind, change.paths) == ("UsersApi/Function", "modified", ("MemorySize",))
+    assert report.findings == []
+
+
+def test_a_new_route_is_an_added_method_and_flagged_if_unauthenticated(base, tmp_path):
+    def add_route(stage: UsersServiceStage) -> None:
+        health = stage.service.api.api.root.add_resource("health")
+        health.add_method("GET", apigw.MockIntegration(), authorization_type=apigw.AuthorizationType.NONE)
+
+    report = review(base, assemble(tmp_path / "head", add_route))
+    changes = {c.label: c for c in report.changes[STACK]}
+    assert changes["GET /health"].kind == "added"
+    assert changes["Api/Api/Default/health"].kind == "added"
+    # CDK renames the API deployment on every API change: masked, not reported as remove + add.
+    assert not any(c.type == "AWS::ApiGateway::Deployment" and c.kind in ("added", "removed") for c in changes.values())
+    assert messages(report, "security") == ["GET /health: route added without an authorizer (anyone may call it)"]
+    assert report.destructive == []
+
+
+def test_a_removed_authorizer_is_a_security_finding(base, tmp_path):
+    def remove_authorizer(stage: UsersServiceStage) -> None:
+        method = stage.service.api.api.root.get_resource("users").get_resource("{user_id}").node.find_child("GET")
+        cfn = method.node.default_child
+        cfn.add_property_override("AuthorizationType", "NONE")
+        cfn.add_property_deletion_override("AuthorizerId")
+
+    report = review(base, assemble(tmp_path / "head", remove_authorizer))
+    security = messages(report, "security")
+    assert any(m.startswith("GET /users/{user_id}: method authorization changed (AuthorizationType: COGNITO_USER_POOLS -> NONE)") for m in security), security
+    assert any(m.startswith("GET /users/{user_id}: method authorizer changed") for m in security), security
+    assert report.destructive == []
+
+
+def test_a_table_key_change_is_a_destructive_replacement(base, tmp_path):
+    def change_key(stage: UsersServiceStage) -> None:
+        table = stage.service.data.node.find_child("Table").node.default_child
+        table.add_property_override("KeySchema", [{"AttributeName": "id", "KeyType": "HASH"}])
+
+    report = review(base, assemble(tmp_path / "head", change_key))
+    [change] = [c for c in report.changes[STACK] if c.type == "AWS::DynamoDB::GlobalTable"]
+    assert (change.kind, change.replaced_by) == ("replaced", ("KeySchema",))
+    assert messages(report, "destructive") == [
+        "Data/Table: AWS::DynamoDB::GlobalTable replaced because KeySchema changed (the old one is deleted with its data)"]
+    md = markdown(report)
+    assert md.startswith(MARKER) and "🛑 Destructive changes to stateful resources (1)" in md
+
+
+def test_a_renamed_queue_is_a_destructive_replacement(base, tmp_path):
+    def rename(stage: UsersServiceStage) -> None:
+        stage.service.notifications.queue.queue.node.default_child.add_property_override("QueueName", "welcome-dev")
+
+    report = review(base, assemble(tmp_path / "head", rename))
+    assert [f.message for f in report.destructive] == [
+        "AWS::SQS::Queue replaced because QueueName changed (the old one is deleted with its data)"]
+
+
+def test_a_widened_iam_statement_is_reported_with_its_actions_and_resources(base, tmp_path):
+    def widen(stage: UsersServiceStage) -> None:
+        stage.service.users_api.role.add_to_policy(iam.PolicyStatement(actions=["dynamodb:Scan"], resources=["*"]))
+
+    report = review(base, assemble(tmp_path / "head", widen))
+    assert messages(report, "iam") == [
+        "UsersApi/Role/DefaultPolicy: statement widened: + dynamodb:Scan "
+        "(now Allow dynamodb:Scan, xray:PutTelemetryRecords, xray:PutTraceSegments on *)"]
+    [change] = report.changes[STACK]
+    assert change.paths == ("PolicyDocument.Statement[0]",)
+
+
+def test_a_code_only_change_reads_function_code_changed(base, tmp_path, monkeypatch):
+    code = tmp_path / "lambda_src"
+    shutil.copytree(packaging.LAMBDA_SRC, code, ignore=shutil.ignore_patterns("__pycache__"))
+    (code / "handlers" / "users_api.py").write_text((code / "handlers" / "users_api.py").read_text() + "\n# changed\n")
+    monkeypatch.setattr(packaging, "LAMBDA_SRC", code)
+    report = review(base, assemble(tmp_path / "head"))
+    assert [(c.label, c.kind, c.paths, c.code_changed) for c in report.changes[STACK]] == [
+        ("Notifications/Processor/Function", "modified", (), True),
+        ("UsersApi/Function", "modified", (), True),
+    ]
+    assert "function code changed" in text(report) and report.findings == []
+
+
+def test_cli_fails_on_destructive_changes_unless_allowed(base, tmp_path, capsys, monkeypatch):
+    def change_key(stage: UsersServiceStage) -> None:
+        stage.service.data.node.find_child("Table").node.default_child.add_property_override(
+            "KeySchema", [{"AttributeName": "id", "KeyType": "HASH"}])
+
+    head = assemble(tmp_path / "head", change_key)
+    args = ["--base-assembly", str(base), "--head-assembly", str(head), "--fail-on-destructive"]
+    monkeypatch.delenv("ALLOW_DESTRUCTIVE", raising=False)
+    assert main(args) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: destructive changes (dev-us-east-1/Service Data/Table")
+    assert main([*args, "--allow-destructive", "--format", "md", "--output", str(tmp_path / "r.md")]) == 0
+    assert (tmp_path / "r.md").read_text().startswith(MARKER)
+    monkeypatch.setenv("ALLOW_DESTRUCTIVE", "true")
+    assert main(args) == 0
+
+
+def test_cli_names_a_missing_assembly(tmp_path, capsys):
+    assert main(["--base-assembly", str(tmp_path / "nothing"), "--head-assembly", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'nothing'}: no cloud assembly here (manifest.json missing); synthesise first"
+
+
+@pytest.mark.slow
+def test_make_diff_on_this_repositorys_history(tmp_path):
+    """The real command: synthesise HEAD in a worktree and the working tree, compare dev."""
+    result = subprocess.run([sys.executable, "-m", "synth_review", "--base", "HEAD", "--stage", "dev", "--format", "md"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(MARKER) and "## Synth review: `HEAD` → `working tree`" in result.stdout
+
+
+def test_an_unknown_base_ref_is_one_line(capsys):
+    assert main(["--base", "no-such-ref-anywhere"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: finding 'no-such-ref-anywhere' (set BASE=<ref>") and "\n" not in err
