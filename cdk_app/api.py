@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
@@ -108,7 +110,7 @@ class UsersApi(Construct):
         authorizer = apigw.CognitoUserPoolsAuthorizer(
             self, "Authorizer", cognito_user_pools=[user_pool], authorizer_name=f"archon-{stage.name}-users"
         )
-        secured = {"authorizer": authorizer, "authorization_type": apigw.AuthorizationType.COGNITO}
+        secured: dict[str, Any] = {"authorizer": authorizer, "authorization_type": apigw.AuthorizationType.COGNITO}
         integration = apigw.LambdaIntegration(handler, proxy=True, allow_test_invoke=False)
         body_validator = self.api.add_request_validator(
             "BodyValidator", validate_request_body=True, validate_request_parameters=True

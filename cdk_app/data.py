@@ -54,7 +54,8 @@ class UsersTable(Construct):
                 replicas=[dynamodb.ReplicaTableProps(region=r) for r in stage.aws_regions[1:]],
             )
             self.table_arn = table.table_arn
-            self.stream_arn = table.table_stream_arn
+            assert table.table_stream_arn is not None  # the stream is configured above
+            self.stream_arn: str = table.table_stream_arn
         else:
             # The replica belongs to the primary region's stack (deployed first); its stream ARN
             # carries a creation timestamp, so it is read at deploy time.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -11,7 +13,7 @@ from cdk_app.nag import acknowledge
 from cdk_app.defaults import MAX_RECEIVE_COUNT, QUEUE_RETENTION_DAYS, VISIBILITY_TIMEOUT_FACTOR
 
 
-def secure_queue(scope: Construct, id: str, *, name: str, **props: object) -> sqs.Queue:
+def secure_queue(scope: Construct, id: str, *, name: str, **props: Any) -> sqs.Queue:
     """Every queue here: SQS-managed encryption at rest, a policy denying non-TLS access, 14 days."""
     return sqs.Queue(
         scope,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Environment, Stack, Stage, Tags
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -22,7 +24,7 @@ from cdk_app.packaging import dependencies_layer
 
 
 class UsersServiceStack(Stack):
-    def __init__(self, scope: Construct, id: str, *, stage: StageConfig, **kwargs: object) -> None:
+    def __init__(self, scope: Construct, id: str, *, stage: StageConfig, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
         layer = dependencies_layer(self, "Dependencies")
         self.data = UsersTable(self, "Data", stage=stage)

@@ -47,7 +47,7 @@ def _failed(reason: str, record: SQSRecord) -> None:
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> str:
     try:
-        message = parse(event=record.body, model=WelcomeMessage)
+        message: WelcomeMessage = parse(event=record.body, model=WelcomeMessage)  # type: ignore[call-overload]
     except (ValidationError, ValueError, TypeError):
         _failed("malformed_message", record)
         raise PoisonMessage("malformed message") from None
@@ -75,4 +75,5 @@ def record_handler(record: SQSRecord) -> str:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    # Powertools types its response as a TypedDict of exactly this shape.
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)  # type: ignore[return-value]

@@ -99,7 +99,7 @@ def test_cdk_app_stops_with_one_line_on_a_bad_config(tmp_path):
     env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"config": str(path)}), "CDK_OUTDIR": str(tmp_path / "out")}
     result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
-    lines = [l for l in result.stderr.splitlines() if l.startswith("error:")]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert lines == [f"error: {path}: stages.prod.api.throttle_burst_limit: 0 is not allowed; allowed: a whole number of requests above 0, at most 5000"]
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.template.json"))
 

@@ -308,6 +308,6 @@ def test_logs_carry_the_request_id_and_no_names_or_emails(aws, context, caplog):
     formatter = aws.users_api.logger.registered_formatter
     lines = [formatter.format(r) for r in caplog.records if r.name == aws.users_api.logger.name]
     logs = [json.loads(line) for line in lines]
-    assert logs and all(l.get("correlation_id") == event["requestContext"]["requestId"] for l in logs)
+    assert logs and all(entry.get("correlation_id") == event["requestContext"]["requestId"] for entry in logs)
     text = "\n".join(lines)
     assert "Secret Name" not in text and "secret.person@example.com" not in text
