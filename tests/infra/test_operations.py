@@ -238,7 +238,7 @@ def with_domains(tmp_path_factory) -> dict[str, Any]:
 def test_domain_templates_pass_cfn_lint_and_checkov(with_domains):
     outdir = with_domains["outdir"]
     templates = sorted(str(p) for p in outdir.rglob("*.template.json"))
-    assert len(templates) == 3
+    assert len(templates) == 4  # dev, prod x2 and the deploy identity
     lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), *templates], cwd=ROOT, capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     args = [str(CHECKOV), "--config-file", str(ROOT / "checkov-cloudformation.yaml")]
