@@ -6,7 +6,7 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
-from cdk_app.config import CONFIG_FILE, load_raw, load_stages
+from cdk_app.config import CONFIG_FILE, load_raw, stages_from
 from cdk_app.deploy_identity import DeployIdentityStack
 from cdk_app.nag import apply_nag
 from cdk_app.stack import UsersServiceStage
@@ -14,11 +14,12 @@ from cdk_app.stack import UsersServiceStage
 
 def build_app(app: cdk.App, *, only: str | None = None, config_file: Path = CONFIG_FILE) -> list[UsersServiceStage]:
     stages = []
-    configs = load_stages(config_file, only=only)
+    raw = load_raw(config_file)  # read and validated once
+    configs = stages_from(raw, path=config_file, only=only)
     for stage in configs:
         for region in stage.aws_regions:
             stages.append(UsersServiceStage(app, stage=stage, region=region))
-    repository = load_raw(config_file).get("delivery", {}).get("github_repository")
+    repository = raw.get("delivery", {}).get("github_repository")
     if repository and only is None:  # deployed once per account, never with a single stage
         DeployIdentityStack(app, "DeployIdentity", stack_name="archon-deploy-identity", repository=repository,
                             stages=configs, description="GitHub OIDC deploy role for Archon (deploy once per account)")

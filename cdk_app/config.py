@@ -215,7 +215,11 @@ def _stage(name: str, raw: dict[str, Any]) -> StageConfig:
 
 def load_stages(path: Path = CONFIG_FILE, *, only: str | None = None) -> list[StageConfig]:
     """All stages in file order, or just `only` (an unknown name is a ConfigError)."""
-    raw = load_raw(path)
+    return stages_from(load_raw(path), path=path, only=only)
+
+
+def stages_from(raw: dict[str, Any], *, path: Path, only: str | None = None) -> list[StageConfig]:
+    """The stages of an already validated config (from load_raw), as load_stages gives them."""
     names = list(raw["stages"])
     if only is not None and only not in names:
         raise ConfigError(f"{_display(path)}: stages.{only}: no such stage; allowed: {', '.join(names)}")

@@ -75,6 +75,7 @@ class ApiFirewall(Construct):
         # WAF requires the log group's name to start with aws-waf-logs-.
         log_group_name = f"aws-waf-logs-{name}"
         self.logs = log_group(self, "Logs", stage=stage, name=log_group_name)
+        # WAF wants the group's ARN without the ":*" that LogGroup.log_group_arn carries.
         log_group_arn = stack.format_arn(
             service="logs", resource="log-group", resource_name=log_group_name, arn_format=ArnFormat.COLON_RESOURCE_NAME
         )

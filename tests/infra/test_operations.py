@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -19,7 +16,7 @@ from cdk_app.config import CONFIG_FILE, ROOT
 from cdk_app.monitoring import ALARMS
 from tests.conftest import cdk_context
 from tests.infra.conftest import only, resources
-from tests.infra.test_static_checks import CHECKOV
+from tests.infra.test_static_checks import assert_checkov_passes, assert_cfn_lint_passes
 
 ALL_STACKS = ["dev-us-east-1", "staging-us-east-1", "staging-eu-west-1", "prod-us-east-1", "prod-eu-west-1"]
 
@@ -236,17 +233,10 @@ def with_domains(tmp_path_factory) -> dict[str, Any]:
 
 
 def test_domain_templates_pass_cfn_lint_and_checkov(with_domains):
-    outdir = with_domains["outdir"]
-    templates = sorted(str(p) for p in outdir.rglob("*.template.json"))
+    templates = sorted(str(p) for p in with_domains["outdir"].rglob("*.template.json"))
     assert len(templates) == 4  # dev, prod x2 and the deploy identity
-    lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), *templates], cwd=ROOT, capture_output=True, text=True)
-    assert lint.returncode == 0, lint.stdout + lint.stderr
-    args = [str(CHECKOV), "--config-file", str(ROOT / "checkov-cloudformation.yaml")]
-    for template in templates:
-        args += ["-f", template]
-    checkov = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
-    assert "Failed checks: 0" in checkov.stdout and checkov.returncode == 0, checkov.stdout[-5000:]
-
+    assert_cfn_lint_passes(templates)
+    assert_checkov_passes(templates)
 
 DOMAIN_TYPES = ("AWS::CertificateManager::Certificate", "AWS::ApiGateway::DomainName", "AWS::ApiGateway::BasePathMapping",
                 "AWS::Route53::RecordSet", "AWS::Route53::HealthCheck")

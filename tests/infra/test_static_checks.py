@@ -20,18 +20,26 @@ def _templates(outdir: Path) -> list[str]:
     return found
 
 
-def test_cfn_lint_passes_on_every_template(synth):
+def assert_cfn_lint_passes(templates: list[str]) -> None:
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
-    result = subprocess.run([str(cfn_lint), *_templates(synth.outdir)], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run([str(cfn_lint), *templates], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_checkov_passes_on_every_template(synth):
+def assert_checkov_passes(templates: list[str]) -> None:
     if not CHECKOV.exists():
         pytest.fail("checkov is not installed: run `make setup` (it builds .tools/checkov)")
     args = [str(CHECKOV), "--config-file", str(ROOT / "checkov-cloudformation.yaml")]
-    for template in _templates(synth.outdir):
+    for template in templates:
         args += ["-f", template]
     result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
     assert "Failed checks: 0" in result.stdout and result.returncode == 0, result.stdout[-5000:]
     assert "Passed checks:" in result.stdout
+
+
+def test_cfn_lint_passes_on_every_template(synth):
+    assert_cfn_lint_passes(_templates(synth.outdir))
+
+
+def test_checkov_passes_on_every_template(synth):
+    assert_checkov_passes(_templates(synth.outdir))
