@@ -200,6 +200,16 @@ locals {
   )
 }
 
+locals {
+  deploys = compact([
+    local.deploy_gcp ? "GCP in ${join(", ", local.regions.gcp)}" : "",
+    local.deploy_azure ? "Azure in ${join(", ", local.regions.azure)}" : "",
+    local.deploy_cross_cloud ? "${length(local.gcp_azure_pairs)} GCP-Azure VPN pair(s) and ${length(local.aws_legs)} AWS leg(s)" : "",
+  ])
+  aws_only_summary = "cloud_provider = \"aws\": Terraform deploys nothing; the CDK app owns AWS (cdk deploy). Set cloud_provider to gcp or azure, or multi_cloud_enabled = true."
+  summary          = length(local.deploys) == 0 ? local.aws_only_summary : "Stage ${var.environment}: ${join(", ", local.deploys)}."
+}
+
 # Unpaired regions still deploy; they just have no VPN to the other cloud. Say so at plan time.
 check "every_region_is_paired" {
   assert {

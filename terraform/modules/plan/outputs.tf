@@ -15,13 +15,7 @@ output "deploy_cross_cloud" {
 
 output "summary" {
   description = "What this plan deploys, in one sentence."
-  value = (!local.deploy_gcp && !local.deploy_azure
-    ? "cloud_provider = \"aws\": Terraform deploys nothing; the CDK app owns AWS (cdk deploy). Set cloud_provider to gcp or azure, or multi_cloud_enabled = true."
-    : "Stage ${var.environment}: ${join(", ", compact([
-      local.deploy_gcp ? "GCP in ${join(", ", local.regions.gcp)}" : "",
-      local.deploy_azure ? "Azure in ${join(", ", local.regions.azure)}" : "",
-      local.deploy_cross_cloud ? "${length(local.gcp_azure_pairs)} GCP-Azure VPN pair(s) and ${length(local.aws_legs)} AWS leg(s)" : "",
-  ]))}.")
+  value       = local.summary
 }
 
 output "regions" {

@@ -43,7 +43,7 @@ variable "regions" {
 
   validation {
     condition     = var.regions == null || length(setsubtract(keys(coalesce(var.regions, {})), ["aws", "gcp", "azure"])) == 0
-    error_message = "regions has unknown keys (${join(", ", setsubtract(keys(coalesce(var.regions, {})), ["aws", "gcp", "azure"]))}): use only aws, gcp and azure."
+    error_message = "regions may only have the keys aws, gcp and azure; got ${try(jsonencode(keys(var.regions)), "none")}."
   }
 
   validation {

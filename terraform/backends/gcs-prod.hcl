@@ -1,0 +1,3 @@
+# terraform init -reconfigure -backend-config=backends/gcs-prod.hcl
+bucket = "archon-terraform-state" # create it once: uniform access, versioning, public access prevention
+prefix = "sidecar/prod"
