@@ -162,3 +162,32 @@ run "bad_name_suffix" {
   }
   expect_failures = [var.name_suffix]
 }
+
+run "malformed_aws_vpc_cidr" {
+  command = plan
+  variables {
+    aws_vpc_cidrs = { "us-east-1" = "ten.zero/16" }
+  }
+  expect_failures = [var.aws_vpc_cidrs]
+}
+
+run "config_that_is_not_stages_yaml" {
+  command = plan
+  variables {
+    config = { stages = "dev" }
+  }
+  expect_failures = [var.config]
+}
+
+run "service_account_id_too_long_for_gcp" {
+  command = plan
+  variables {
+    cloud_provider = "gcp"
+    environment    = "integration-testing"
+    config = {
+      service = "archon-serverless-api"
+      stages  = { integration-testing = { data_protection = "destroy", gcp_regions = ["us-central1"] } }
+    }
+  }
+  expect_failures = [output.gcp]
+}
