@@ -15,7 +15,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION :=
 
 STAGE_CONTEXT := $(if $(STAGE),-c stage=$(STAGE),)
 
-.PHONY: help setup synth test bench snapshot layer lock clean run token outbox diff tf-provider-tests
+.PHONY: help setup synth test bench snapshot layer lock clean run token outbox diff tf-provider-tests chaos
 
 help:
 	@echo "make synth [STAGE=dev|staging|prod]  synthesise every (stage, region) into cdk.out"
@@ -25,6 +25,7 @@ help:
 	@echo "make token                           print a bearer token for the local demo user"
 	@echo "make outbox                          list the welcome emails the local run has sent"
 	@echo "make diff [BASE=origin/main STAGE=]   offline synth review of BASE against the working tree"
+	@echo "make chaos [USERS=1000]              the ledger under injected faults; writes docs/reliability.md"
 	@echo "make tf-provider-tests               the sidecar checks that need provider binaries (needs the Terraform registry)"
 
 $(VENV)/.stamp: requirements-dev.txt requirements.txt lambda_src/requirements.txt
@@ -96,6 +97,11 @@ outbox: $(VENV)/.stamp
 bench: setup cdk.out/.dev.stamp
 	$(VENV)/bin/python bench/handlers.py
 	$(VENV)/bin/python bench/runner.py
+
+# The ledger: 1,000 users under 10% injected faults, every one accounted for (loopback only).
+USERS ?= 1000
+chaos: $(VENV)/.stamp cdk.out/.dev.stamp
+	$(VENV)/bin/python -m tests.e2e.ledger --users $(USERS) --report docs/reliability.md
 
 # terraform validate on the sidecar's root and resource modules, and its mocked root tests: these
 # need the provider binaries, so they run where registry.terraform.io (or a mirror) answers.

@@ -99,6 +99,26 @@ class LocalService:
                     "visible": int(attributes["ApproximateNumberOfMessages"]), "in_flight": int(attributes["ApproximateNumberOfMessagesNotVisible"])}
         return depths
 
+    def dead_letters(self) -> dict[str, list[str]]:
+        """The bodies waiting in every dead-letter queue, left in place (visible again at once)."""
+        sqs = self.emulator.client("sqs")
+        found: dict[str, list[str]] = {}
+        with self.host.lock:
+            for logical_id, url in self.resources.queue_urls.items():
+                name = self.wiring.queues[logical_id].name
+                if not name.endswith("-dlq"):
+                    continue
+                held = []
+                while True:
+                    batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60).get("Messages", [])
+                    if not batch:
+                        break
+                    held += batch
+                for message in held:
+                    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+                found[name] = [m["Body"] for m in held]
+        return found
+
     def token(self) -> str:
         with self.host.lock:
             return demo_token(self.emulator, self.wiring, self.resources)

@@ -76,7 +76,9 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, self.service.queue_depths()
         if name == "status" and self.command == "GET":
             return 200, self.service.status()
-        return 404, {"message": "local endpoints: POST /_local/token, GET /_local/outbox, GET /_local/queues, GET /_local/status"}
+        if name == "dead-letters" and self.command == "GET":
+            return 200, self.service.dead_letters()
+        return 404, {"message": "local endpoints: POST /_local/token, GET /_local/outbox, GET /_local/queues, GET /_local/dead-letters, GET /_local/status"}
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
 

@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
 from botocore.config import Config
@@ -104,11 +105,11 @@ app._request_validation_middleware = _GuardedValidation()
 
 @idempotent_function(data_keyword_argument="request", config=_idempotency, persistence_store=_idempotency_store)
 def _create_once(request: dict[str, Any]) -> dict[str, Any]:
-    return _create(NewUser.model_validate(request["body"])).model_dump()
+    return _create(NewUser.model_validate(request["body"]), request_key=request["key"]).model_dump()
 
 
-def _create(new_user: NewUser) -> User:
-    user = service.create(new_user)
+def _create(new_user: NewUser, request_key: str | None = None) -> User:
+    user = service.create(new_user, request_key=request_key)
     metrics.add_metric(name="UsersCreated", unit=MetricUnit.Count, value=1)
     logger.info("user created", extra={"user_id": user.user_id})
     return user
@@ -204,6 +205,14 @@ def _idempotency_mismatch(_: IdempotencyValidationError) -> Response:
 @app.exception_handler(IdempotencyAlreadyInProgressError)
 def _idempotency_in_progress(_: IdempotencyAlreadyInProgressError) -> Response:
     return error_response(HTTPStatus.CONFLICT, "request_in_progress", "A request with this Idempotency-Key is still in progress; retry shortly.", headers={"Retry-After": "1"})
+
+
+@app.exception_handler(IdempotencyPersistenceLayerError)
+def _idempotency_store_busy(_: IdempotencyPersistenceLayerError) -> Response:
+    # The idempotency record could not be read or written (throttling, say). Retrying with the
+    # same key is safe: a create that already committed returns its user (users.repository).
+    logger.warning("idempotency store unavailable")
+    return error_response(HTTPStatus.SERVICE_UNAVAILABLE, "temporarily_unavailable", "The service is busy; retry with the same Idempotency-Key.", headers={"Retry-After": "1"})
 
 
 @app.not_found

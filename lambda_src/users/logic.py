@@ -31,15 +31,20 @@ class UsersService:
         self._new_id = new_id
         self._clock = clock
 
-    def create(self, new_user: NewUser) -> User:
+    def create(self, new_user: NewUser, *, request_key: str | None = None) -> User:
+        """Creates the user. A retry carrying the request_key of a create that committed gets
+        that user back rather than an email conflict."""
         user = User(user_id=self._new_id(), name=new_user.name, email=new_user.email, created_at=self._clock())
-        self._repo.insert(
+        stored_id = self._repo.insert(
             user_id=user.user_id,
             name=user.name,
             email=user.email,
             email_key=normalise_email(user.email),
             created_at=user.created_at,
+            request_key=request_key,
         )
+        if stored_id != user.user_id:
+            return User(**self._repo.get(stored_id))
         return user
 
     def get(self, user_id: str) -> User:

@@ -42,8 +42,12 @@ class UsersRepository:
         self._table = table_name
         self._region = region
 
-    def insert(self, *, user_id: str, name: str, email: str, email_key: str, created_at: str) -> None:
-        """Writes the user and its email guard atomically; raises EmailAlreadyRegistered if taken."""
+    def insert(self, *, user_id: str, name: str, email: str, email_key: str, created_at: str,
+               request_key: str | None = None) -> str:
+        """Writes the user and its email guard atomically and returns the user id; raises
+        EmailAlreadyRegistered if taken. With a request_key (the caller's Idempotency-Key), a retry
+        of a create that already committed returns the committed user's id instead: the first
+        attempt's answer may have been lost after the commit (a timeout, a failed idempotency save)."""
         user_item = {
             "pk": {"S": f"user#{user_id}"},
             "entity": {"S": USER_ENTITY},
@@ -60,6 +64,8 @@ class UsersRepository:
             "created_at": {"S": created_at},
             "region": {"S": self._region},
         }
+        if request_key:
+            guard_item["request_key"] = {"S": request_key}
         items = [
             {"Put": {"TableName": self._table, "Item": user_item, "ConditionExpression": "attribute_not_exists(pk)"}},
             {"Put": {"TableName": self._table, "Item": guard_item, "ConditionExpression": "attribute_not_exists(pk)"}},
@@ -67,16 +73,31 @@ class UsersRepository:
         for attempt in range(_CONFLICT_RETRIES):
             try:
                 self._ddb.transact_write_items(TransactItems=items)
-                return
+                return user_id
             except ClientError as exc:
                 reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
                 if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                    committed = self._committed_by(email_key, request_key)
+                    if committed:
+                        return committed
                     raise EmailAlreadyRegistered() from None
                 if "TransactionConflict" in reasons and attempt + 1 < _CONFLICT_RETRIES:
                     # Another transaction holds one of the items; after it ends the guard decides.
                     time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
                     continue
                 raise _translate(exc) from None
+
+    def _committed_by(self, email_key: str, request_key: str | None) -> str | None:
+        """The user id the guard holds, if this same request created it."""
+        if not request_key:
+            return None
+        try:
+            guard = self._ddb.get_item(TableName=self._table, Key={"pk": {"S": f"email#{email_key}"}}, ConsistentRead=True).get("Item")
+        except ClientError as exc:
+            raise _translate(exc) from None
+        if guard and guard.get("request_key", {}).get("S") == request_key:
+            return str(guard["user_id"]["S"])
+        return None
 
     def get(self, user_id: str) -> dict[str, str]:
         try:
