@@ -86,6 +86,7 @@ class UsersRepository:
                     time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
                     continue
                 raise _translate(exc) from None
+        raise TemporarilyUnavailable(retry_after_seconds=1)  # not reached: the last attempt raises
 
     def _committed_by(self, email_key: str, request_key: str | None) -> str | None:
         """The user id the guard holds, if this same request created it."""
