@@ -20,6 +20,7 @@ locals {
   # output.regions instead of a "duplicate object key" error.
   unique = { for cloud, list in local.regions : cloud => distinct(list) }
 
+  # Constant, so var.regions validation can use it without a cycle.
   region_patterns = {
     aws   = "^[a-z]{2}(-gov)?-[a-z]+-[0-9]+$"
     gcp   = "^[a-z]+-[a-z]+[0-9]+$"

@@ -49,11 +49,7 @@ variable "regions" {
   validation {
     condition = var.regions == null || alltrue(flatten([
       for cloud, list in coalesce(var.regions, {}) : [
-        for r in list : can(regex(lookup({
-          aws   = "^[a-z]{2}(-gov)?-[a-z]+-[0-9]+$"
-          gcp   = "^[a-z]+-[a-z]+[0-9]+$"
-          azure = "^[A-Za-z][A-Za-z0-9 ]*[A-Za-z0-9]$"
-        }, cloud, "^$"), r))
+        for r in list : can(regex(lookup(local.region_patterns, cloud, "^$"), r))
       ]
     ]))
     error_message = "regions: each entry must be a region name of its cloud, e.g. aws \"us-east-1\", gcp \"us-central1\", azure \"West Europe\"."
