@@ -92,7 +92,7 @@ def test_duplicate_email_any_case_is_409_and_writes_nothing(aws, context):
 @pytest.fixture
 def isolated_transactions():
     """DynamoDB runs each transaction in isolation; moto does not (two threads interleave inside
-    one), so give the emulator the real service's guarantee. The handler threads still race."""
+    one), so give the emulator the real service's guarantee. The racers still race."""
     from moto.dynamodb.models import DynamoDBBackend
 
     lock = threading.Lock()
@@ -107,21 +107,43 @@ def isolated_transactions():
 
 
 def test_concurrent_creations_with_one_email_exactly_one_wins(aws, context, isolated_transactions):
-    results: list[int] = []
-    barrier = threading.Barrier(8)
+    """Concurrent creates run in separate Lambda execution environments, never as threads of one:
+    each racer gets its own client and service, as a container would. (Racing the handler module
+    in threads broke Powertools' per-process metrics singleton, not the uniqueness rule.)"""
+    import boto3
+
+    from users.errors import EmailAlreadyRegistered
+    from users.logic import UsersService
+    from users.models import NewUser
+    from users.repository import UsersRepository
+
+    from tests.unit.conftest import TABLE
+
+    services = [
+        UsersService(repository=UsersRepository(client=boto3.client("dynamodb"), table_name=TABLE, region=REGION))
+        for _ in range(8)
+    ]
+    outcomes: list[str] = []
+    barrier = threading.Barrier(len(services))
 
     def racer(i: int) -> None:
         barrier.wait()
-        results.append(create(aws, context, name=f"Racer {i}", email="race@example.com").status)
+        try:
+            services[i].create(NewUser(name=f"Racer {i}", email="race@example.com"), request_key=f"key-{i}")
+            outcomes.append("created")
+        except EmailAlreadyRegistered:
+            outcomes.append("taken")
 
-    threads = [threading.Thread(target=racer, args=(i,)) for i in range(8)]
+    threads = [threading.Thread(target=racer, args=(i,)) for i in range(len(services))]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(results) == [201] + [409] * 7
+    assert sorted(outcomes) == ["created"] + ["taken"] * 7
     users = [i for i in aws.items() if i["pk"]["S"].startswith("user#")]
     assert len(users) == 1
+    # And the API agrees with the table afterwards: the email is taken, in any case.
+    assert_error(create(aws, context, name="Late", email="RACE@example.com"), 409, "email_taken")
 
 
 @pytest.mark.parametrize(
