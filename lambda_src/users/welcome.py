@@ -6,9 +6,11 @@ Deduplication lives on the user item itself, durably:
   2. send:   SES accepts the email;
   3. mark:   a conditional update (same token) records `welcome_email_sent_at`, drops the lease.
 The item is never marked sent before SES accepted the email. If SES fails, the lease is released
-and the record fails, to be retried and in the end dead-lettered. A worker that dies between 2
-and 3 leaves a lease that expires, so the email is retried: that window (one SES call) is the
-only way a user could get two emails.
+and the record fails, to be retried and in the end dead-lettered. The mark is retried with
+backoff past transient errors: once SES has accepted, an unmarked user is one redelivery away from
+a second email (or, while the lease holds, from a dead letter for a user who was welcomed). A
+worker that dies between 2 and 3, or a mark that fails every attempt, leaves a lease that expires,
+so the email is retried: that window is the only way a user could get two emails.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from enum import Enum
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from botocore.exceptions import ClientError
@@ -67,6 +70,14 @@ def welcome_content(name: str) -> EmailContent:
     )
 
 
+# On top of the SDK's own retries: ~1.5 s in all, well inside the processor's timeout.
+MARK_BACKOFF_SECONDS = (0.05, 0.1, 0.2, 0.4, 0.8)
+TRANSIENT_CODES = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+    "InternalServerError", "ServiceUnavailable", "TransactionConflictException",
+})
+
+
 class WelcomeEmails:
     def __init__(
         self,
@@ -77,6 +88,7 @@ class WelcomeEmails:
         sender: str,
         lease_seconds: int,
         clock: Any = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._ddb = dynamodb
         self._ses = ses
@@ -84,6 +96,7 @@ class WelcomeEmails:
         self._sender = sender
         self._lease = lease_seconds
         self._clock = clock
+        self._sleep = sleep
 
     def deliver(self, message: WelcomeMessage) -> Outcome:
         token = str(uuid.uuid4())
@@ -155,19 +168,23 @@ class WelcomeEmails:
 
     def _mark_sent(self, user_id: str, token: str) -> None:
         sent_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._clock()))
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key=user_key(user_id),
-                UpdateExpression="SET welcome_email_sent_at = :sent REMOVE welcome_lease_token, welcome_lease_until",
-                ConditionExpression="welcome_lease_token = :token",
-                ExpressionAttributeValues={":token": {"S": token}, ":sent": {"S": sent_at}},
-            )
-        except ClientError as exc:
-            # SES accepted the email. Failing the record would send it again, so the record
-            # succeeds; the lease expires and a later duplicate delivery sees no sent mark:
-            # report it loudly instead.
-            raise WelcomeMarkFailed(exc.response.get("Error", {}).get("Code", "Unknown")) from None
+        for backoff in (*MARK_BACKOFF_SECONDS, None):
+            try:
+                self._ddb.update_item(
+                    TableName=self._table,
+                    Key=user_key(user_id),
+                    UpdateExpression="SET welcome_email_sent_at = :sent REMOVE welcome_lease_token, welcome_lease_until",
+                    ConditionExpression="welcome_lease_token = :token",
+                    ExpressionAttributeValues={":token": {"S": token}, ":sent": {"S": sent_at}},
+                )
+                return
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "Unknown")
+                if backoff is None or code not in TRANSIENT_CODES:
+                    # SES accepted the email. Failing the record would send it again, so the
+                    # record succeeds; the caller reports the missing mark loudly instead.
+                    raise WelcomeMarkFailed(code) from None
+                self._sleep(backoff)
 
 
 class WelcomeMarkFailed(Exception):

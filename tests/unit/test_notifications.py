@@ -107,19 +107,55 @@ def test_an_expired_lease_is_taken_over(aws, context):
     assert len(aws.sent_emails()) == 1
 
 
+def _failing_marks(welcome_emails, failures: int, code: str = "ProvisionedThroughputExceededException"):
+    """update_item with the sent mark failing `failures` times (the SDK's retries already spent)."""
+    real_update = welcome_emails._ddb.update_item
+    seen = {"marks": 0}
+
+    def update(**kwargs):
+        if kwargs["UpdateExpression"].startswith("SET welcome_email_sent_at"):
+            seen["marks"] += 1
+            if seen["marks"] <= failures:
+                raise ClientError({"Error": {"Code": code, "Message": "x"}}, "UpdateItem")
+        return real_update(**kwargs)
+
+    return mock.patch.object(welcome_emails._ddb, "update_item", side_effect=update), seen
+
+
 def test_mark_failure_after_ses_accepted_does_not_retry_the_record(aws, context):
     user_id = make_user(aws, context)
     welcome_emails = aws.notifications.welcome
-    real_update = welcome_emails._ddb.update_item
-
-    def update(**kwargs):
-        if "welcome_email_sent_at" in kwargs["UpdateExpression"] and kwargs["UpdateExpression"].startswith("SET welcome_email_sent_at"):
-            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"}}, "UpdateItem")
-        return real_update(**kwargs)
-
-    with mock.patch.object(welcome_emails._ddb, "update_item", side_effect=update):
+    patch, seen = _failing_marks(welcome_emails, failures=100)
+    with patch, mock.patch.object(welcome_emails, "_sleep", lambda _: None):
         assert process(aws, context, welcome(user_id, "new.user@example.com")) == []
     assert len(aws.sent_emails()) == 1
+    assert seen["marks"] == 6  # the first try and five backed-off retries
+
+
+def test_a_throttled_mark_is_retried_so_a_redelivery_sends_nothing(aws, context):
+    """Without the retry, the unmarked user kept the lease: a redelivery (a crash later in the
+    batch, a duplicate from the Pipe) dead-lettered a welcomed user, or after the lease emailed
+    them twice. The ledger under faults found it."""
+    user_id = make_user(aws, context)
+    welcome_emails = aws.notifications.welcome
+    naps: list[float] = []
+    patch, seen = _failing_marks(welcome_emails, failures=2)
+    with patch, mock.patch.object(welcome_emails, "_sleep", naps.append):
+        assert process(aws, context, welcome(user_id, "new.user@example.com")) == []
+    assert naps == [0.05, 0.1]
+    assert process(aws, context, welcome(user_id, "new.user@example.com")) == []  # redelivered
+    assert len(aws.sent_emails()) == 1
+    user = next(i for i in aws.items() if i["pk"]["S"] == f"user#{user_id}")
+    assert "welcome_email_sent_at" in user and "welcome_lease_until" not in user
+
+
+def test_a_lost_lease_is_not_retried(aws, context):
+    user_id = make_user(aws, context)
+    welcome_emails = aws.notifications.welcome
+    patch, seen = _failing_marks(welcome_emails, failures=100, code="ConditionalCheckFailedException")
+    with patch:
+        assert process(aws, context, welcome(user_id, "new.user@example.com")) == []
+    assert seen["marks"] == 1
 
 
 def test_crash_mid_batch_fails_only_the_records_it_hit(aws, context):
