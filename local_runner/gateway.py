@@ -7,8 +7,10 @@ import base64
 import gzip
 import json
 import re
+import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from http import HTTPStatus
 from importlib import resources as package_files
@@ -100,13 +102,19 @@ class RestApi:
         self.authorizer = CognitoAuthorizer(region=wiring.region, pool_id=resources.user_pool_id, client_ids=[resources.client_id])
         self._validators = {id(m): {ct: jsonschema.Draft4Validator(schema) for ct, schema in m.request_models.items()}
                             for methods in wiring.routes.values() for m in methods.values()}
+        # Statuses answered, for /_local/status: the fuzz and load runs count what was served.
+        self.answered: Counter[int] = Counter()
+        self._answered_lock = threading.Lock()
 
     def handle(self, *, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str = "127.0.0.1") -> HttpResponse:
         request_id = str(uuid.uuid4())
         try:
-            return self._handle(method, target, headers, body, source_ip, request_id)
+            response = self._handle(method, target, headers, body, source_ip, request_id)
         except GatewayFailure as failure:
-            return self.gateway_response(failure, request_id)
+            response = self.gateway_response(failure, request_id)
+        with self._answered_lock:
+            self.answered[response.status] += 1
+        return response
 
     def _handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str, request_id: str) -> HttpResponse:
         url = urlsplit(target)

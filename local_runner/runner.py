@@ -132,4 +132,5 @@ class LocalService:
             "event_sources": {e.spec.function_logical_id: {"invocations": e.invocations, "failed_invocations": e.failed_invocations, "poll_errors": e.poll_errors,
                                                            "batching_window_seconds": e.batching_window} for e in self.event_sources},
             "faults_fired": dict(self.options.faults.fired),
+            "api_responses": {str(status): count for status, count in sorted(self.api.answered.items())},
         }

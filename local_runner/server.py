@@ -80,7 +80,12 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, self.service.dead_letters()
         return 404, {"message": "local endpoints: POST /_local/token, GET /_local/outbox, GET /_local/queues, GET /_local/dead-letters, GET /_local/status"}
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+    def __getattr__(self, name: str) -> Any:
+        # Every method, even one http.server does not know, goes to the gateway, which answers
+        # undeclared ones as API Gateway does (not http.server's HTML 501).
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
 
 class LocalHttpServer(ThreadingHTTPServer):

@@ -21,16 +21,31 @@ def generate() -> str:
     os.environ.setdefault("AWS_REGION", "us-east-1")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
+    os.environ.setdefault("STAGE", "dev")
     sys.path.insert(0, str(ROOT / "lambda_src"))
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
     from handlers.users_api import app
 
-    schema = app.get_openapi_json_schema(
+    schema = json.loads(app.get_openapi_json_schema(
         title="Archon users API",
         version="1.0.0",
         description="Every route needs a Cognito ID token in the Authorization header. Errors use "
         '{"error": {"code", "message", "details"}, "request_id"}.',
-    )
-    return json.dumps(json.loads(schema), indent=2, sort_keys=True) + "\n"
+        security_schemes={"cognito": HTTPBearer(bearerFormat="JWT", description="A Cognito user pool ID token")},
+        security=[{"cognito": []}],
+    ))
+    # Powertools adds a 422 with its own validation-error schema to every route; this API answers
+    # validation errors as 400 in its own contract, so drop those and their unused schemas.
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            if "HTTPValidationError" in json.dumps(operation["responses"].get("422", {})):
+                del operation["responses"]["422"]
+    text = json.dumps(schema["paths"])
+    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        if f"#/components/schemas/{name}" not in text:
+            schema["components"]["schemas"].pop(name, None)
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 
 def main() -> int:

@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
@@ -115,20 +115,54 @@ def _create(new_user: NewUser, request_key: str | None = None) -> User:
     return user
 
 
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"model": ErrorResponse}}}
+
+
+# Every route can answer these, from API Gateway (authorizer, request validator, throttling,
+# integration failures) or from the function; all in the error contract (DESIGN.md).
+_ANY_ROUTE_ERRORS: dict[int, dict[str, Any]] = {
+    400: _error("The request is not valid: validation_error, invalid_json or invalid_cursor, with details"),
+    401: _error("Missing, expired or invalid token"),
+    403: _error("The token is valid but not allowed here"),
+    404: _error("No such route or user"),
+    429: _error("Throttled by the API's stage limits; back off and retry"),
+    500: _error("internal_error: quote the request_id if you report it"),
+    502: _error("The function failed before it answered"),
+    503: _error("The data store is busy: temporarily_unavailable; retry after Retry-After"),
+    504: _error("The function did not answer in time"),
+}
+
+
+def _responses(success: int, model: Any, description: str, route_errors: dict[int, Any] | None = None) -> dict[int, Any]:
+    answer = {"description": description, "content": {"application/json": {"model": model}}}
+    return {success: answer, **_ANY_ROUTE_ERRORS, **(route_errors or {})}
+
+
 @app.post(
     "/users",
     summary="Create a user",
-    responses={
-        201: {"description": "Created", "content": {"application/json": {"model": User}}},
-        409: {"description": "Email already registered, or the same Idempotency-Key is in flight"},
-        422: {"description": "Idempotency-Key reused with a different body"},
-    },
+    responses=_responses(
+        201, User, "Created; Location names the new user",
+        {
+            409: _error("email_taken, or request_in_progress for an Idempotency-Key still in flight (retry after Retry-After)"),
+            413: _error("The body is larger than 8 KiB"),
+            415: _error("The body is not application/json"),
+            422: _error("idempotency_key_reused: this Idempotency-Key came with a different body"),
+        },
+    ),
 )
-def create_user(body: Annotated[NewUser, Body(embed=False)]) -> Response[User]:
-    key = app.current_event.headers.get("Idempotency-Key") or app.current_event.headers.get("idempotency-key")
-    if key:
+def create_user(
+    body: Annotated[NewUser, Body(embed=False)],
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", min_length=1, max_length=255,
+               description="Makes retries safe: the same key and body within 24 hours return the first answer."),
+    ] = None,
+) -> Response[User]:
+    if idempotency_key:
         caller = (app.current_event.request_context.authorizer.claims or {}).get("sub", "anonymous")
-        user = User.model_validate(_create_once(request={"key": f"{caller}:{key}", "body": body.model_dump()}))
+        user = User.model_validate(_create_once(request={"key": f"{caller}:{idempotency_key}", "body": body.model_dump()}))
     else:
         user = _create(body)
     return Response(
@@ -139,12 +173,12 @@ def create_user(body: Annotated[NewUser, Body(embed=False)]) -> Response[User]:
     )
 
 
-@app.get("/users/<user_id>", summary="Get a user", responses={404: {"description": "No such user"}})
-def get_user(user_id: Annotated[str, Path(max_length=64)]) -> User:
+@app.get("/users/<user_id>", summary="Get a user", responses=_responses(200, User, "The user"))
+def get_user(user_id: Annotated[str, Path(description="The user's id, a UUIDv4; anything else is a 404.")]) -> User:
     return service.get(user_id)
 
 
-@app.get("/users", summary="List users, oldest first")
+@app.get("/users", summary="List users, oldest first", responses=_responses(200, UserPage, "A page of users"))
 def list_users(
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = PAGE_DEFAULT,
     cursor: Annotated[str | None, Query(max_length=256)] = None,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Annotated
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
 
 NAME_MAX = 100
 EMAIL_MAX = 254
@@ -15,6 +17,18 @@ PAGE_MAX = 100
 
 # Cc: C0/C1 controls; Cs: lone surrogates (valid JSON, but not storable UTF-8); Zl/Zp: line breaks.
 _FORBIDDEN_CATEGORIES = {"Cc", "Cs", "Zl", "Zp"}
+# The same rules for the OpenAPI document (clean_name and check_email enforce them): JSON Schema
+# cannot say "after trimming", so the name pattern asks for one non-space character and none of
+# the forbidden categories; the lengths are the raw ones API Gateway's model checks. (Lone
+# surrogates stay out of the pattern: regex engines over UTF-8 cannot name them.)
+_NO_CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+NAME_SCHEMA: JsonDict = {"minLength": 1, "maxLength": NAME_MAX, "pattern": rf"^[^{_NO_CONTROLS}]*[^\s{_NO_CONTROLS}][^{_NO_CONTROLS}]*$"}
+# The pattern states the rules a client most often trips on (a dotted domain, none of the
+# special-use domains like .test that cannot receive the welcome email; JSON Schema regexes have
+# no flags, hence the [tT] classes); email-validator's full syntax rules still apply on top.
+_SPECIAL_USE = "|".join("".join(f"[{c}{c.upper()}]" if c.isalpha() else re.escape(c) for c in d) for d in SPECIAL_USE_DOMAIN_NAMES)
+EMAIL_SCHEMA: JsonDict = {"format": "email", "minLength": 3, "maxLength": EMAIL_MAX,
+                "pattern": rf"^(?![^@]*@(?:[^@]*\.)?(?:{_SPECIAL_USE})\.?$)[^@\s]+@[^@\s]+\.[^@\s]+$"}
 
 
 def clean_name(value: str) -> str:
@@ -55,8 +69,10 @@ class NewUser(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=False)
 
-    name: Name = Field(description="Display name, 1 to 100 characters after trimming.", examples=["Ada Lovelace"])
-    email: Email = Field(description="Email address; unique across users, compared case-insensitively.", examples=["ada@example.com"])
+    name: Name = Field(description="Display name, 1 to 100 characters after trimming.", examples=["Ada Lovelace"],
+                       json_schema_extra=NAME_SCHEMA)
+    email: Email = Field(description="Email address; unique across users, compared case-insensitively.", examples=["ada@example.com"],
+                         json_schema_extra=EMAIL_SCHEMA)
 
 
 class User(BaseModel):
