@@ -15,7 +15,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION :=
 
 STAGE_CONTEXT := $(if $(STAGE),-c stage=$(STAGE),)
 
-.PHONY: help setup synth test bench snapshot layer lock clean run token outbox diff tf-provider-tests chaos
+.PHONY: help setup synth test bench snapshot layer lock clean run token outbox diff tf-provider-tests chaos fuzz
 
 help:
 	@echo "make synth [STAGE=dev|staging|prod]  synthesise every (stage, region) into cdk.out"
@@ -26,6 +26,7 @@ help:
 	@echo "make outbox                          list the welcome emails the local run has sent"
 	@echo "make diff [BASE=origin/main STAGE=]   offline synth review of BASE against the working tree"
 	@echo "make chaos [USERS=1000]              the ledger under injected faults; writes docs/reliability.md"
+	@echo "make fuzz [EXAMPLES=3500]            schemathesis from docs/openapi.json against the local runner (10,000+ requests); writes docs/reliability.md"
 	@echo "make tf-provider-tests               the sidecar checks that need provider binaries (needs the Terraform registry)"
 
 $(VENV)/.stamp: requirements-dev.txt requirements.txt lambda_src/requirements.txt
@@ -102,6 +103,11 @@ bench: setup cdk.out/.dev.stamp
 USERS ?= 1000
 chaos: $(VENV)/.stamp cdk.out/.dev.stamp
 	$(VENV)/bin/python -m tests.e2e.ledger --users $(USERS) --report docs/reliability.md
+
+# schemathesis from docs/openapi.json against the local runner: at least 10,000 requests (loopback only).
+EXAMPLES ?= 3500
+fuzz: $(VENV)/.stamp cdk.out/.dev.stamp
+	$(VENV)/bin/python -m tests.e2e.fuzz --max-examples $(EXAMPLES) --report docs/reliability.md
 
 # terraform validate on the sidecar's root and resource modules, and its mocked root tests: these
 # need the provider binaries, so they run where registry.terraform.io (or a mirror) answers.

@@ -46,7 +46,7 @@ class LocalService:
         self._outbox: list[SentEmail] = []
         self._outbox_lock = threading.Lock()
 
-    def start(self) -> None:
+    def start(self, *, workers: bool = True) -> None:
         self.emulator.start()
         self.resources: LocalResources = provision(self.emulator, self.wiring)
         self.options.faults.install()
@@ -65,7 +65,14 @@ class LocalService:
                              batching_window=self.options.batching_window, redelivery_seconds=self.options.redelivery_seconds,
                              after_batch=self._collect_emails)
             for spec in self.wiring.event_sources]
-        for worker in [*self.pipes, *self.event_sources]:
+        if workers:
+            self.start_workers(self.pipes)
+            self.start_workers(self.event_sources)
+
+    def start_workers(self, workers: list[Any]) -> None:
+        """Starts pollers (the Pipes, the event sources). start(workers=False) leaves them to the
+        caller: the drain benchmark queues a backlog before the processor starts."""
+        for worker in workers:
             thread = threading.Thread(target=worker.run, args=(self._stop,), name=type(worker).__name__, daemon=True)
             thread.start()
             self._threads.append(thread)

@@ -5,8 +5,8 @@ every one of them over HTTP only.
   no user has two emails;
   every failed request left nothing behind (its email can be registered afterwards).
 
-`make chaos` runs it with N=1000 and writes docs/reliability.md; tests/e2e/test_ledger.py runs a
-short bounded version inside `make test`. Loopback only.
+`make chaos` runs it with N=1000 and writes its section of docs/reliability.md;
+tests/e2e/test_ledger.py runs a short bounded version inside `make test`. Loopback only.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ FAULTS = ("dynamodb.throttle=0.05", "dynamodb.conflict=0.05", "ses.throttle=0.04
 RUNNER_ARGS = ("--batching-window", "0", "--redelivery-seconds", "0")
 RETRYABLE = {409, 429, 500, 502, 503}
 CLIENT_BUDGET_SECONDS = 60
+DUPLICATE_EVERY = 10
 
 
 @dataclass
@@ -42,6 +43,9 @@ class Ledger:
     missing: list[str] = field(default_factory=list)
     left_behind: list[str] = field(default_factory=list)
     unanswered: list[str] = field(default_factory=list)  # no final answer within the client's budget
+    duplicates: int = 0  # registrations of an already-registered email (must be 409 email_taken)
+    duplicates_accepted: list[str] = field(default_factory=list)
+    changed_by_duplicate: list[str] = field(default_factory=list)
     faults_fired: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -54,7 +58,8 @@ class Ledger:
                 found.append(f"{email} ({user_id}): {outcome[0]} emails, {outcome[1]} dead letters")
         found += [f"{u}: created (2xx) but not found" for u in self.missing]
         found += [f"{e}: request failed but left something behind" for e in self.left_behind]
-        found += self.unanswered
+        found += self.unanswered + self.duplicates_accepted
+        found += [f"{u}: changed by a rejected duplicate" for u in self.changed_by_duplicate]
         return found
 
     def summary(self) -> dict[str, Any]:
@@ -65,9 +70,15 @@ class Ledger:
             "statuses_seen_incl_retries": dict(sorted(self.statuses.items())), "welcome_emails_exactly_once": emailed_once,
             "dead_lettered_exactly_once": dead_once, "users_with_two_emails": sum(1 for c in self.emailed.values() if c > 1),
             "created_but_missing": len(self.missing), "failed_but_left_behind": len(self.left_behind),
-            "no_final_answer": len(self.unanswered),
+            "no_final_answer": len(self.unanswered), "duplicate_registrations": self.duplicates,
+            "duplicates_not_rejected": len(self.duplicates_accepted), "users_changed_by_a_duplicate": len(self.changed_by_duplicate),
             "faults_fired": self.faults_fired, "problems": len(self.problems), "seconds": round(self.seconds, 1),
         }
+
+
+def _unfinished(reply: Reply) -> bool:
+    """An answer that asks the client to retry: a 5xx, or 409 request_in_progress."""
+    return reply.status >= 500 or (reply.status == 409 and b"request_in_progress" in reply.body)
 
 
 def _persist(call, attempts: int = 20) -> Reply:
@@ -85,30 +96,43 @@ def run(runner: Runner, users: int, workers: int = 4, drain_timeout: float = 300
     ledger = Ledger(attempted=users)
     started = time.monotonic()
 
-    def create(index: int) -> tuple[str, Reply]:
+    def post(body: dict[str, str], key: str) -> Reply:
         # A well-behaved client: on 5xx or "in progress" it retries with the same Idempotency-Key
         # until it gets a final answer. "In progress" lasts until the first attempt's invocation
         # would have timed out (the function's 10 s) when that attempt lost its answer, and that
         # can happen twice in a row under these fault rates, so the budget is CLIENT_BUDGET.
-        email = f"ledger-{index}-{uuid.uuid4().hex[:8]}@example.com"
-        key = uuid.uuid4().hex
         deadline = time.monotonic() + CLIENT_BUDGET_SECONDS
         while True:
-            reply = runner.request("POST", "/users", {"name": f"Ledger {index}", "email": email}, headers={"Idempotency-Key": key})
+            reply = runner.request("POST", "/users", body, headers={"Idempotency-Key": key})
             ledger.statuses[reply.status] += 1
-            in_progress = reply.status == 409 and b"request_in_progress" in reply.body
-            if not (reply.status >= 500 or in_progress) or time.monotonic() > deadline:
-                return email, reply
+            if not _unfinished(reply) or time.monotonic() > deadline:
+                return reply
             time.sleep(0.2)
 
+    def create(index: int) -> tuple[str, Reply, Reply | None]:
+        email = f"ledger-{index}-{uuid.uuid4().hex[:8]}@example.com"
+        reply = post({"name": f"Ledger {index}", "email": email}, uuid.uuid4().hex)
+        # Every DUPLICATE_EVERY-th user is then claimed again by someone else (another key, the
+        # address in capitals): a request that must fail and change nothing.
+        duplicate = None
+        if index % DUPLICATE_EVERY == 0 and 200 <= reply.status < 300:
+            duplicate = post({"name": "Impostor", "email": email.upper()}, uuid.uuid4().hex)
+        return email, reply, duplicate
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for email, reply in pool.map(create, range(users)):
+        for email, reply, duplicate in pool.map(create, range(users)):
             if 200 <= reply.status < 300:
                 ledger.created[email] = reply.json()["user_id"]
-            elif reply.status >= 500 or b"request_in_progress" in reply.body:
+            elif _unfinished(reply):
                 ledger.unanswered.append(f"{email}: still {reply.status} after {CLIENT_BUDGET_SECONDS} s of retries")
             else:
                 ledger.failed[email] = reply.status
+            if duplicate is not None:
+                ledger.duplicates += 1
+                if _unfinished(duplicate):
+                    ledger.unanswered.append(f"{email.upper()} (duplicate): still {duplicate.status} after {CLIENT_BUDGET_SECONDS} s")
+                elif duplicate.status != 409 or b"email_taken" not in duplicate.body:
+                    ledger.duplicates_accepted.append(f"{email.upper()}: duplicate answered {duplicate.status} {duplicate.body[:120]!r}")
 
     # Wait until the pipeline is quiet: nothing visible or in flight in the notifications queue.
     deadline = time.monotonic() + drain_timeout
@@ -138,8 +162,11 @@ def run(runner: Runner, users: int, workers: int = 4, drain_timeout: float = 300
                 if user_id in body:
                     ledger.dead_lettered[user_id] += 1
     for email, user_id in ledger.created.items():
-        if _persist(lambda: runner.request("GET", f"/users/{user_id}")).status != 200:
+        fetched = _persist(lambda: runner.request("GET", f"/users/{user_id}"))
+        if fetched.status != 200:
             ledger.missing.append(user_id)
+        elif fetched.json()["name"] != f"Ledger {email.split('-')[1]}" or fetched.json()["email"] != email:
+            ledger.changed_by_duplicate.append(user_id)
     for email in ledger.failed:
         again = _persist(lambda: runner.request("POST", "/users", {"name": "Retry", "email": email},
                                                headers={"Idempotency-Key": uuid.uuid4().hex}))
@@ -171,28 +198,37 @@ def main(argv: list[str] | None = None) -> int:
     for problem in ledger.problems[:20]:
         print("PROBLEM:", problem)
     if args.report:
-        args.report.write_text(report(summary, args.users, args.workers))
+        from bench.report import write_section
+        from tests.e2e.fuzz import RELIABILITY_HEADER
+
+        write_section("ledger", report(summary, args.users, args.workers, args.seed, ledger.problems), doc=args.report, header=RELIABILITY_HEADER)
     return 1 if ledger.problems else 0
 
 
-def report(summary: dict[str, Any], users: int, workers: int) -> str:
+def report(summary: dict[str, Any], users: int, workers: int, seed: int, problems: list[str]) -> str:
     rows = "\n".join(f"| {k} | {v} |" for k, v in summary.items())
-    return f"""# Reliability: the ledger under injected faults
+    listed = "".join(f"\n- {p}" for p in problems[:20]) or " none."
+    return f"""## The ledger under injected faults
 
-Command: `make chaos` (`python -m tests.e2e.ledger --users {users} --workers {workers}`), against the
+Command: `make chaos` (`python -m tests.e2e.ledger --users {users} --workers {workers} --seed {seed}`), against the
 local runner (`make run`'s code) on 127.0.0.1 with faults: {", ".join(f"`{f}`" for f in FAULTS)}
-(seeded), redelivery after 0 s, batching window 0 s.
+(seeded), failed messages redelivered after 0 s, batching window 0 s. Clients retry 5xx and
+"in progress" answers with the same Idempotency-Key for up to {CLIENT_BUDGET_SECONDS} s.
 
 The claims, checked over HTTP only: every 2xx user exists and has exactly one welcome email or
 exactly one dead letter; no user has two emails; every failed request left nothing behind (its
-email registers afterwards).
+email registers afterwards); every request got a final answer. Every {DUPLICATE_EVERY}th user's email is then
+registered again by another client (other key, other case): each of those must fail with 409
+email_taken and leave the first user as it was.
 
 | Count | Value |
 | --- | --- |
 {rows}
 
-`problems` must be 0; `make chaos` exits non-zero otherwise. A short version (100 users) runs in
-`make test` once it is reliably green (see the closing note of session 4).
+Problems:{listed}
+
+`make chaos` exits non-zero unless `problems` is 0. A short version (60 users, its own seed)
+runs in `make test` (tests/e2e/test_ledger.py).
 """
 
 

@@ -16,4 +16,5 @@ def test_every_user_is_accounted_for_under_injected_faults(launch):
     assert {"dynamodb.throttle", "dynamodb.conflict", "ses.throttle"} <= set(fired), fired
     assert sum(fired.values()) >= 10, fired
     assert summary["created_2xx"] >= 50, summary
+    assert summary["duplicate_registrations"] >= 5, summary
     assert summary["welcome_emails_exactly_once"] + summary["dead_lettered_exactly_once"] == summary["created_2xx"]
