@@ -95,9 +95,14 @@ token: $(VENV)/.stamp
 outbox: $(VENV)/.stamp
 	@$(VENV)/bin/python -m local_runner outbox --url http://127.0.0.1:$(PORT)
 
+# Writes docs/benchmarks.md: handlers (cold, warm vs the original design), runner throughput,
+# processor drain, synth and test time, then the cost model (which reads the handlers' figures).
 bench: setup cdk.out/.dev.stamp
 	$(VENV)/bin/python bench/handlers.py
 	$(VENV)/bin/python bench/runner.py
+	$(VENV)/bin/python bench/drain.py
+	$(VENV)/bin/python bench/synth.py
+	$(VENV)/bin/python bench/cost.py
 
 # The ledger: 1,000 users under 10% injected faults, every one accounted for (loopback only).
 USERS ?= 1000

@@ -12,6 +12,7 @@ code made to run (bench/original_design.py), stubbed the same way, as the baseli
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import statistics
@@ -178,6 +179,9 @@ def main() -> None:
         lines.append(f"| {name} | {value * 1e6:.0f} µs | {baseline[name] * 1e6:.0f} µs | {value / baseline[name]:.2f}x |")
     report = "\n".join(lines)
     print(report)
+    measured = ROOT / "build" / "bench" / "handlers.json"  # the cost model's input
+    measured.parent.mkdir(parents=True, exist_ok=True)
+    measured.write_text(json.dumps({"archon": warms, "original": baseline, "cold": colds}, indent=2))
     write_section("handlers", "## Handlers: cold start and warm overhead\n\n" + report + "\n\n"
                   "Cold start is measured locally (x86_64, CPython 3.11), not on Lambda's arm64 Python 3.14; "
                   "the ratio to the boto3 floor is the figure that transfers. Most of the gap is pydantic, "

@@ -1,0 +1,69 @@
+"""Synth and test time: what CI pays on every pull request.
+
+    make bench          # all benchmarks; this one alone: .venv/bin/python bench/synth.py
+
+`cdk synth` of every stage (as `make synth` runs it, into a scratch directory) against one
+minimal stack synthesised the same way (the jsii and CDK CLI floor); medians of BENCH_SYNTH_RUNS.
+Then the whole `make test`, once, wall time (skip it with BENCH_SUITE=0).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import write_section  # noqa: E402
+
+RUNS = int(os.environ.get("BENCH_SYNTH_RUNS", "3"))
+MINIMAL_APP = """
+import aws_cdk as cdk
+app = cdk.App()
+cdk.Stack(app, "Minimal")
+app.synth()
+"""
+
+
+def timed(command: list[str], **kwargs) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True, **kwargs)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    env = {**os.environ, "CDK_DISABLE_VERSION_CHECK": "1"}
+    synth_all, synth_minimal = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        minimal = Path(tmp) / "minimal_app.py"
+        minimal.write_text(MINIMAL_APP)
+        for i in range(RUNS):
+            synth_all.append(timed(["npx", "cdk", "synth", "--quiet", "-o", f"{tmp}/all-{i}"], env=env))
+            synth_minimal.append(timed(["npx", "cdk", "synth", "--quiet", "--app", f"{sys.executable} {minimal}", "-o", f"{tmp}/min-{i}"], env=env))
+        templates = len(list(Path(f"{tmp}/all-0").rglob("*.template.json")))
+    lines = [
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; median of {RUNS} runs.", "",
+        "| Step | wall time | vs floor |", "| --- | --- | --- |",
+        f"| `cdk synth` all stages ({templates} templates, cdk-nag included) | {statistics.median(synth_all):.1f} s | {statistics.median(synth_all) / statistics.median(synth_minimal):.2f}x |",
+        f"| floor: `cdk synth` of one empty stack | {statistics.median(synth_minimal):.1f} s | 1.00x |",
+    ]
+    if os.environ.get("BENCH_SUITE", "1") != "0":
+        suite = timed(["make", "test"], env={**env, "CI": "true"})
+        lines.append(f"| `make test`, whole suite, set-up already done | {suite:.0f} s | |")
+    report = "\n".join(lines)
+    print(report)
+    write_section("synth", "## Synth and test time\n\n" + report + "\n\n"
+                  "The floor is what any CDK app in Python pays per `cdk synth`: the CLI, a Node process and the "
+                  "jsii bridge. The suite shares one in-process synth across its infrastructure tests (a session "
+                  "fixture) and synthesises each stage once; the Terraform sidecar's checks and the short fuzz and "
+                  "ledger runs are inside the figure.")
+
+
+if __name__ == "__main__":
+    main()
