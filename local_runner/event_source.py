@@ -96,13 +96,15 @@ class QueueEventSource:
             failed_ids = self._reported_failures(response, messages) if self.spec.report_batch_item_failures else set()
         finally:
             self._after_batch()
+        done = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages) if m["MessageId"] not in failed_ids]
         with self._lock:
-            for message in messages:
-                if message["MessageId"] not in failed_ids:
-                    self._sqs.delete_message(QueueUrl=self._url, ReceiptHandle=message["ReceiptHandle"])
-                elif self.redelivery_seconds is not None:
-                    self._sqs.change_message_visibility(QueueUrl=self._url, ReceiptHandle=message["ReceiptHandle"],
-                                                       VisibilityTimeout=self.redelivery_seconds)
+            if done:  # one DeleteMessageBatch, as the event source mapping deletes
+                self._sqs.delete_message_batch(QueueUrl=self._url, Entries=done)
+            if self.redelivery_seconds is not None:
+                for message in messages:
+                    if message["MessageId"] in failed_ids:
+                        self._sqs.change_message_visibility(QueueUrl=self._url, ReceiptHandle=message["ReceiptHandle"],
+                                                           VisibilityTimeout=self.redelivery_seconds)
 
     @staticmethod
     def _reported_failures(response: Any, messages: list[dict[str, Any]]) -> set[str]:

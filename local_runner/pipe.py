@@ -20,7 +20,7 @@ from local_runner.wiring import PipeSpec, WiringError
 log = logging.getLogger("archon.local.pipe")
 _PLACEHOLDER = re.compile(r"<(\$[^>]*)>")
 _DOTTED = re.compile(r"^\$(\.[A-Za-z0-9_-]+)+$")
-POLL_SECONDS = 0.2  # Pipes polls a stream shard several times a second
+POLL_SECONDS = 0.25  # Pipes polls each stream shard about four times a second
 SHARD_REFRESH_SECONDS = 5.0
 
 
@@ -148,11 +148,14 @@ class StreamPipe:
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
+            started = time.monotonic()
             try:
                 read = self.poll_once()
             except Exception:  # a poller must outlive one bad poll, as Pipes retries
                 log.exception("pipe %s: poll failed; retrying", self.spec.name)
                 self.poll_errors += 1
                 read = 0
-            if read == 0:
-                stop.wait(POLL_SECONDS)
+            # A full batch means a backlog: read on at once. Otherwise wait for the next poll, as
+            # Pipes does, so records that arrive meanwhile share one read.
+            if read < self.spec.batch_size:
+                stop.wait(max(0.0, POLL_SECONDS - (time.monotonic() - started)))

@@ -107,6 +107,18 @@ def test_tampered_token_is_401(runner: Runner) -> None:
 def test_unknown_route_and_method_are_404(runner: Runner) -> None:
     assert_error(runner.request("GET", "/nothing-here"), 404, "not_found")
     assert_error(runner.request("DELETE", "/users"), 404, "not_found")
+    # Methods http.server itself does not know were a 501 HTML page before; the fuzz found it.
+    for method in ("TRACE", "QUERY"):
+        assert_error(runner.request(method, "/users"), 404, "not_found")
+
+
+def test_status_counts_every_answer(runner: Runner) -> None:
+    before = runner.local("status")["api_responses"]
+    runner.request("GET", "/nothing-here")
+    runner.request("GET", "/users", auth=False)
+    after = runner.local("status")["api_responses"]
+    assert after.get("404", 0) - before.get("404", 0) == 1
+    assert after.get("401", 0) - before.get("401", 0) == 1
 
 
 def test_cors_preflight_and_response_headers(runner: Runner) -> None:

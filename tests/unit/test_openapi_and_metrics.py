@@ -16,6 +16,25 @@ def test_committed_openapi_matches_the_route_declarations(_mocked):
     assert doc["components"]["schemas"]["NewUser"]["required"] == ["name", "email"]
 
 
+def test_openapi_states_the_whole_contract(_mocked):
+    """What the fuzz holds the service to: auth, every status with its body, the header."""
+    doc = json.loads(DOC.read_text())
+    assert doc["security"] == [{"cognito": []}]
+    assert doc["components"]["securitySchemes"]["cognito"]["scheme"] == "bearer"
+    error = {"$ref": "#/components/schemas/ErrorResponse"}
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            success = {"post": "201"}.get(method, "200")
+            assert "content" in responses[success], (method, path)
+            for status in ("400", "401", "403", "404", "429", "500", "502", "503", "504"):
+                assert responses[status]["content"]["application/json"]["schema"] == error, (method, path, status)
+    post = doc["paths"]["/users"]["post"]
+    assert {"409", "413", "415", "422"} <= set(post["responses"])
+    assert [p["name"].lower() for p in post["parameters"]] == ["idempotency-key"]
+    assert "HTTPValidationError" not in doc["components"]["schemas"]  # validation errors are 400s in our contract
+
+
 def _metrics(output: str) -> dict[str, float]:
     found: dict[str, float] = {}
     for line in output.splitlines():
