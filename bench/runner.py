@@ -116,14 +116,16 @@ def main() -> None:
     report = "\n".join(lines)
     print(report)
     notes = (
-    'Each request crosses HTTP, the Cognito token check, the request validator, the API Gateway proxy'
-    ' event, the Powertools handler and moto; the direct column is the same DynamoDB calls without '
-    'any of that. The runner runs one invocation at a time (one process), so 4 connections add '
-    'queueing, not throughput, and POSTs share the CPU with the welcome emails they cause: the '
-    "processor's batch of 10 holds the runner for ~150 ms (the p99). The issue's prototype reference,"
-    ' 606 GET/s and 156 POST/s at one connection, is not reached: moto alone, in one thread, answers '
-    'fewer GetItem calls per second than that here (the direct column), and a profile of GET puts a third of the '
-    "runner's time in moto's response serializer."
+        "Each request crosses HTTP, the Cognito token check, the request validator, the API Gateway proxy"
+        " event, the Powertools handler and moto; the direct column is the same DynamoDB calls without "
+        "any of that. The runner runs one invocation at a time (one process), so 4 connections add "
+        "queueing, not throughput, and POSTs share the CPU with the work each one causes: the Pipe "
+        "forwarding its stream record and the processor claiming, sending and marking its welcome email "
+        "(a batch of 10 holds the runner for ~150-200 ms: the p99). The issue's prototype reference, 606 "
+        "GET/s and 156 POST/s at one connection, is not reached on this machine. moto is pinned to 5.1.22: "
+        "5.2's generic response serializer cut direct GetItem calls from ~1,100/s to ~400/s here. "
+        "This machine's speed varies by up to 2x between runs (the direct column moves with it); "
+        "compare ratios, not absolutes."
     )
     write_section("runner", "## Local runner throughput (make run)\n\n" + report + "\n\n" + notes)
 

@@ -52,6 +52,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except ConnectionError:  # the client left mid-answer (a load generator stopping): no one to tell
+            self.close_connection = True
+
     def _serve(self) -> None:
         started = time.perf_counter()
         body = self._read_body()

@@ -42,6 +42,7 @@ class Runner:
     url: str
     process: subprocess.Popen[str]
     token: str = field(default="")
+    stderr: Path | None = None
 
     def request(self, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None,
                 auth: bool = True, raw: bytes | None = None) -> Reply:
@@ -88,7 +89,7 @@ def start_runner(assembly: Path, log_file: Path, *args: str) -> Runner:
             raise AssertionError(f"runner exited early: {process.wait()} {errors.read_text()}")
         matched = READY.search(line)
         if matched:
-            runner = Runner(url=matched.group(1), process=process)
+            runner = Runner(url=matched.group(1), process=process, stderr=errors)
             runner.token = runner.local("token", "POST")["token"]
             return runner
     process.kill()

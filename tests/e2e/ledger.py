@@ -225,6 +225,11 @@ email_taken and leave the first user as it was.
 | --- | --- |
 {rows}
 
+Dead letters are expected under these faults: a message whose every delivery met an SES
+rejection, or whose lease stayed held (its release was throttled) while the 0 s redelivery used
+up the five receives. With the template's own visibility timeout (six times the processor's 30 s)
+above the 60 s lease, the second cause does not arise; both are redriven from the DLQ.
+
 Problems:{listed}
 
 `make chaos` exits non-zero unless `problems` is 0. A short version (60 users, its own seed)

@@ -112,6 +112,23 @@ def test_unknown_route_and_method_are_404(runner: Runner) -> None:
         assert_error(runner.request(method, "/users"), 404, "not_found")
 
 
+def test_a_client_leaving_mid_answer_is_not_an_error(runner: Runner) -> None:
+    """autocannon closing its connections at the end of a run printed a BrokenPipeError
+    traceback per connection on the runner's stderr."""
+    import socket
+    import struct
+    from urllib.parse import urlsplit
+
+    url = urlsplit(runner.url)
+    request = f"GET /users HTTP/1.1\r\nHost: {url.netloc}\r\nAuthorization: Bearer {runner.token}\r\n\r\n".encode()
+    for _ in range(20):
+        with socket.create_connection((url.hostname, url.port)) as client:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+            client.sendall(request)
+    assert runner.request("GET", "/users").status == 200  # still serving
+    assert runner.stderr is not None and "Traceback" not in runner.stderr.read_text()
+
+
 def test_status_counts_every_answer(runner: Runner) -> None:
     before = runner.local("status")["api_responses"]
     runner.request("GET", "/nothing-here")
