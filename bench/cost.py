@@ -79,13 +79,13 @@ def template_counts() -> dict[str, int]:
     return {kind: kinds.count(kind) for kind in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard", "AWS::KMS::Key")}
 
 
-def lambda_cost(cpu_seconds: float, calls_ms: float, memory_mb: int, arch: str, invocations: float) -> tuple[float, float]:
-    """(cost, billed ms) of `invocations` invocations each doing cpu_seconds of work (on a full
-    core) and waiting calls_ms on AWS calls."""
+def lambda_cost(cpu_seconds: float, calls_ms: float, memory_mb: int, arch: str, invocations: float) -> float:
+    """The cost of `invocations` invocations, each doing cpu_seconds of work (on a full core) and
+    waiting calls_ms on AWS calls, billed by the millisecond."""
     scale = max(1.0, ASSUMED["cpu_full_vcpu_at_mb"] / memory_mb)
     billed_ms = math.ceil(cpu_seconds * 1000 * scale + calls_ms)
     gb_seconds = memory_mb / 1024 * billed_ms / 1000
-    return invocations * (PRICE["lambda_request"] + gb_seconds * PRICE["lambda_gb_second"][arch]), billed_ms
+    return invocations * (PRICE["lambda_request"] + gb_seconds * PRICE["lambda_gb_second"][arch])
 
 
 def traces(per_second: float) -> float:
@@ -96,10 +96,10 @@ def traces(per_second: float) -> float:
 def archon(stage: Stage, creations: float, cpu: dict[str, float], counts: dict[str, int]) -> dict[str, float]:
     batch = ASSUMED["batch_size"]
     idem_calls = 2 if ASSUMED["clients_send_idempotency_key"] else 0
-    api, _ = lambda_cost(cpu["users_api POST /users"], ASSUMED["dynamodb_transaction_ms"] + idem_calls * ASSUMED["dynamodb_single_call_ms"],
+    api = lambda_cost(cpu["users_api POST /users"], ASSUMED["dynamodb_transaction_ms"] + idem_calls * ASSUMED["dynamodb_single_call_ms"],
                          stage.api_memory_mb, "arm64", creations)
     per_message_ms = 2 * ASSUMED["dynamodb_single_call_ms"] + ASSUMED["ses_send_ms"]
-    processor, _ = lambda_cost(cpu["notifications per message (batches of 10)"] * batch, per_message_ms * batch,
+    processor = lambda_cost(cpu["notifications per message (batches of 10)"] * batch, per_message_ms * batch,
                                stage.processor_memory_mb, "arm64", creations / batch)
     # user + guard in one transaction (2 WRU each), the idempotency record's two writes, the
     # email lease claim and sent mark; every one of them replicated to each other region.
@@ -131,8 +131,8 @@ def original(creations: float, cpu: dict[str, float]) -> dict[str, float]:
     """The original design: one region, x86, 512 MB API and 256 MB processor, a PutItem and an SQS
     send per create, a send per message; no replicas, Pipe, tracing, alarms or WAF."""
     batch = ASSUMED["batch_size"]
-    api, _ = lambda_cost(cpu["users_api POST /users"], ASSUMED["dynamodb_single_call_ms"] + ASSUMED["sqs_send_ms"], 512, "x86_64", creations)
-    processor, _ = lambda_cost(cpu["notifications per message (batches of 10)"] * batch, ASSUMED["ses_send_ms"] * batch, 256, "x86_64", creations / batch)
+    api = lambda_cost(cpu["users_api POST /users"], ASSUMED["dynamodb_single_call_ms"] + ASSUMED["sqs_send_ms"], 512, "x86_64", creations)
+    processor = lambda_cost(cpu["notifications per message (batches of 10)"] * batch, ASSUMED["ses_send_ms"] * batch, 256, "x86_64", creations / batch)
     log_gb = creations * (ASSUMED["log_bytes_original_request"] + ASSUMED["log_bytes_original_message"]) / 1e9
     return {
         "API Gateway": creations * PRICE["api_gateway_rest_request"],

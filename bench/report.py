@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+RELIABILITY_HEADER = "# Reliability\n\nWritten by `make chaos` and `make fuzz`; each section names its command and run.\n"
 HEADER = "# Benchmarks\n\nWritten by `make bench` (scripts under `bench/`); numbers from the machine each section names.\n"
 
 

@@ -19,12 +19,12 @@ from users.errors import EmailAlreadyRegistered, TemporarilyUnavailable, UserNot
 
 LIST_INDEX = "by_creation"
 USER_ENTITY = "user"
-_THROTTLE_CODES = {
+THROTTLE_CODES = frozenset({
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
     "RequestLimitExceeded",
     "LimitExceededException",
-}
+})
 _CONFLICT_RETRIES = 3
 
 
@@ -138,6 +138,6 @@ def _translate(exc: ClientError) -> Exception:
     """Maps a DynamoDB error to a domain error; anything unknown stays an internal error."""
     code = exc.response.get("Error", {}).get("Code", "")
     reasons = {r.get("Code") for r in exc.response.get("CancellationReasons", [])}
-    if code in _THROTTLE_CODES or reasons & {"ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict"}:
+    if code in THROTTLE_CODES or reasons & {"ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict"}:
         return TemporarilyUnavailable(retry_after_seconds=1)
     return exc

@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from botocore.exceptions import ClientError
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from users.models import check_email
-from users.repository import user_key
+from users.repository import THROTTLE_CODES, user_key
 
 
 class Outcome(str, Enum):
@@ -72,10 +72,7 @@ def welcome_content(name: str) -> EmailContent:
 
 # On top of the SDK's own retries: ~1.5 s in all, well inside the processor's timeout.
 MARK_BACKOFF_SECONDS = (0.05, 0.1, 0.2, 0.4, 0.8)
-TRANSIENT_CODES = frozenset({
-    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-    "InternalServerError", "ServiceUnavailable", "TransactionConflictException",
-})
+TRANSIENT_CODES = THROTTLE_CODES | {"InternalServerError", "ServiceUnavailable", "TransactionConflictException"}
 
 
 class WelcomeEmails:

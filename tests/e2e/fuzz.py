@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     if result.requests < args.min_requests:
         problems.append(f"only {result.requests} requests, fewer than {args.min_requests}: raise --max-examples")
     if args.report:
-        from bench.report import write_section
+        from bench.report import RELIABILITY_HEADER, write_section
 
         text = report(result, args.max_examples, args.seed)
         if problems:
@@ -132,8 +132,6 @@ def main(argv: list[str] | None = None) -> int:
         print("PROBLEM:", problem)
     return 1 if problems else 0
 
-
-RELIABILITY_HEADER = "# Reliability\n\nWritten by `make chaos` and `make fuzz`; each section names its command and run.\n"
 
 if __name__ == "__main__":
     sys.exit(main())

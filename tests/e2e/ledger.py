@@ -198,8 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     for problem in ledger.problems[:20]:
         print("PROBLEM:", problem)
     if args.report:
-        from bench.report import write_section
-        from tests.e2e.fuzz import RELIABILITY_HEADER
+        from bench.report import RELIABILITY_HEADER, write_section
 
         write_section("ledger", report(summary, args.users, args.workers, args.seed, ledger.problems), doc=args.report, header=RELIABILITY_HEADER)
     return 1 if ledger.problems else 0
