@@ -60,19 +60,18 @@ def autocannon(url: str, connections: int, token: str, post: bool) -> dict:
 
 def direct() -> dict[str, float]:
     """The same operations straight to moto in this process: the emulator's own ceiling."""
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
     sys.path.insert(0, str(ROOT / "lambda_src"))
     import boto3
-    from moto import mock_aws
 
-    from local_runner.emulator import Emulator, make_transactions_cheap, provision
+    from local_runner.emulator import Emulator, provision
     from local_runner.wiring import load_wiring
     from users.repository import UsersRepository
 
     wiring = load_wiring(ROOT / "cdk.out", "dev")
-    make_transactions_cheap()  # as in the runner
-    with mock_aws():
-        provision(Emulator(backend="memory", region=wiring.region), wiring)
+    emulator = Emulator(backend="memory", region=wiring.region)
+    emulator.start()  # the runner's emulator, with its fast paths
+    try:
+        provision(emulator, wiring)
         repository = UsersRepository(client=boto3.client("dynamodb"), table_name=wiring.table.name, region=wiring.region)
         started = time.perf_counter()
         ids = [str(uuid.uuid4()) for _ in range(DIRECT_OPS)]
@@ -84,6 +83,8 @@ def direct() -> dict[str, float]:
         for user_id in ids:
             repository.get(user_id)
         get = DIRECT_OPS / (time.perf_counter() - started)
+    finally:
+        emulator.stop()
     return {"GET": get, "POST": post}
 
 

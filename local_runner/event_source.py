@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from local_runner.emulator import Emulator, LocalResources
 from local_runner.functions import FunctionError, FunctionHost
+from local_runner.turns import ApiFirst
 from local_runner.wiring import EventSourceSpec, Wiring
 
 log = logging.getLogger("archon.local.event_source")
@@ -32,6 +33,7 @@ class QueueEventSource:
         resources: LocalResources,
         host: FunctionHost,
         lock: threading.RLock,
+        turns: ApiFirst | None = None,
         batching_window: float | None = None,
         redelivery_seconds: int | None = None,
         after_batch: Callable[[], None] = lambda: None,
@@ -43,6 +45,7 @@ class QueueEventSource:
         self._region = wiring.region
         self._host = host
         self._lock = lock
+        self._turns = turns or ApiFirst()
         # Defaults are the template's: the batching window, and the queue's visibility timeout
         # before a failed message is seen again.
         self.batching_window = spec.batching_window_seconds if batching_window is None else batching_window
@@ -122,8 +125,10 @@ class QueueEventSource:
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
+                self._turns.wait_turn(stop)
                 batch = self.gather(stop)
                 if batch:
+                    self._turns.wait_turn(stop)
                     self.deliver(batch)
                     continue
             except Exception:  # a poller must outlive one bad poll; messages stay on the queue

@@ -87,8 +87,9 @@ class Faults:
     def install(self) -> None:
         """Hooks the AWS faults into the default boto3 session, which the functions' clients use.
         Call before the function modules are imported."""
-        boto3.setup_default_session()
-        events = boto3.DEFAULT_SESSION.events  # type: ignore[union-attr]
+        if boto3.DEFAULT_SESSION is None:  # the emulator may have set it up already
+            boto3.setup_default_session()
+        events = boto3.DEFAULT_SESSION.events
         for name, (event, status, code, message, extra) in AWS_FAULTS.items():
             if self.rates.get(name, 0.0) > 0.0:
                 events.register_first(event, self._responder(name, status, code, message, extra))

@@ -56,6 +56,7 @@ class LoadedFunction:
 class FunctionHost:
     def __init__(self, *, wiring: Wiring, resources: LocalResources, extra_environment: dict[str, str] | None = None) -> None:
         self.lock = threading.RLock()
+        self._applied: dict[str, str] | None = None  # whose environment os.environ holds
         self._functions: dict[str, LoadedFunction] = {}
         self._all_keys: set[str] = set()
         code_dirs = {spec.code_dir for spec in wiring.functions.values()}
@@ -91,9 +92,12 @@ class FunctionHost:
         return LoadedFunction(spec=spec, environment=env, module=module, entry=entry)
 
     def _apply(self, env: dict[str, str]) -> None:
+        if env is self._applied:  # the same function again: its environment is in place
+            return
         for key in self._all_keys - env.keys():
             os.environ.pop(key, None)
         os.environ.update(env)
+        self._applied = env
 
     def module(self, logical_id: str) -> ModuleType:
         return self._functions[logical_id].module

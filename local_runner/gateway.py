@@ -22,6 +22,7 @@ import jwt
 
 from local_runner.emulator import LocalResources
 from local_runner.functions import FunctionError, FunctionHost
+from local_runner.turns import ApiFirst
 from local_runner.wiring import ACCOUNT, GatewayResponseSpec, MethodSpec, Wiring
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -94,8 +95,10 @@ def _route_pattern(path: str) -> re.Pattern[str]:
 
 
 class RestApi:
-    def __init__(self, *, wiring: Wiring, resources: LocalResources, host: FunctionHost, api_id: str = "local") -> None:
+    def __init__(self, *, wiring: Wiring, resources: LocalResources, host: FunctionHost, turns: ApiFirst | None = None,
+                 api_id: str = "local") -> None:
         self.wiring, self.host, self.api_id = wiring, host, api_id
+        self.turns = turns or ApiFirst()
         self.routes = [(_route_pattern(path), path, methods) for path, methods in wiring.routes.items()]
         # Literal paths before templated ones, as API Gateway prefers the most specific match.
         self.routes.sort(key=lambda r: r[1].count("{"))
@@ -109,7 +112,8 @@ class RestApi:
     def handle(self, *, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str = "127.0.0.1") -> HttpResponse:
         request_id = str(uuid.uuid4())
         try:
-            response = self._handle(method, target, headers, body, source_ip, request_id)
+            with self.turns.request():
+                response = self._handle(method, target, headers, body, source_ip, request_id)
         except GatewayFailure as failure:
             response = self.gateway_response(failure, request_id)
         with self._answered_lock:

@@ -15,6 +15,7 @@ from typing import Any
 from moto.events.models import EventPattern
 
 from local_runner.emulator import Emulator, LocalResources
+from local_runner.turns import ApiFirst
 from local_runner.wiring import PipeSpec, WiringError
 
 log = logging.getLogger("archon.local.pipe")
@@ -66,7 +67,8 @@ def _jsonable(record: dict[str, Any]) -> dict[str, Any]:
 
 
 class StreamPipe:
-    def __init__(self, *, spec: PipeSpec, emulator: Emulator, resources: LocalResources, lock: threading.RLock) -> None:
+    def __init__(self, *, spec: PipeSpec, emulator: Emulator, resources: LocalResources, lock: threading.RLock,
+                 turns: ApiFirst | None = None) -> None:
         if spec.input_template:
             check_template(spec.input_template, spec.name)
         self.spec = spec
@@ -77,6 +79,7 @@ class StreamPipe:
         self._target = resources.queue_urls[spec.target_queue_logical_id]
         self._dead_letter = resources.queue_urls.get(spec.dead_letter_logical_id or "")
         self._lock = lock
+        self._turns = turns or ApiFirst()
         self._positions: dict[str, str] = {}  # shard id -> last sequence number read
         self._shards: list[dict[str, Any]] = []
         self._shards_refresh = 0.0
@@ -148,6 +151,7 @@ class StreamPipe:
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
+            self._turns.wait_turn(stop)
             started = time.monotonic()
             try:
                 read = self.poll_once()

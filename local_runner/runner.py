@@ -15,6 +15,7 @@ from local_runner.faults import Faults
 from local_runner.functions import FunctionHost
 from local_runner.gateway import RestApi
 from local_runner.pipe import StreamPipe
+from local_runner.turns import ApiFirst
 from local_runner.wiring import Wiring, load_wiring
 
 
@@ -57,12 +58,14 @@ class LocalService:
         api_functions = {m.function_logical_id for methods in self.wiring.routes.values() for m in methods.values() if m.function_logical_id}
         for logical_id in api_functions:
             self.options.faults.wrap_api(self.host.module(logical_id))
-        self.api = RestApi(wiring=self.wiring, resources=self.resources, host=self.host)
+        self.turns = ApiFirst()
+        self.api = RestApi(wiring=self.wiring, resources=self.resources, host=self.host, turns=self.turns)
         lock = self.host.lock
-        self.pipes = [StreamPipe(spec=spec, emulator=self.emulator, resources=self.resources, lock=lock) for spec in self.wiring.pipes]
+        self.pipes = [StreamPipe(spec=spec, emulator=self.emulator, resources=self.resources, lock=lock, turns=self.turns)
+                      for spec in self.wiring.pipes]
         self.event_sources = [
             QueueEventSource(spec=spec, wiring=self.wiring, emulator=self.emulator, resources=self.resources, host=self.host, lock=lock,
-                             batching_window=self.options.batching_window, redelivery_seconds=self.options.redelivery_seconds,
+                             turns=self.turns, batching_window=self.options.batching_window, redelivery_seconds=self.options.redelivery_seconds,
                              after_batch=self._collect_emails)
             for spec in self.wiring.event_sources]
         if workers:
@@ -138,6 +141,7 @@ class LocalService:
                       for p in self.pipes},
             "event_sources": {e.spec.function_logical_id: {"invocations": e.invocations, "failed_invocations": e.failed_invocations, "poll_errors": e.poll_errors,
                                                            "batching_window_seconds": e.batching_window} for e in self.event_sources},
+            "poller_turns_deferred": self.turns.deferred,
             "faults_fired": dict(self.options.faults.fired),
             "api_responses": {str(status): count for status, count in sorted(self.api.answered.items())},
         }

@@ -20,6 +20,7 @@ access_log = logging.getLogger("archon.local.access")
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like API Gateway
     disable_nagle_algorithm = True  # otherwise every keep-alive reply waits ~40 ms for a delayed ACK
+    wbufsize = -1  # buffered: status line, headers and body leave in one send when the request ends
     server_version = "archon-local"
     service: LocalService
 
@@ -57,6 +58,12 @@ class _Handler(BaseHTTPRequestHandler):
             super().handle_one_request()
         except ConnectionError:  # the client left mid-answer (a load generator stopping): no one to tell
             self.close_connection = True
+
+    def finish(self) -> None:
+        try:
+            super().finish()  # flushes the buffered answer
+        except ConnectionError:  # the same client gone; the writer is closed, the reader is left
+            self.rfile.close()
 
     def _serve(self) -> None:
         started = time.perf_counter()

@@ -218,3 +218,31 @@ def test_a_poison_message_reaches_the_dead_letter_queue(launch: Callable[..., Ru
     assert emails_to(runner, user["email"]) == []
     # maxReceiveCount is 5 in the template: five deliveries, then the redrive.
     assert runner.local("status")["event_sources"]["NotificationsProcessorFunction8EA4472A"]["invocations"] == 5
+
+
+def test_under_a_sustained_load_the_api_comes_first_and_every_email_follows(runner: Runner) -> None:
+    """Locally the pollers share one interpreter with the API, so they wait for gaps in the
+    traffic (at most a second at a time); no message may be lost on the way."""
+    import threading
+
+    users = [new_user("load") for _ in range(60)]
+    busy = threading.Event()
+
+    def keep_the_api_busy() -> None:
+        while not busy.is_set():
+            runner.request("GET", "/users?limit=1")
+
+    readers = [threading.Thread(target=keep_the_api_busy, daemon=True) for _ in range(2)]
+    for reader in readers:
+        reader.start()
+    try:
+        for user in users:
+            assert runner.request("POST", "/users", user).status == 201
+    finally:
+        busy.set()
+        for reader in readers:
+            reader.join(timeout=30)
+    assert runner.local("status")["poller_turns_deferred"] > 0  # the pollers gave way to the API
+    delivered = runner.wait_for(lambda: all(emails_to(runner, u["email"]) for u in users), timeout=120, interval=0.5)
+    assert delivered, json.dumps([runner.local("status"), runner.local("queues")])
+    assert all(len(emails_to(runner, u["email"])) == 1 for u in users)
