@@ -13,7 +13,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -86,7 +85,7 @@ def serve(args: argparse.Namespace) -> None:
     except OSError as exc:
         sys.stdout = console
         _fail(f"the emulator could not start: {exc.strerror or exc}" + (" (is MOTO_PORT in use?)" if exc.errno == errno.EADDRINUSE else ""))
-    server.RequestHandlerClass.service = service  # type: ignore[attr-defined]
+    server.app.service = service
     host, port = server.server_address[:2]
     base = f"http://{host}:{port}"
     say = lambda line: print(line, file=console, flush=True)  # noqa: E731
@@ -100,12 +99,13 @@ def serve(args: argparse.Namespace) -> None:
     say(f"ready in {time.perf_counter() - started:.1f}s: {base}")
 
     def shut_down(*_: Any) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
+        server.shutdown()
 
+    # Until serving starts, and again after uvicorn (which catches both while it serves) is done.
     signal.signal(signal.SIGTERM, shut_down)
     signal.signal(signal.SIGINT, shut_down)
     try:
-        server.serve_forever(poll_interval=0.2)
+        server.serve_forever()
     finally:
         server.server_close()
         service.stop()

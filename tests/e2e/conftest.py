@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from email.message import Message
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -30,7 +31,7 @@ START_TIMEOUT = 60
 @dataclass
 class Reply:
     status: int
-    headers: dict[str, str]
+    headers: Message  # names match in any case, as HTTP says (the runner sends them lowercase)
     body: bytes
 
     def json(self) -> Any:
@@ -55,9 +56,9 @@ class Runner:
         request = urllib.request.Request(self.url + path, data=data, method=method, headers=sent)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
-                return Reply(response.status, dict(response.headers.items()), response.read())
+                return Reply(response.status, response.headers, response.read())
         except urllib.error.HTTPError as error:
-            return Reply(error.code, dict(error.headers.items()), error.read())
+            return Reply(error.code, error.headers, error.read())
 
     def local(self, name: str, method: str = "GET") -> Any:
         return self.request(method, f"/_local/{name}", auth=False).json()

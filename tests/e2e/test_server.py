@@ -1,0 +1,100 @@
+"""The runner's HTTP front door (uvicorn) in front of a stand-in gateway: what reaches the
+gateway, and what the front door answers by itself."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import threading
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from local_runner.gateway import MAX_PAYLOAD_BYTES, HttpResponse
+from local_runner.server import LocalHttpServer, make_server
+
+
+class StandInApi:
+    def __init__(self) -> None:
+        self.seen: list[dict[str, Any]] = []
+
+    def handle(self, **request: Any) -> HttpResponse:
+        self.seen.append(request)
+        return HttpResponse(201, [("Location", "/users/1"), ("Content-Type", "application/json")], b'{"ok": true}')
+
+
+@pytest.fixture
+def front() -> Iterator[tuple[LocalHttpServer, StandInApi]]:
+    api = StandInApi()
+    server = make_server(SimpleNamespace(api=api), "127.0.0.1", 0)  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server, api
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+
+
+def connect(server: LocalHttpServer) -> http.client.HTTPConnection:
+    host, port = server.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=10)
+    for _ in range(100):  # uvicorn starts serving the bound socket a moment after the thread starts
+        try:
+            connection.connect()
+            return connection
+        except ConnectionRefusedError:
+            threading.Event().wait(0.05)
+    raise AssertionError("the front door never answered")
+
+
+def test_the_gateway_gets_headers_as_sent_and_the_real_client_address(front: tuple[LocalHttpServer, StandInApi]) -> None:
+    server, api = front
+    connection = connect(server)
+    connection.request("POST", "/users?limit=2", body=b'{"a": 1}', headers={
+        "Content-Type": "application/json", "Idempotency-Key": "k-1", "X-Forwarded-For": "203.0.113.9"})
+    reply = connection.getresponse()
+    assert reply.status == 201 and reply.read() == b'{"ok": true}'
+    assert reply.getheader("Location") == "/users/1"
+    [seen] = api.seen
+    assert seen["method"] == "POST" and seen["target"] == "/users?limit=2" and seen["body"] == b'{"a": 1}'
+    names = [name for name, _ in seen["headers"]]
+    assert "Content-Type" in names and "Idempotency-Key" in names  # as API Gateway's REST proxy event has them
+    assert seen["source_ip"] == "127.0.0.1"  # not the forwarded address a client claims
+
+
+def test_keep_alive_serves_many_requests_on_one_connection(front: tuple[LocalHttpServer, StandInApi]) -> None:
+    server, api = front
+    connection = connect(server)
+    for _ in range(5):
+        connection.request("GET", "/users/1")
+        assert connection.getresponse().read() == b'{"ok": true}'
+    assert len(api.seen) == 5
+
+
+def test_head_answers_without_a_body(front: tuple[LocalHttpServer, StandInApi]) -> None:
+    connection = connect(front[0])
+    connection.request("HEAD", "/users/1")
+    reply = connection.getresponse()
+    assert reply.status == 201 and reply.read() == b""
+
+
+def test_a_body_over_the_payload_limit_is_413_before_it_is_read(front: tuple[LocalHttpServer, StandInApi]) -> None:
+    server, api = front
+    host, port = server.server_address[:2]
+    with socket.create_connection((host, port), timeout=10) as client:
+        client.sendall(f"POST /users HTTP/1.1\r\nHost: x\r\nContent-Length: {MAX_PAYLOAD_BYTES + 1}\r\n\r\n".encode())
+        answer = client.recv(65536).decode()
+    assert answer.startswith("HTTP/1.1 413") and "Request Too Long" in answer
+    assert api.seen == []
+
+
+def test_a_chunked_body_is_411(front: tuple[LocalHttpServer, StandInApi]) -> None:
+    server, api = front
+    host, port = server.server_address[:2]
+    with socket.create_connection((host, port), timeout=10) as client:
+        client.sendall(b"POST /users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+        answer = client.recv(65536).decode()
+    assert answer.startswith("HTTP/1.1 411") and "Content-Length" in answer
+    assert api.seen == []
