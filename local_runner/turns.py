@@ -54,4 +54,5 @@ class ApiFirst:
             waited = True
             stop.wait(min(left, self.quiet - quiet_for))
         if waited:
-            self.deferred += 1
+            with self._lock:
+                self.deferred += 1
