@@ -64,6 +64,15 @@ def emails_caught_up(base: str, timeout: float = 900) -> float:
         time.sleep(0.25)
 
 
+REFERENCE = {"GET": 606, "POST": 156}  # the issue's prototype, requests/s at one connection
+
+
+def versus_reference(runs: dict[tuple[str, int], dict]) -> str:
+    parts = [f"{op} {runs[(op, 1)]['rps']:.0f}/s against {ref}/s ({'above' if runs[(op, 1)]['rps'] > ref else 'not above'} it)"
+             for op, ref in REFERENCE.items()]
+    return f"The issue's prototype reference, at one connection: {'; '.join(parts)}."
+
+
 def median_run(results: list[dict]) -> dict:
     """The run with the median rate, with the range of rates and every run's requests counted."""
     ordered = sorted(results, key=lambda r: r["rps"])
@@ -158,8 +167,7 @@ def main() -> None:
         "run the welcome emails fall behind and catch up afterwards (last column; every user got theirs "
         "before the next run started). The emulator's fast paths (local_runner/emulator.py: cached moto "
         "dispatch, no SigV4 that moto would not check, transactions and queues that do not copy or count "
-        "everything) are in both columns. The issue's prototype reference is 606 GET/s and 156 POST/s at "
-        "one connection. moto is pinned to 5.1.22: 5.2's generic response serializer cut direct GetItem "
+        "everything) are in both columns. " + versus_reference(runs) + " moto is pinned to 5.1.22: 5.2's generic response serializer cut direct GetItem "
         "calls from ~1,100/s to ~400/s here. This machine's speed varies by up to 2x between runs (the "
         "direct column moves with it); compare ratios, not absolutes."
     )
