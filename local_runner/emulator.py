@@ -201,7 +201,7 @@ def make_queues_cheap() -> None:
 
     unix_time_millis._archon_cheap = True  # type: ignore[attr-defined]
     sqs_models.unix_time_millis = unix_time_millis
-    sqs_models.SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
+    sqs_models.SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
 
 
 def _unsigned(**_: Any) -> Any:

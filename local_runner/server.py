@@ -33,11 +33,13 @@ class CaseKeepingHttp(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self.scope["extensions"] = {"archon.header_names": []}  # type: ignore[typeddict-unknown-key]
+        self._header_names: list[bytes] = []
+        scope: dict[str, Any] = self.scope  # type: ignore[assignment]
+        scope["extensions"] = {"archon.header_names": self._header_names}
 
     def on_header(self, name: bytes, value: bytes) -> None:
         super().on_header(name, value)
-        self.scope["extensions"]["archon.header_names"].append(name)  # type: ignore[typeddict-item]
+        self._header_names.append(name)
 
 
 class LocalApp:
