@@ -98,3 +98,31 @@ def test_a_chunked_body_is_411(front: tuple[LocalHttpServer, StandInApi]) -> Non
         answer = client.recv(65536).decode()
     assert answer.startswith("HTTP/1.1 411") and "Content-Length" in answer
     assert api.seen == []
+
+
+def test_answers_are_not_held_back_by_nagle() -> None:
+    """asyncio sets TCP_NODELAY only on sockets whose protocol says TCP; the first listener here
+    (socket.create_server, protocol 0) left it off, and every keep-alive answer waited ~40 ms
+    for the client's delayed ACK."""
+    import asyncio
+
+    from local_runner.server import _listen
+
+    async def accepted_nodelay() -> int:
+        loop = asyncio.get_running_loop()
+        seen: asyncio.Future[int] = loop.create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                seen.set_result(transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+        server = await loop.create_server(Probe, sock=_listen("127.0.0.1", 0))
+        host, port = server.sockets[0].getsockname()[:2]
+        _, writer = await asyncio.open_connection(host, port)
+        try:
+            return await asyncio.wait_for(seen, 10)
+        finally:
+            writer.close()
+            server.close()
+
+    assert asyncio.run(accepted_nodelay()) != 0
