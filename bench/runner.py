@@ -219,6 +219,9 @@ def main() -> None:
         "everything) are in both columns. " + versus_reference(runs) + " moto is pinned to 5.1.22: 5.2's generic response serializer cut direct GetItem "
         "calls from ~1,100/s to ~400/s here. This machine's speed varies by up to 2x between runs (the "
         "direct column moves with it); compare ratios, not absolutes."
+        " The layer table separates what the runner adds (the gateway and the function host) from what the "
+        "deployed handler itself costs (its decorators, the Powertools resolver and its GetItem through boto3 "
+        "and moto), which is most of a GET; the rest of a request's time, against the req/s column, is HTTP."
     )
     write_section("runner", "## Local runner throughput (make run)\n\n" + report + "\n\n" + notes)
 
