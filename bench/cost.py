@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import write_section  # noqa: E402
+from report import publish  # noqa: E402
 
 # us-east-1 list prices, USD, as published on the AWS pricing pages in 2025 (DynamoDB after its
 # November 2024 on-demand and global-tables price cut). Free tiers ignored. Re-check before use.
@@ -176,14 +176,12 @@ def main() -> None:
         for item in ours:
             lines.append(f"| {item} | ${ours[item]:,.2f} | {'$%s' % format(theirs[item], ',.2f') if item in theirs else '-'} |")
     lines += ["", "Assumptions: " + ", ".join(f"`{k}` = {v}" for k, v in ASSUMED.items()) + "."]
-    report = "\n".join(lines)
-    print(report)
-    write_section("cost", "## Cost model (AWS, per stage)\n\n" + report + "\n\n"
-                  "SES dominates both ($100 per million emails). Of the rest, Archon pays for what the original lacks: "
-                  "a second region's replica writes and stack in staging and prod, the email guard and idempotency "
-                  "records, the outbox Pipe, X-Ray, WAF, alarms and a dashboard; it saves on Lambda by running on "
-                  "arm64 with shorter billed durations. Cognito's authorizer has no per-request charge; user-pool MAUs "
-                  "are not a per-creation cost and are left out, as are data transfer and the free tiers.")
+    publish("cost", "Cost model (AWS, per stage)", lines,
+            "SES dominates both ($100 per million emails). Of the rest, Archon pays for what the original lacks: "
+            "a second region's replica writes and stack in staging and prod, the email guard and idempotency "
+            "records, the outbox Pipe, X-Ray, WAF, alarms and a dashboard; it saves on Lambda by running on "
+            "arm64 with shorter billed durations. Cognito's authorizer has no per-request charge; user-pool MAUs "
+            "are not a per-creation cost and are left out, as are data transfer and the free tiers.")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import write_section  # noqa: E402
+from report import publish  # noqa: E402
 
 MESSAGES = int(os.environ.get("BENCH_DRAIN", "10000"))
 DIRECT = int(os.environ.get("BENCH_DRAIN_DIRECT", "2000"))
@@ -113,15 +113,13 @@ def main() -> None:
         f"| direct baseline: claim + send + mark on the emulator, one thread | {direct_rate:.0f} messages/s |",
         f"| drain / direct | {rate / direct_rate:.2f} |",
     ]
-    report = "\n".join(lines)
-    print(report)
-    write_section("drain", "## Processor backlog drain (local runner)\n\n" + report + "\n\n"
-                  "The event source receives up to the template's batch size (10) per poll, invokes the processor "
-                  "(Powertools batch processing, partial failures reported) and deletes what succeeded; the direct "
-                  "row is the same DynamoDB and SES calls with none of that. On AWS the drain scales with the event "
-                  "source's concurrency (up to the function's reserved concurrency); here it is one poller, and moto's "
-                  "SQS still counts the whole queue on every send and receive, so a deep backlog costs more here than "
-                  "the processor alone would.")
+    publish("drain", "Processor backlog drain (local runner)", lines,
+            "The event source receives up to the template's batch size (10) per poll, invokes the processor "
+            "(Powertools batch processing, partial failures reported) and deletes what succeeded; the direct "
+            "row is the same DynamoDB and SES calls with none of that. On AWS the drain scales with the event "
+            "source's concurrency (up to the function's reserved concurrency); here it is one poller, and moto's "
+            "SQS still counts the whole queue on every send and receive, so a deep backlog costs more here than "
+            "the processor alone would.")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import write_section  # noqa: E402
+from report import publish  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_RUNS", "15"))
@@ -200,24 +200,23 @@ def main() -> None:
     lines += ["", "| Warm overhead (handler CPU, AWS stubbed) | Archon | original design | Archon / original |", "| --- | --- | --- | --- |"]
     for name, value in warms.items():
         lines.append(f"| {name} | {value * 1e6:.0f} µs | {baseline[name] * 1e6:.0f} µs | {value / baseline[name]:.2f}x |")
-    report = "\n".join(lines)
-    print(report)
     measured = ROOT / "build" / "bench" / "handlers.json"  # the cost model's input
     measured.parent.mkdir(parents=True, exist_ok=True)
     measured.write_text(json.dumps({"archon": warms, "original": baseline, "cold": colds}, indent=2))
-    write_section("handlers", "## Handlers: cold start and warm overhead\n\n" + report + "\n\n"
-                  "Cold start is measured locally (x86_64, CPython 3.11), not on Lambda's arm64 Python 3.14; "
-                  "the ratio to the boto3 floor is the figure that transfers. Most of the gap is pydantic, "
-                  "email-validator and Powertools' resolver with OpenAPI validation. The original design's module "
-                  "creates four clients and a resource at import (sqs, sns, s3, ses, dynamodb), so it is no lighter. "
-                  "Lambda's limits are 50 MB zipped per upload and 250 MB unzipped for a function with its layers; "
-                  "boto3 is not shipped (the runtime provides it).\n\n"
-                  "Warm overhead: the original's API handler is the slower one, for its structure: it starts an asyncio "
-                  "event loop per request (`asyncio.run` around its async methods) and goes through boto3's resource "
-                  "layer, while doing less (one write and one SQS send per create; no validation, uniqueness guard, "
-                  "idempotency, structured logs or metrics). Per message Archon costs more: it claims, sends and marks "
-                  "(three calls, Powertools' batch processing with partial failures) where the original only sends, "
-                  "which is how it never sends a welcome email twice.")
+    publish("handlers", "Handlers: cold start and warm overhead", lines,
+            "Cold start is measured locally (x86_64, CPython 3.11), not on Lambda's arm64 Python 3.14; "
+            "the ratio to the boto3 floor is the figure that transfers. Most of the gap is pydantic, "
+            "email-validator and Powertools' resolver with OpenAPI validation. The original design's module "
+            "creates four clients and a resource at import (sqs, sns, s3, ses, dynamodb), so it is no lighter. "
+            "Lambda's limits are 50 MB zipped per upload and 250 MB unzipped for a function with its layers; "
+            "boto3 is not shipped (the runtime provides it).\n\n"
+            "Warm overhead: the original's API handler is the slower one, for its structure: it starts an asyncio "
+            "event loop per request (`asyncio.run` around its async methods) and goes through boto3's resource "
+            "layer, while doing less (one write and one SQS send per create; no validation, uniqueness guard, "
+            "idempotency, structured logs or metrics). Per message Archon costs more: it claims, sends and marks "
+            "(three calls, Powertools' batch processing with partial failures) where the original only sends, "
+            "which is how it never sends a welcome email twice.")
+
 
 if __name__ == "__main__":
     main()

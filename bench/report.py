@@ -17,3 +17,10 @@ def write_section(name: str, markdown: str, *, doc: Path = DOC, header: str = HE
     pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
     doc.write_text(text)
+
+
+def publish(name: str, title: str, lines: list[str], notes: str) -> None:
+    """Prints a benchmark's table and writes it, under its title and above its notes, as its section."""
+    report = "\n".join(lines)
+    print(report)
+    write_section(name, f"## {title}\n\n{report}\n\n{notes}")

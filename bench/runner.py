@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import write_section  # noqa: E402
+from report import publish  # noqa: E402
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))  # this machine's speed swings; the median of several runs is steadier
@@ -204,8 +204,6 @@ def main() -> None:
               "| Layer | µs per GET, with what it calls | its own µs |", "| --- | --- | --- |"]
     for (name, micros), below in zip(cake, [m for _, m in cake[1:]] + [0.0]):
         lines.append(f"| {name} | {micros:.0f} | {micros - below:.0f} |")
-    report = "\n".join(lines)
-    print(report)
     notes = (
         "Each request crosses HTTP (uvicorn with httptools), the Cognito token check, the request validator, "
         "the API Gateway proxy event, the Powertools handler and moto; the direct column is the same "
@@ -223,7 +221,7 @@ def main() -> None:
         "deployed handler itself costs (its decorators, the Powertools resolver and its GetItem through boto3 "
         "and moto), which is most of a GET; the rest of a request's time, against the req/s column, is HTTP."
     )
-    write_section("runner", "## Local runner throughput (make run)\n\n" + report + "\n\n" + notes)
+    publish("runner", "Local runner throughput (make run)", lines, notes)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import write_section  # noqa: E402
+from report import publish  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_SYNTH_RUNS", "3"))
 MINIMAL_APP = """
@@ -57,13 +57,11 @@ def main() -> None:
     if os.environ.get("BENCH_SUITE", "1") != "0":
         suite = timed(["make", "test"], env={**env, "CI": "true"})
         lines.append(f"| `make test`, whole suite, set-up already done | {suite:.0f} s | |")
-    report = "\n".join(lines)
-    print(report)
-    write_section("synth", "## Synth and test time\n\n" + report + "\n\n"
-                  "The floor is what any CDK app in Python pays per `cdk synth`: the CLI, a Node process and the "
-                  "jsii bridge. The suite shares one in-process synth across its infrastructure tests (a session "
-                  "fixture) and synthesises each stage once; the Terraform sidecar's checks and the short fuzz and "
-                  "ledger runs are inside the figure.")
+    publish("synth", "Synth and test time", lines,
+            "The floor is what any CDK app in Python pays per `cdk synth`: the CLI, a Node process and the "
+            "jsii bridge. The suite shares one in-process synth across its infrastructure tests (a session "
+            "fixture) and synthesises each stage once; the Terraform sidecar's checks and the short fuzz and "
+            "ledger runs are inside the figure.")
 
 
 if __name__ == "__main__":
