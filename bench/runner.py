@@ -79,16 +79,34 @@ def median_run(results: list[dict]) -> dict:
     median = dict(ordered[len(ordered) // 2])
     median.update(low=ordered[0]["rps"], high=ordered[-1]["rps"], total=sum(r["total"] for r in results),
                   non2xx=sum(r["non2xx"] for r in results), errors=sum(r["errors"] for r in results),
-                  caught_up=max((r["caught_up"] for r in results if "caught_up" in r), default=None))
+                  caught_up=max((r["caught_up"] for r in results if "caught_up" in r), default=None),
+                  probes=[r["probe_ms"] for r in results])
     return median
 
 
+def probe() -> float:
+    """Milliseconds for a fixed pure-Python workload (best of 3): the machine's speed at that moment.
+    It drifts by a third over minutes here, and every rate in the table drifts with it."""
+    def work() -> int:
+        document = json.dumps({str(i): [i, {"a": i}] for i in range(20_000)})
+        return len(json.loads(document)) + sum(len(str(i)) for i in range(100_000))
+
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
 def autocannon(url: str, connections: int, token: str, post: bool) -> dict:
+    speed = probe()
     out = subprocess.run(["node", "bench/load.js", url, str(connections), str(SECONDS), token, "post" if post else "get"],
                          cwd=ROOT, capture_output=True, text=True, check=True).stdout
     result = json.loads(out)
     return {"rps": result["requests"]["average"], "p50": result["latency"]["p50"], "p99": result["latency"]["p99"],
-            "non2xx": result["non2xx"], "errors": result["errors"] + result["timeouts"], "total": result["requests"]["total"]}
+            "non2xx": result["non2xx"], "errors": result["errors"] + result["timeouts"], "total": result["requests"]["total"],
+            "probe_ms": speed}
 
 
 def direct() -> dict[str, float]:
@@ -169,6 +187,7 @@ def main() -> None:
     if not (ROOT / "cdk.out" / ".dev.stamp").exists():
         raise SystemExit("synthesise the dev stage first: make run (or make synth STAGE=dev)")
     floor = direct()
+    floor_probe = probe()
     cake = layers()
     with tempfile.TemporaryDirectory() as tmp:
         process, base = start_runner(Path(tmp) / "functions.log")
@@ -204,6 +223,9 @@ def main() -> None:
               "| Layer | µs per GET, with what it calls | its own µs |", "| --- | --- | --- |"]
     for (name, micros), below in zip(cake, [m for _, m in cake[1:]] + [0.0]):
         lines.append(f"| {name} | {micros:.0f} | {micros - below:.0f} |")
+    probes = [p for r in runs.values() for p in r["probes"]]
+    lines += ["", f"Machine speed during the bench: a fixed pure-Python workload took {floor_probe:.0f} ms beside the direct "
+              f"baseline and {min(probes):.0f}-{max(probes):.0f} ms before the runs (lower is faster; `probe()` in bench/runner.py)."]
     notes = (
         "Each request crosses HTTP (uvicorn with httptools), the Cognito token check, the request validator, "
         "the API Gateway proxy event, the Powertools handler and moto; the direct column is the same "
@@ -216,7 +238,7 @@ def main() -> None:
         "dispatch, no SigV4 that moto would not check, transactions and queues that do not copy or count "
         "everything) are in both columns. " + versus_reference(runs) + " moto is pinned to 5.1.22: 5.2's generic response serializer cut direct GetItem "
         "calls from ~1,100/s to ~400/s here. This machine's speed varies by up to 2x between runs (the "
-        "direct column moves with it); compare ratios, not absolutes."
+        "direct column and the probe move with it); compare ratios, not absolutes."
         " The layer table separates what the runner adds (the gateway and the function host) from what the "
         "deployed handler itself costs (its decorators, the Powertools resolver and its GetItem through boto3 "
         "and moto), which is most of a GET; the rest of a request's time, against the req/s column, is HTTP."
