@@ -209,12 +209,13 @@ def _unsigned(**_: Any) -> Any:
 
 
 def make_dispatch_cheap() -> None:
-    """Three of moto's per-call costs that do not depend on the call: it lists the response
+    """Four of moto's per-call costs that do not depend on the call: it lists the response
     class's methods with inspect on every call (~60 µs), matches the URL against every service's
-    patterns in turn (~100 regexes), and draws each 52-character request id one character at a
-    time. Here the method list is cached per class, the route of a JSON-protocol endpoint (one
-    URL per service) is found once, and ids are drawn as one block of random bits mapped onto the
-    same alphabet."""
+    patterns in turn (~100 regexes), turns the action name into a method name a character at a
+    time, and draws each 52-character request id one character at a time (~10 µs). Here the method
+    list and the method names are cached, the route of a JSON-protocol endpoint (one URL per
+    service) is found once, and ids are drawn as one block of random bits mapped onto the same
+    alphabet (~0.6 µs)."""
     import functools
     import re
 
