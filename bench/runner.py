@@ -86,7 +86,7 @@ def median_run(results: list[dict]) -> dict:
 
 def probe() -> float:
     """Milliseconds for a fixed pure-Python workload (best of 3): the machine's speed at that moment.
-    It drifts by a third over minutes here, and every rate in the table drifts with it."""
+    It swings up to 3x within minutes here, and every rate in the table swings with it."""
     def work() -> int:
         document = json.dumps({str(i): [i, {"a": i}] for i in range(20_000)})
         return len(json.loads(document)) + sum(len(str(i)) for i in range(100_000))
@@ -237,7 +237,7 @@ def main() -> None:
         "before the next run started). The emulator's fast paths (local_runner/emulator.py: cached moto "
         "dispatch, no SigV4 that moto would not check, transactions and queues that do not copy or count "
         "everything) are in both columns. " + versus_reference(runs) + " moto is pinned to 5.1.22: 5.2's generic response serializer cut direct GetItem "
-        "calls from ~1,100/s to ~400/s here. This machine's speed varies by up to 2x between runs (the "
+        "calls from ~1,100/s to ~400/s here. This machine's speed varies by up to 3x between runs (the "
         "direct column and the probe move with it); compare ratios, not absolutes."
         " The layer table separates what the runner adds (the gateway and the function host) from what the "
         "deployed handler itself costs (its decorators, the Powertools resolver and its GetItem through boto3 "

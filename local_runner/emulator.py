@@ -235,17 +235,16 @@ def make_dispatch_cheap() -> None:
     if getattr(original, "_archon_cheap", False):
         return
     responses.method_names_from_class = functools.cache(responses.method_names_from_class)
-    # "GetItem" -> "get_item", character by character with a regex per call; the names are few.
+    # "GetItem" -> "get_item", a loop over its characters on every call; the names are few.
     responses.camelcase_to_underscores = functools.cache(responses.camelcase_to_underscores)
-    # Byte -> character tables over moto's alphabets; 256 is not a multiple of 62, so the first
-    # few characters are a little likelier (5/256 against 4/256): immaterial for request ids.
-    tables = {digits: bytes.maketrans(bytes(range(256)), bytes((string.ascii_letters + (string.digits if digits else "")).encode()[i % (62 if digits else 52)]
-                                                                 for i in range(256)))
-              for digits in (True, False)}
+    # Byte -> character tables over moto's two alphabets. 256 is not a multiple of their sizes, so
+    # some characters are a little likelier than others (5/256 against 4/256): immaterial for ids.
+    alphabets = {True: string.ascii_letters + string.digits, False: string.ascii_letters}
+    tables = {digits: bytes(ord(chars[i % len(chars)]) for i in range(256)) for digits, chars in alphabets.items()}
 
     def get_random_string(self: Any, length: int = 20, include_digits: bool = True, lower_case: bool = False) -> str:
         # From this MotoRandom's own bits, so moto's seed still makes ids repeatable.
-        drawn = self.getrandbits(8 * length).to_bytes(length, "big").translate(tables[include_digits]).decode() if length > 0 else ""
+        drawn = self.getrandbits(8 * length).to_bytes(length, "big").translate(tables[include_digits]).decode()
         return drawn.lower() if lower_case else drawn
 
     MotoRandom.get_random_string = get_random_string  # type: ignore[method-assign]
