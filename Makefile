@@ -95,11 +95,15 @@ token: $(VENV)/.stamp
 outbox: $(VENV)/.stamp
 	@$(VENV)/bin/python -m local_runner outbox --url http://127.0.0.1:$(PORT)
 
-# Writes docs/benchmarks.md: handlers (cold, warm vs the original design), runner throughput,
-# processor drain, synth and test time, then the cost model (which reads the handlers' figures).
+# Writes docs/benchmarks.md: handlers (cold, warm vs the original design), runner throughput and
+# instructions per request, processor drain, synth and test time, then the cost model (which
+# reads the handlers' figures). valgrind does not run everywhere (not on Apple silicon): without
+# it the instruction counts are skipped, saying so.
 bench: setup cdk.out/.dev.stamp
 	$(VENV)/bin/python bench/handlers.py
 	$(VENV)/bin/python bench/runner.py
+	@if command -v valgrind >/dev/null; then $(VENV)/bin/python bench/instructions.py; \
+	 else echo "bench/instructions.py skipped: valgrind is not installed (Debian: apt-get install valgrind)"; fi
 	$(VENV)/bin/python bench/drain.py
 	$(VENV)/bin/python bench/synth.py
 	$(VENV)/bin/python bench/cost.py

@@ -22,7 +22,9 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -139,36 +141,43 @@ def direct() -> dict[str, float]:
     return {"GET": get, "POST": post}
 
 
+def get_path(service: Any) -> dict[str, Callable[[], object]]:
+    """One GET /users/{id} entered at each layer of a started LocalService, outermost first: each
+    step runs the same request through its layer and everything under it."""
+    from local_runner.functions import LambdaContext
+
+    headers = [("Authorization", f"Bearer {service.token()}"), ("Content-Type", "application/json")]
+    created = service.api.handle(method="POST", target="/users", headers=headers,
+                                 body=json.dumps({"name": "Layer Cake", "email": f"layers-{uuid.uuid4()}@example.com"}).encode())
+    user_id = json.loads(created.body)["user_id"]
+    seen: dict = {}
+    invoke = service.host.invoke
+    service.host.invoke = lambda logical_id, event, request_id=None: seen.update(logical_id=logical_id, event=event) or invoke(logical_id, event, request_id)
+    service.api.handle(method="GET", target=f"/users/{user_id}", headers=headers, body=b"")
+    service.host.invoke = invoke
+    module = service.host.module(seen["logical_id"])
+    context = LambdaContext(function_name="users-api", memory_limit_in_mb=256, aws_request_id="bench", deadline=time.monotonic() + 3600,
+                            invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:users-api")
+    return {
+        "the gateway (route, token check, proxy event) and everything under it": lambda: service.api.handle(
+            method="GET", target=f"/users/{user_id}", headers=headers, body=b""),
+        "the function host (context, environment, lock) and everything under it": lambda: invoke(seen["logical_id"], seen["event"]),
+        "the handler's Logger, Tracer and Metrics decorators and everything under them": lambda: module.handler(seen["event"], context),
+        "the Powertools resolver (routing, request and response validation) and the route": lambda: module.app.resolve(seen["event"], context),
+        "the users service: GetItem through the handler's boto3 client and moto": lambda: module.service.get(user_id),
+    }
+
+
 def layers(rounds: int = 10, calls: int = 200) -> list[tuple[str, float]]:
     """Where one GET's time goes, in this process, without HTTP: each layer is called directly and
     timed in turn, round after round, so the machine's swings hit every layer alike."""
-    from local_runner.functions import LambdaContext
     from local_runner.runner import LocalService, Options
 
     console, sys.stdout = sys.stdout, open(os.devnull, "w")  # noqa: SIM115 - the functions' logs
     service = LocalService(Options(assembly=ROOT / "cdk.out"))
     service.start(workers=False)
     try:
-        headers = [("Authorization", f"Bearer {service.token()}"), ("Content-Type", "application/json")]
-        created = service.api.handle(method="POST", target="/users", headers=headers,
-                                     body=json.dumps({"name": "Layer Cake", "email": "layers@example.com"}).encode())
-        user_id = json.loads(created.body)["user_id"]
-        seen: dict = {}
-        invoke = service.host.invoke
-        service.host.invoke = lambda logical_id, event, request_id=None: seen.update(logical_id=logical_id, event=event) or invoke(logical_id, event, request_id)  # type: ignore[method-assign]
-        service.api.handle(method="GET", target=f"/users/{user_id}", headers=headers, body=b"")
-        service.host.invoke = invoke  # type: ignore[method-assign]
-        module = service.host.module(seen["logical_id"])
-        context = LambdaContext(function_name="users-api", memory_limit_in_mb=256, aws_request_id="bench", deadline=time.monotonic() + 3600,
-                                invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:users-api")
-        steps = {
-            "the gateway (route, token check, proxy event) and everything under it": lambda: service.api.handle(
-                method="GET", target=f"/users/{user_id}", headers=headers, body=b""),
-            "the function host (context, environment, lock) and everything under it": lambda: invoke(seen["logical_id"], seen["event"]),
-            "the handler's Logger, Tracer and Metrics decorators and everything under them": lambda: module.handler(seen["event"], context),
-            "the Powertools resolver (routing, request and response validation) and the route": lambda: module.app.resolve(seen["event"], context),
-            "the users service: GetItem through the handler's boto3 client and moto": lambda: module.service.get(user_id),
-        }
+        steps = get_path(service)
         spent = dict.fromkeys(steps, 0.0)
         for _ in range(rounds):
             for name, step in steps.items():
