@@ -251,6 +251,7 @@ def main() -> None:
         " The layer table separates what the runner adds (the gateway and the function host) from what the "
         "deployed handler itself costs (its decorators, the Powertools resolver and its GetItem through boto3 "
         "and moto), which is most of a GET; the rest of a request's time, against the req/s column, is HTTP."
+        " bench/instructions.py counts the same layers in instructions, which do not swing with the machine."
     )
     publish("runner", "Local runner throughput (make run)", lines, notes)
 
