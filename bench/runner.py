@@ -153,8 +153,10 @@ def get_path(service: Any) -> dict[str, Callable[[], object]]:
     seen: dict = {}
     invoke = service.host.invoke
     service.host.invoke = lambda logical_id, event, request_id=None: seen.update(logical_id=logical_id, event=event) or invoke(logical_id, event, request_id)
-    service.api.handle(method="GET", target=f"/users/{user_id}", headers=headers, body=b"")
+    read = service.api.handle(method="GET", target=f"/users/{user_id}", headers=headers, body=b"")
     service.host.invoke = invoke
+    if read.status != 200:  # timing or counting an error response would measure the wrong path
+        raise SystemExit(f"GET /users/{{id}} answered {read.status}: {read.body[:200]!r}")
     module = service.host.module(seen["logical_id"])
     context = LambdaContext(function_name="users-api", memory_limit_in_mb=256, aws_request_id="bench", deadline=time.monotonic() + 3600,
                             invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:users-api")
