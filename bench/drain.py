@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import publish  # noqa: E402
+from report import publish, require_dev_assembly  # noqa: E402
 
 MESSAGES = int(os.environ.get("BENCH_DRAIN", "10000"))
 DIRECT = int(os.environ.get("BENCH_DRAIN_DIRECT", "2000"))
@@ -50,8 +50,7 @@ def wait(check, timeout: float, what: str, every: float = 0.05) -> None:
 def main() -> None:
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
     sys.path.insert(0, str(ROOT / "lambda_src"))
-    if not (ROOT / "cdk.out" / ".dev.stamp").exists():
-        raise SystemExit("synthesise the dev stage first: make run (or make synth STAGE=dev)")
+    require_dev_assembly()
     from local_runner.runner import LocalService, Options
     from users.welcome import WelcomeEmails, WelcomeMessage
 

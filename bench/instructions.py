@@ -28,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import publish  # noqa: E402
+from report import publish, require_dev_assembly  # noqa: E402
 from runner import get_path  # noqa: E402
 
 CALLS = int(os.environ.get("BENCH_CALLS", "200"))
@@ -90,7 +90,7 @@ def inside(names_file: Path, calls: int) -> None:
     names_file.write_text(json.dumps(list(counted)))
 
 
-def count(calls: int) -> list[tuple[str, float]]:
+def count(calls: int) -> dict[str, float]:
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         raise SystemExit("valgrind is not installed: apt-get install valgrind (Debian), then run again")
@@ -107,13 +107,12 @@ def count(calls: int) -> list[tuple[str, float]]:
         if len(dumps) != len(names) + 1:
             raise SystemExit(f"expected {len(names) + 1} callgrind dumps, got {len(dumps)}: something else called getppid()")
         totals = [int(re.search(r"^totals: (\d+)", d.read_text(), re.M).group(1)) for d in dumps[1:]]  # type: ignore[union-attr]
-    return [(name, total / calls) for name, total in zip(names, totals)]
+    return {name: total / calls for name, total in zip(names, totals)}
 
 
 def main() -> None:
-    if not (ROOT / "cdk.out" / ".dev.stamp").exists():
-        raise SystemExit("synthesise the dev stage first: make run (or make synth STAGE=dev)")
-    counts = dict(count(CALLS))
+    require_dev_assembly()
+    counts = count(CALLS)
     get_rows = [(name, n) for name, n in counts.items() if name.startswith("GET: ")]
     lines = [
         f"Machine: {platform.machine()}; Python {platform.python_version()} ({sys.executable} -> {Path(sys.executable).resolve()}); "

@@ -1,12 +1,14 @@
-"""Generated docs are shared by several scripts (docs/benchmarks.md by the bench scripts,
-docs/reliability.md by the ledger and the fuzz): each rewrites only its own section."""
+"""What the bench scripts share. Generated docs are written by several scripts (docs/benchmarks.md
+by the bench scripts, docs/reliability.md by the ledger and the fuzz): each rewrites only its own
+section."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "benchmarks.md"
 RELIABILITY_HEADER = "# Reliability\n\nWritten by `make chaos` and `make fuzz`; each section names its command and run.\n"
 HEADER = "# Benchmarks\n\nWritten by `make bench` (scripts under `bench/`); numbers from the machine each section names.\n"
 
@@ -24,3 +26,9 @@ def publish(name: str, title: str, lines: list[str], notes: str) -> None:
     report = "\n".join(lines)
     print(report)
     write_section(name, f"## {title}\n\n{report}\n\n{notes}")
+
+
+def require_dev_assembly() -> None:
+    """The scripts that run the local runner read the dev stage's cloud assembly."""
+    if not (ROOT / "cdk.out" / ".dev.stamp").exists():
+        raise SystemExit("synthesise the dev stage first: make run (or make synth STAGE=dev)")

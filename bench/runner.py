@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import publish  # noqa: E402
+from report import publish, require_dev_assembly  # noqa: E402
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))  # this machine's speed swings; the median of several runs is steadier
@@ -195,8 +195,7 @@ def layers(rounds: int = 10, calls: int = 200) -> list[tuple[str, float]]:
 
 
 def main() -> None:
-    if not (ROOT / "cdk.out" / ".dev.stamp").exists():
-        raise SystemExit("synthesise the dev stage first: make run (or make synth STAGE=dev)")
+    require_dev_assembly()
     floor = direct()
     floor_probe = probe()
     cake = layers()
