@@ -117,7 +117,7 @@ def _call(url: str, method: str = "GET") -> Any:
         with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=10) as response:  # noqa: S310 - loopback runner
             return json.loads(response.read())
     except urllib.error.URLError as exc:
-        _fail(f"no local runner answers at {url.rsplit('/_local', 1)[0]} ({getattr(exc, 'reason', exc)}): start it with make run")
+        _fail(f"no local runner answers at {url.rsplit('/_local', 1)[0]} ({getattr(exc, 'reason', exc)}): start it with make run, or give the port it serves on (make token PORT=N)")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -120,6 +120,18 @@ def test_port_in_use_fails_with_one_line(synth: Synthesised, tmp_path: Path) -> 
     assert result.stderr.strip().splitlines() == [f"error: cannot listen on 127.0.0.1:{port}: the port is already in use; stop the other process or set PORT="]
 
 
+def test_token_without_a_runner_says_how_to_reach_one() -> None:
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    result = subprocess.run([sys.executable, "-m", "local_runner", "token", "--url", f"http://127.0.0.1:{port}"], cwd=ROOT,
+                            env=runner_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and result.stdout == ""  # nothing a `TOKEN=$(make -s token)` would take for a token
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: no local runner answers at http://127.0.0.1:{port} (")
+    assert line.endswith("start it with make run, or give the port it serves on (make token PORT=N)")
+
+
 @pytest.mark.slow
 def test_bad_fault_spec_fails_with_one_line(synth: Synthesised, tmp_path: Path) -> None:
     result = _serve("--port", "0", "--assembly", str(synth.outdir), "--fault", "disk.full=0.1")
