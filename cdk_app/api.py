@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy
@@ -30,14 +31,14 @@ NEW_USER_SCHEMA = apigw.JsonSchema(
 
 # Errors API Gateway answers itself, in the service's error contract (DESIGN.md).
 _ERROR_TEMPLATE = (
-    '{"error": {"code": "%s", "message": $context.error.messageString, "details": []}, '
+    '{"error": {"code": "%s", "message": %s, "details": []}, '
     '"request_id": "$context.requestId"}'
 )
 GATEWAY_ERRORS: dict[str, tuple[str, str]] = {
     # response type: (status, code)
     "UNAUTHORIZED": ("401", "unauthorized"),
     "ACCESS_DENIED": ("403", "forbidden"),
-    "MISSING_AUTHENTICATION_TOKEN": ("404", "not_found"),  # API Gateway's answer to an unknown route
+    "MISSING_AUTHENTICATION_TOKEN": ("404", "not_found"),  # API Gateway's answer to an unknown route or method
     "BAD_REQUEST_BODY": ("400", "validation_error"),
     "BAD_REQUEST_PARAMETERS": ("400", "validation_error"),
     "REQUEST_TOO_LARGE": ("413", "payload_too_large"),
@@ -47,6 +48,9 @@ GATEWAY_ERRORS: dict[str, tuple[str, str]] = {
     "DEFAULT_4XX": ("", "request_error"),
     "DEFAULT_5XX": ("", "internal_error"),
 }
+# API Gateway's own message where it would mislead: for an unknown route it says "Missing
+# Authentication Token", even to a caller whose token is fine.
+GATEWAY_MESSAGES: dict[str, str] = {"MISSING_AUTHENTICATION_TOKEN": "No such route or method."}
 
 
 class UsersApi(Construct):
@@ -104,7 +108,8 @@ class UsersApi(Construct):
                 type=apigw.ResponseType.of(response_type),
                 status_code=status or None,
                 response_headers={"Access-Control-Allow-Origin": f"'{stage.api.cors_origins[0]}'"} if stage.api.cors_origins else None,
-                templates={"application/json": _ERROR_TEMPLATE % code},
+                templates={"application/json": _ERROR_TEMPLATE % (
+                    code, json.dumps(GATEWAY_MESSAGES[response_type]) if response_type in GATEWAY_MESSAGES else "$context.error.messageString")},
             )
 
         authorizer = apigw.CognitoUserPoolsAuthorizer(

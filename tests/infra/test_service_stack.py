@@ -228,6 +228,7 @@ def test_gateway_errors_follow_the_error_contract(synth):
     responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in resources(template, "AWS::ApiGateway::GatewayResponse").values()}
     assert responses["UNAUTHORIZED"]["StatusCode"] == "401"
     assert responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
+    assert '"message": "No such route or method."' in responses["MISSING_AUTHENTICATION_TOKEN"]["ResponseTemplates"]["application/json"]
     body = responses["UNAUTHORIZED"]["ResponseTemplates"]["application/json"]
     assert '"code": "unauthorized"' in body and '"request_id": "$context.requestId"' in body
 
