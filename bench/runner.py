@@ -102,23 +102,25 @@ def probe() -> float:
     return best * 1000
 
 
-def app_milliseconds(log: Path, skip: int) -> tuple[list[float], int]:
+def app_milliseconds(log: Path, start: int) -> list[float]:
     """The access log's server-side time per API request (the gateway and all under it, from the
-    app's first line to the response handed to uvicorn), for the lines after the first `skip`."""
-    entries = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line.startswith('{"httpMethod"')]
-    return [entry["ms"] for entry in entries[skip:] if not entry["path"].startswith("/_local/")], len(entries)
+    app's first line to the response handed to uvicorn), in the lines written after byte `start`."""
+    with log.open("rb") as file:
+        file.seek(start)
+        lines = file.read().decode("utf-8").splitlines(keepends=True)
+    entries = [json.loads(line) for line in lines if line.startswith('{"httpMethod"') and line.endswith("\n")]
+    return [entry["ms"] for entry in entries if not entry["path"].startswith("/_local/")]
 
 
 def autocannon(url: str, connections: int, token: str, post: bool, log: Path) -> dict:
     speed = probe()
-    _, before = app_milliseconds(log, 0)
+    start = log.stat().st_size
     out = subprocess.run(["node", "bench/load.js", url, str(connections), str(SECONDS), token, "post" if post else "get"],
                          cwd=ROOT, capture_output=True, text=True, check=True).stdout
     result = json.loads(out)
-    in_app, _ = app_milliseconds(log, before)
     return {"rps": result["requests"]["average"], "p50": result["latency"]["p50"], "p99": result["latency"]["p99"],
             "non2xx": result["non2xx"], "errors": result["errors"] + result["timeouts"], "total": result["requests"]["total"],
-            "probe_ms": speed, "app_ms": statistics.fmean(in_app)}
+            "probe_ms": speed, "app_ms": statistics.fmean(app_milliseconds(log, start))}
 
 
 def direct() -> dict[str, float]:

@@ -103,13 +103,14 @@ class UsersApi(Construct):
             "API Gateway's account-level logging role; AWS documents this managed policy for it, and it only writes API Gateway's own logs.",
         )
         for response_type, (status, code) in GATEWAY_ERRORS.items():
+            fixed = GATEWAY_MESSAGES.get(response_type)
+            message = json.dumps(fixed) if fixed else "$context.error.messageString"
             self.api.add_gateway_response(
                 f"Gateway{response_type.title().replace('_', '')}",
                 type=apigw.ResponseType.of(response_type),
                 status_code=status or None,
                 response_headers={"Access-Control-Allow-Origin": f"'{stage.api.cors_origins[0]}'"} if stage.api.cors_origins else None,
-                templates={"application/json": _ERROR_TEMPLATE % (
-                    code, json.dumps(GATEWAY_MESSAGES[response_type]) if response_type in GATEWAY_MESSAGES else "$context.error.messageString")},
+                templates={"application/json": _ERROR_TEMPLATE % (code, message)},
             )
 
         authorizer = apigw.CognitoUserPoolsAuthorizer(

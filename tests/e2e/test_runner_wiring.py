@@ -89,9 +89,13 @@ def test_an_unsupported_resource_is_named(assembly_copy: Path) -> None:
         load_wiring(assembly_copy, "dev")
 
 
-def _serve(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "local_runner", "serve", *args], cwd=ROOT, env=runner_env(),
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "local_runner", *args], cwd=ROOT, env=runner_env(),
                           capture_output=True, text=True, timeout=60)
+
+
+def _serve(*args: str) -> subprocess.CompletedProcess[str]:
+    return _cli("serve", *args)
 
 
 @pytest.mark.slow
@@ -124,8 +128,7 @@ def test_token_without_a_runner_says_how_to_reach_one() -> None:
     with socket.socket() as closed:  # a port nothing listens on
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-    result = subprocess.run([sys.executable, "-m", "local_runner", "token", "--url", f"http://127.0.0.1:{port}"], cwd=ROOT,
-                            env=runner_env(), capture_output=True, text=True, timeout=60)
+    result = _cli("token", "--url", f"http://127.0.0.1:{port}")
     assert result.returncode == 1 and result.stdout == ""  # nothing a `TOKEN=$(make -s token)` would take for a token
     [line] = result.stderr.strip().splitlines()
     assert line.startswith(f"error: no local runner answers at http://127.0.0.1:{port} (")
