@@ -95,7 +95,9 @@ def serve(args: argparse.Namespace) -> None:
     if faults.rates:
         say(f"injecting faults: {', '.join(f'{k}={v}' for k, v in faults.rates.items())}")
     say(f"function logs: {args.log_file}")
-    say(f"token: make token   (or curl -s -X POST {base}/_local/token)")
+    # make token asks the default port unless told otherwise: name the port when it is another.
+    ask = "make token" if port == DEFAULT_PORT else f"make token PORT={port}"
+    say(f"token: {ask}   (or curl -s -X POST {base}/_local/token)")
     say(f"ready in {time.perf_counter() - started:.1f}s: {base}")
 
     def shut_down(*_: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -192,3 +193,25 @@ def test_the_pipe_survives_a_failed_poll(synth: Synthesised) -> None:
         stop.set()
         worker.join(5)
     assert pipe.poll_errors == 1 and pipe.forwarded == 1
+
+
+@pytest.mark.slow
+def test_banner_names_the_port_for_make_token_and_ctrl_c_stops_cleanly(synth: Synthesised, tmp_path: Path) -> None:
+    process = subprocess.Popen([sys.executable, "-m", "local_runner", "serve", "--port", "0", "--assembly", str(synth.outdir),
+                                "--log-file", str(tmp_path / "log")], cwd=ROOT, env=runner_env(), stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        banner = []
+        for line in process.stdout:
+            banner.append(line.rstrip("\n"))
+            if line.startswith("ready in"):
+                break
+        port = banner[-1].rsplit(":", 1)[1]
+        # After make run PORT=N, a bare `make token` would ask port 3000: the banner says which to use.
+        assert f"token: make token PORT={port}   (or curl -s -X POST http://127.0.0.1:{port}/_local/token)" in banner
+        process.send_signal(signal.SIGINT)  # Ctrl-C
+        rest, _ = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0 and rest.splitlines() == ["stopped"]
