@@ -67,6 +67,15 @@ def serve(args: argparse.Namespace) -> None:
         server = make_server(None, args.host, args.port)  # bound first: a busy port fails before the slow start
     except OSError as exc:
         _fail(f"cannot listen on {args.host}:{args.port}: {'the port is already in use; stop the other process or set PORT=' if exc.errno == errno.EADDRINUSE else exc.strerror}")
+
+    def shut_down(*_: Any) -> None:
+        server.shutdown()
+
+    # From here on, Ctrl-C or SIGTERM asks for a stop instead of raising mid-start (which left a
+    # traceback, or poller threads running): the start finishes, serving ends at once, all stops.
+    # uvicorn catches both while it serves and hands them back here when it is done.
+    signal.signal(signal.SIGTERM, shut_down)
+    signal.signal(signal.SIGINT, shut_down)
     started = time.perf_counter()
     args.log_file.parent.mkdir(parents=True, exist_ok=True)
     log = open(args.log_file, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - open for the process's life
@@ -100,12 +109,6 @@ def serve(args: argparse.Namespace) -> None:
     say(f"token: {ask}   (or curl -s -X POST {base}/_local/token)")
     say(f"ready in {time.perf_counter() - started:.1f}s: {base}")
 
-    def shut_down(*_: Any) -> None:
-        server.shutdown()
-
-    # Until serving starts, and again after uvicorn (which catches both while it serves) is done.
-    signal.signal(signal.SIGTERM, shut_down)
-    signal.signal(signal.SIGINT, shut_down)
     try:
         server.serve_forever()
     finally:
@@ -125,7 +128,10 @@ def _call(url: str, method: str = "GET") -> Any:
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        serve(args)
+        try:
+            serve(args)
+        except KeyboardInterrupt:  # Ctrl-C while it was still importing: nothing to stop yet
+            sys.exit(130)
     elif args.command == "token":
         print(_call(f"{args.url}/_local/token", "POST")["token"])
     else:

@@ -215,3 +215,28 @@ def test_banner_names_the_port_for_make_token_and_ctrl_c_stops_cleanly(synth: Sy
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0 and rest.splitlines() == ["stopped"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_the_start_stops_cleanly(synth: Synthesised, tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "local_runner", "serve", "--port", str(port), "--assembly", str(synth.outdir),
+                                "--log-file", str(tmp_path / "log")], cwd=ROOT, env=runner_env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # the port is bound before the slow start: Ctrl-C lands inside it
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.01)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert (process.returncode, err) == (0, "")  # no KeyboardInterrupt traceback, no poller left running
+    assert out.splitlines()[-1] == "stopped"
