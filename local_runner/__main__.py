@@ -17,12 +17,12 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 DEFAULT_PORT = 3000
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     print(f"error: {message}", file=sys.stderr)
     sys.exit(1)
 
@@ -77,8 +77,11 @@ def serve(args: argparse.Namespace) -> None:
     signal.signal(signal.SIGTERM, shut_down)
     signal.signal(signal.SIGINT, shut_down)
     started = time.perf_counter()
-    args.log_file.parent.mkdir(parents=True, exist_ok=True)
-    log = open(args.log_file, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - open for the process's life
+    try:
+        args.log_file.parent.mkdir(parents=True, exist_ok=True)
+        log = open(args.log_file, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - open for the process's life
+    except OSError as exc:
+        _fail(f"cannot write the function log {args.log_file}: {exc.strerror or exc}; give a writable path with --log-file")
     # Functions write logs and EMF metrics to stdout, which Lambda sends to CloudWatch; here, the log file.
     sys.stdout = log
     logging.basicConfig(stream=log, level=logging.INFO, format="%(message)s")

@@ -115,6 +115,15 @@ def test_unsupported_template_fails_with_one_line(assembly_copy: Path, tmp_path:
 
 
 @pytest.mark.slow
+def test_unwritable_log_file_fails_with_one_line(synth: Synthesised, tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("a file where the log's folder would go")
+    log = tmp_path / "taken" / "functions.log"
+    result = _serve("--port", "0", "--assembly", str(synth.outdir), "--log-file", str(log))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"error: cannot write the function log {log}: File exists; give a writable path with --log-file"]
+
+
+@pytest.mark.slow
 def test_port_in_use_fails_with_one_line(synth: Synthesised, tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
