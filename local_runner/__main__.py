@@ -99,7 +99,7 @@ def serve(args: argparse.Namespace) -> None:
         _fail(f"the emulator could not start: {exc.strerror or exc}" + (" (is MOTO_PORT in use?)" if exc.errno == errno.EADDRINUSE else ""))
     server.app.service = service
     host, port = server.server_address[:2]
-    base = f"http://{host}:{port}"
+    base = base_url(host, port)
     say = lambda line: print(line, file=console, flush=True)  # noqa: E731
     say(f"Archon {args.stage} ({service.wiring.stack_name}) on {base}")
     if service.emulator.endpoint_url:
@@ -107,9 +107,7 @@ def serve(args: argparse.Namespace) -> None:
     if faults.rates:
         say(f"injecting faults: {', '.join(f'{k}={v}' for k, v in faults.rates.items())}")
     say(f"function logs: {args.log_file}")
-    # make token asks the default port unless told otherwise: name the port when it is another.
-    ask = "make token" if port == DEFAULT_PORT else f"make token PORT={port}"
-    say(f"token: {ask}   (or curl -s -X POST {base}/_local/token)")
+    say(f"token: {token_command(host, port)}   (or curl -s -X POST {base}/_local/token)")
     say(f"ready in {time.perf_counter() - started:.1f}s: {base}")
 
     try:
@@ -118,6 +116,17 @@ def serve(args: argparse.Namespace) -> None:
         server.server_close()
         service.stop()
         say("stopped")
+
+
+def base_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def token_command(host: str, port: int) -> str:
+    """How to get a token from this runner: make token asks 127.0.0.1 on the default port."""
+    if host not in ("127.0.0.1", "localhost", "0.0.0.0", "::"):  # noqa: S104 - names, not a bind
+        return f".venv/bin/python -m local_runner token --url {base_url(host, port)}"  # 127.0.0.1 does not reach it
+    return "make token" if port == DEFAULT_PORT else f"make token PORT={port}"
 
 
 def _call(url: str, method: str = "GET") -> Any:

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import boto3
 import pytest
 
+from local_runner.__main__ import base_url, token_command
 from local_runner.pipe import render
 from local_runner.wiring import WiringError, load_wiring
 from tests.conftest import Synthesised
@@ -249,3 +250,14 @@ def test_ctrl_c_during_the_start_stops_cleanly(synth: Synthesised, tmp_path: Pat
             process.kill()
     assert (process.returncode, err) == (0, "")  # no KeyboardInterrupt traceback, no poller left running
     assert out.splitlines()[-1] == "stopped"
+
+
+@pytest.mark.parametrize(("host", "port", "base", "command"), [
+    ("127.0.0.1", 3000, "http://127.0.0.1:3000", "make token"),
+    ("127.0.0.1", 3711, "http://127.0.0.1:3711", "make token PORT=3711"),
+    ("0.0.0.0", 3000, "http://0.0.0.0:3000", "make token"),  # noqa: S104 - every interface includes loopback
+    ("::1", 3000, "http://[::1]:3000", ".venv/bin/python -m local_runner token --url http://[::1]:3000"),
+    ("192.168.1.20", 3000, "http://192.168.1.20:3000", ".venv/bin/python -m local_runner token --url http://192.168.1.20:3000"),
+])
+def test_banner_urls_and_token_command_reach_the_runner(host: str, port: int, base: str, command: str) -> None:
+    assert (base_url(host, port), token_command(host, port)) == (base, command)
