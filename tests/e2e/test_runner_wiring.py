@@ -255,7 +255,7 @@ def test_ctrl_c_during_the_start_stops_cleanly(synth: Synthesised, tmp_path: Pat
 @pytest.mark.parametrize(("host", "port", "base", "command"), [
     ("127.0.0.1", 3000, "http://127.0.0.1:3000", "make token"),
     ("127.0.0.1", 3711, "http://127.0.0.1:3711", "make token PORT=3711"),
-    ("0.0.0.0", 3000, "http://0.0.0.0:3000", "make token"),  # noqa: S104 - every interface includes loopback
+    ("0.0.0.0", 3000, "http://0.0.0.0:3000", "make token"),  # every interface includes loopback
     ("::1", 3000, "http://[::1]:3000", ".venv/bin/python -m local_runner token --url http://[::1]:3000"),
     ("192.168.1.20", 3000, "http://192.168.1.20:3000", ".venv/bin/python -m local_runner token --url http://192.168.1.20:3000"),
 ])
