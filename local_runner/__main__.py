@@ -71,8 +71,8 @@ def serve(args: argparse.Namespace) -> None:
     def shut_down(*_: Any) -> None:
         server.shutdown()
 
-    # From here on, Ctrl-C or SIGTERM asks for a stop instead of raising mid-start (which left a
-    # traceback, or poller threads running): the start finishes, serving ends at once, all stops.
+    # From here on, Ctrl-C or SIGTERM asks for a stop instead of raising KeyboardInterrupt mid-start
+    # (a traceback, exit 130): the start finishes, serving ends at once, all stops.
     # uvicorn catches both while it serves and hands them back here when it is done.
     signal.signal(signal.SIGTERM, shut_down)
     signal.signal(signal.SIGINT, shut_down)

@@ -100,6 +100,13 @@ def _serve(*args: str) -> subprocess.CompletedProcess[str]:
     return _cli("serve", *args)
 
 
+def _start_serving(synth: Synthesised, tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    """`serve` left running, its stdout and stderr piped, for tests that signal it."""
+    return subprocess.Popen([sys.executable, "-m", "local_runner", "serve", *args, "--assembly", str(synth.outdir),
+                             "--log-file", str(tmp_path / "log")], cwd=ROOT, env=runner_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
 @pytest.mark.slow
 def test_missing_assembly_fails_with_one_line(tmp_path: Path) -> None:
     result = _serve("--port", "0", "--assembly", str(tmp_path / "nowhere"), "--log-file", str(tmp_path / "log"))
@@ -207,8 +214,7 @@ def test_the_pipe_survives_a_failed_poll(synth: Synthesised) -> None:
 
 @pytest.mark.slow
 def test_banner_names_the_port_for_make_token_and_ctrl_c_stops_cleanly(synth: Synthesised, tmp_path: Path) -> None:
-    process = subprocess.Popen([sys.executable, "-m", "local_runner", "serve", "--port", "0", "--assembly", str(synth.outdir),
-                                "--log-file", str(tmp_path / "log")], cwd=ROOT, env=runner_env(), stdout=subprocess.PIPE, text=True)
+    process = _start_serving(synth, tmp_path, "--port", "0")
     try:
         assert process.stdout is not None
         banner = []
@@ -220,11 +226,11 @@ def test_banner_names_the_port_for_make_token_and_ctrl_c_stops_cleanly(synth: Sy
         # After make run PORT=N, a bare `make token` would ask port 3000: the banner says which to use.
         assert f"token: make token PORT={port}   (or curl -s -X POST http://127.0.0.1:{port}/_local/token)" in banner
         process.send_signal(signal.SIGINT)  # Ctrl-C
-        rest, _ = process.communicate(timeout=20)
+        rest, err = process.communicate(timeout=20)
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 0 and rest.splitlines() == ["stopped"]
+    assert process.returncode == 0 and rest.splitlines() == ["stopped"] and err == ""
 
 
 @pytest.mark.slow
@@ -232,9 +238,7 @@ def test_ctrl_c_during_the_start_stops_cleanly(synth: Synthesised, tmp_path: Pat
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "local_runner", "serve", "--port", str(port), "--assembly", str(synth.outdir),
-                                "--log-file", str(tmp_path / "log")], cwd=ROOT, env=runner_env(), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = _start_serving(synth, tmp_path, "--port", str(port))
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # the port is bound before the slow start: Ctrl-C lands inside it
