@@ -61,6 +61,12 @@ layer: build/layer.stamp
 	.tools/checkov/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-checkov.txt
 	touch $@
 
+# Stock moto 5.2.5 in a venv of its own for bench/yardstick.py: the runner pins 5.1.22.
+.tools/yardstick/.stamp: bench/requirements-yardstick.txt
+	$(PYTHON) -m venv .tools/yardstick
+	.tools/yardstick/bin/pip install --quiet --disable-pip-version-check -r bench/requirements-yardstick.txt
+	touch $@
+
 setup: $(VENV)/.stamp node_modules/.stamp .tools/node/bin/node build/layer.stamp .tools/checkov/.stamp
 
 # Offline synth review (no AWS credentials): FORMAT=md|text, DIFF_FLAGS e.g. --fail-on-destructive.
@@ -95,11 +101,12 @@ token: $(VENV)/.stamp
 outbox: $(VENV)/.stamp
 	@$(VENV)/bin/python -m local_runner outbox --url http://127.0.0.1:$(PORT)
 
-# Writes docs/benchmarks.md: handlers (cold, warm vs the original design), runner throughput and
+# Writes docs/benchmarks.md: handlers (cold, warm vs the original design), runner throughput (against
+# the issue's prototype, scaled by its emulator yardstick measured again) and
 # instructions per request, processor drain, synth and test time, then the cost model (which
 # reads the handlers' figures). valgrind does not run everywhere (not on Apple silicon): without
 # it the instruction counts are skipped, saying so.
-bench: setup cdk.out/.dev.stamp
+bench: setup cdk.out/.dev.stamp .tools/yardstick/.stamp
 	$(VENV)/bin/python bench/handlers.py
 	$(VENV)/bin/python bench/runner.py
 	@if command -v valgrind >/dev/null; then $(VENV)/bin/python bench/instructions.py; \
@@ -132,6 +139,7 @@ lock:  ## re-pin every Python dependency after editing a requirements*.in file
 	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header -c requirements-dev.txt -o requirements.txt requirements.in
 	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header -c requirements-dev.txt -o lambda_src/requirements.txt lambda_src/requirements.in
 	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header -o tools/requirements-checkov.txt tools/requirements-checkov.in
+	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header -o bench/requirements-yardstick.txt bench/requirements-yardstick.in
 
 clean:
 	rm -rf cdk.out build .pytest_cache .coverage htmlcov
