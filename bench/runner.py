@@ -56,11 +56,13 @@ def call(url: str, method: str = "GET", token: str | None = None, body: dict | N
 
 
 def emails_caught_up(base: str, timeout: float = 900) -> float:
-    """Seconds from the end of a run until every user created so far has had a welcome email."""
+    """Seconds from the end of a run until every user created so far has had a welcome email.
+    It reads the counts in /_local/status: the whole outbox, asked four times a second, cost the
+    runner ~0.3 s of CPU per ask at 20,000 emails and slowed the very catch-up it timed."""
     started = time.perf_counter()
     while True:
-        created = int(call(f"{base}/_local/status")["api_responses"].get("201", 0))
-        if len(call(f"{base}/_local/outbox")["emails"]) >= created:
+        status = call(f"{base}/_local/status")
+        if status["emails_sent"] >= int(status["api_responses"].get("201", 0)):
             return time.perf_counter() - started
         if time.perf_counter() - started > timeout:
             raise SystemExit(f"welcome emails did not catch up within {timeout:.0f} s")

@@ -112,11 +112,11 @@ class Emulator:
         # Stream ARNs would otherwise route to an account-specific endpoint that moto does not serve.
         return boto3.client(service, region_name=self.region, config=Config(account_id_endpoint_mode="disabled"))
 
-    def sent_emails(self) -> list[Any]:
-        """SES's outbox; moto keeps it in this process in both backends."""
+    def sent_emails(self, since: int = 0) -> list[Any]:
+        """SES's outbox from the `since`-th email on; moto keeps it in this process in both backends."""
         from moto.ses.models import ses_backends
 
-        return list(ses_backends[ACCOUNT][self.region].sent_messages)
+        return ses_backends[ACCOUNT][self.region].sent_messages[since:]
 
 
 def provision(emulator: Emulator, wiring: Wiring) -> LocalResources:

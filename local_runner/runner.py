@@ -88,11 +88,15 @@ class LocalService:
 
     def _collect_emails(self) -> None:
         """Stamps the emails SES accepted since the last batch with the time they were sent."""
-        sent = self.emulator.sent_emails()
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
         with self._outbox_lock:
-            for message in sent[len(self._outbox):]:
+            for message in self.emulator.sent_emails(since=len(self._outbox)):
                 self._outbox.append(SentEmail(to=list(message.destinations.get("ToAddresses", [])), subject=message.subject, sent_at=now))
+
+    def _emails_sent(self) -> int:
+        self._collect_emails()
+        with self._outbox_lock:
+            return len(self._outbox)
 
     def outbox(self) -> list[SentEmail]:
         self._collect_emails()
@@ -142,6 +146,8 @@ class LocalService:
             "event_sources": {e.spec.function_logical_id: {"invocations": e.invocations, "failed_invocations": e.failed_invocations, "poll_errors": e.poll_errors,
                                                            "batching_window_seconds": e.batching_window} for e in self.event_sources},
             "poller_turns_deferred": self.turns.deferred,
+            # How many welcome emails went out, without the outbox's every email (make outbox lists them).
+            "emails_sent": self._emails_sent(),
             "faults_fired": dict(self.options.faults.fired),
             "api_responses": {str(status): count for status, count in sorted(self.api.answered.items())},
         }
