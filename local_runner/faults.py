@@ -51,7 +51,10 @@ class Faults:
     fired: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
-        self._random = random.Random(self.seed)
+        # One stream of draws per fault: with a seed, the n-th SES call meets the same fate however
+        # the API's and the pollers' threads interleave. One shared stream made the seed repeat
+        # nothing under concurrency (the short ledger's SES throttling fired in some runs, not others).
+        self._randoms = {name: random.Random(f"{self.seed}:{name}" if self.seed is not None else None) for name in self.rates}
         self._lock = threading.Lock()
 
     @classmethod
@@ -79,7 +82,7 @@ class Faults:
         with self._lock:
             if self.limit is not None and self.fired[name] >= self.limit:
                 return False
-            if self._random.random() >= rate:
+            if self._randoms[name].random() >= rate:
                 return False
             self.fired[name] += 1
             return True

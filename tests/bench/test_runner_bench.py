@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import gc
 import json
+import sys
 
 import pytest
 
-from bench import runner
+_path = list(sys.path)
+from bench import runner  # noqa: E402
+
+# The script puts bench/ first on sys.path for its own imports; there, bench/handlers.py would
+# shadow lambda_src's handlers package for every test after this one.
+sys.path[:] = _path
 
 
 def test_probe_measures_the_machine_not_the_bench_process_heap():

@@ -159,6 +159,27 @@ def test_bad_fault_spec_fails_with_one_line(synth: Synthesised, tmp_path: Path) 
     assert result.returncode == 1 and "unknown fault 'disk.full'" in result.stderr
 
 
+def test_a_fault_seed_repeats_each_fault_however_the_threads_interleave() -> None:
+    """With --fault-seed, the n-th SES call meets the same fate whether the API's DynamoDB calls
+    drew before it or not (the API and the pollers run on their own threads)."""
+    from local_runner.faults import Faults
+
+    def ses_fates(dynamodb_calls_between: int) -> list[bool]:
+        faults = Faults.parse(["ses.throttle=0.3", "dynamodb.throttle=0.3"], seed=11)
+        fates = []
+        for _ in range(50):
+            for _ in range(dynamodb_calls_between):
+                faults.fire("dynamodb.throttle")
+            fates.append(faults.fire("ses.throttle"))
+        return fates
+
+    alone = ses_fates(0)
+    assert any(alone) and not all(alone)
+    assert ses_fates(1) == alone and ses_fates(3) == alone
+    other_seed = Faults.parse(["ses.throttle=0.3"], seed=12)
+    assert [other_seed.fire("ses.throttle") for _ in range(50)] != alone
+
+
 @pytest.mark.slow
 def test_server_backend_shares_state_with_other_processes(launch: Callable[..., Runner]) -> None:
     runner = launch("--backend", "server", "--moto-port", "0")
