@@ -117,7 +117,7 @@ def main() -> None:
             "(Powertools batch processing, partial failures reported) and deletes what succeeded; the direct "
             "row is the same DynamoDB and SES calls with none of that. On AWS the drain scales with the event "
             "source's concurrency (up to the function's reserved concurrency); here it is one poller, and moto's "
-            "SQS still counts the whole queue on every send and receive, so a deep backlog costs more here than "
+            "SQS still scans the whole queue on every receive, so a deep backlog costs more here than "
             "the processor alone would.")
 
 

@@ -318,7 +318,7 @@ def main() -> None:
         "run the welcome emails fall behind and catch up afterwards (last column; every user got theirs "
         "before the next run started). The emulator's fast paths (local_runner/emulator.py: cached moto "
         "dispatch, no SigV4 that moto would not check, transactions and queues that do not copy or count "
-        "everything) are in both columns. " + versus_reference(runs, scale) + " The scale comes from the issue's own "
+        "everything, stream records written as JSON directly) are in both columns. " + versus_reference(runs, scale) + " The scale comes from the issue's own "
         "yardstick: its prototype was measured beside stock moto's start time and DynamoDB rate, so the same two figures, "
         "measured again in this run, say how much faster or slower this machine is now. The issue's figures were taken on "
         "stock moto of one version, and which one decides the scale: on one version both factors should agree, and here "

@@ -6,9 +6,11 @@ loopback so the AWS CLI and other processes can look at the same state.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import string
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +84,7 @@ class Emulator:
     def start(self) -> None:
         make_transactions_cheap()
         make_queues_cheap()
+        make_streams_cheap()
         if self.backend == "memory":
             from moto import mock_aws
 
@@ -202,6 +205,84 @@ def make_queues_cheap() -> None:
     unix_time_millis._archon_cheap = True  # type: ignore[attr-defined]
     sqs_models.unix_time_millis = unix_time_millis
     sqs_models.SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
+    QueueAttributes.moto = sqs_models.Queue.attributes
+    sqs_models.Queue.attributes = property(QueueAttributes)  # type: ignore[assignment,method-assign]
+
+
+class QueueAttributes(Mapping[str, Any]):
+    """moto's Queue.attributes, each value computed when it is read. moto builds the whole dict,
+    the message counts included (a pass over the queue each), to read one flag on every
+    SendMessage: O(queue) per message, so a backlog of n took O(n^2) to queue. Same keys, same
+    order, same values as moto's property (tests/e2e/test_emulator.py compares them)."""
+
+    moto: Any = None  # moto's own property, kept for the comparison
+
+    def __init__(self, queue: Any) -> None:
+        self._queue = queue
+
+    def _names(self) -> list[str]:
+        queue = self._queue
+        names = list(queue.BASE_ATTRIBUTES)
+        if queue.fifo_queue:
+            names += queue.FIFO_ATTRIBUTES
+        if queue.kms_master_key_id:
+            names += queue.KMS_ATTRIBUTES
+        if queue.policy:
+            names.append("Policy")
+        if queue.redrive_policy:
+            names.append("RedrivePolicy")
+        return list(dict.fromkeys(names))
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._names():
+            raise KeyError(name)
+        from moto.core.utils import camelcase_to_underscores
+
+        queue = self._queue
+        value = getattr(queue, camelcase_to_underscores(name))
+        if name == "RedrivePolicy" and queue.redrive_policy:
+            value = json.dumps(queue.redrive_policy)
+        return str(value).lower() if isinstance(value, bool) else value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
+def make_streams_cheap() -> None:
+    """moto answers GetRecords through its generic response serializer, which walks the botocore
+    shape of every attribute value of every record (~0.4 ms a record here, half of the Pipe's
+    time). Its records are already in the wire's JSON form but for the creation time, an ISO
+    string the wire carries as epoch seconds (to the millisecond): this writes them as JSON
+    directly. The same parsed answer as moto's (tests/e2e/test_emulator.py compares them), but for
+    binary values, which moto's serializer base64-encodes a second time and these return as written."""
+    import calendar
+
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    original = DynamoDBStreamsHandler.get_records
+    if getattr(original, "_archon_cheap", False):
+        return
+
+    def epoch_seconds(iso: str) -> float:
+        when = dt.datetime.fromisoformat(iso)
+        whole = calendar.timegm(when.utctimetuple())
+        return whole + (when.microsecond // 1000) / 1000.0 if when.microsecond else whole
+
+    def get_records(self: Any) -> str:
+        limit = self._get_param("Limit")
+        result = self.backend.get_records(self._get_param("ShardIterator"), 1000 if limit is None else limit)
+        records = []
+        for record in result["Records"]:
+            stream = dict(record["dynamodb"], ApproximateCreationDateTime=epoch_seconds(record["dynamodb"]["ApproximateCreationDateTime"]))
+            records.append(dict(record, dynamodb=stream))
+        return json.dumps({"NextShardIterator": result["NextShardIterator"], "Records": records})
+
+    get_records._archon_cheap = True  # type: ignore[attr-defined]
+    get_records._archon_original = original  # type: ignore[attr-defined]
+    DynamoDBStreamsHandler.get_records = get_records  # type: ignore[method-assign,assignment]
 
 
 def _unsigned(**_: Any) -> Any:

@@ -133,6 +133,28 @@ class LocalService:
                 found[name] = [m["Body"] for m in held]
         return found
 
+    def redrive(self) -> dict[str, int]:
+        """Moves every dead letter back to the queue it came from, as `aws sqs
+        start-message-move-task` does after a fix (docs/operations.md); moto has no move task.
+        Returns how many left each dead-letter queue."""
+        sqs = self.emulator.client("sqs")
+        moved: dict[str, int] = {}
+        with self.host.lock:
+            for spec in self.wiring.queues.values():
+                if not spec.dead_letter_logical_id:
+                    continue
+                source, dead = self.resources.queue_urls[spec.logical_id], self.resources.queue_urls[spec.dead_letter_logical_id]
+                count = 0
+                while batch := sqs.receive_message(QueueUrl=dead, MaxNumberOfMessages=10, VisibilityTimeout=60,
+                                                   MessageAttributeNames=["All"]).get("Messages", []):
+                    sqs.send_message_batch(QueueUrl=source, Entries=[
+                        {"Id": str(i), "MessageBody": m["Body"], **({"MessageAttributes": m["MessageAttributes"]} if m.get("MessageAttributes") else {})}
+                        for i, m in enumerate(batch)])
+                    sqs.delete_message_batch(QueueUrl=dead, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)])
+                    count += len(batch)
+                moved[self.wiring.queues[spec.dead_letter_logical_id].name] = count
+        return moved
+
     def token(self) -> str:
         with self.host.lock:
             return demo_token(self.emulator, self.wiring, self.resources)

@@ -1,5 +1,5 @@
 """The HTTP front door: the users API at `/`, and the runner's own endpoints under `/_local/`
-(demo token, outbox, queue depths, status), which exist only locally.
+(demo token, outbox, queue depths, dead letters and their redrive, status), which exist only locally.
 
 uvicorn serves it, with the httptools (llhttp) parser and uvloop: a third of the per-request cost
 of http.server, whose header parsing alone took a tenth of a GET. The app calls the gateway inline on the event
@@ -96,7 +96,10 @@ class LocalApp:
             return 200, service.status()
         if name == "dead-letters" and method == "GET":
             return 200, service.dead_letters()
-        return 404, {"message": "local endpoints: POST /_local/token, GET /_local/outbox, GET /_local/queues, GET /_local/dead-letters, GET /_local/status"}
+        if name == "redrive" and method == "POST":
+            return 200, {"moved": service.redrive()}
+        return 404, {"message": "local endpoints: POST /_local/token, GET /_local/outbox, GET /_local/queues, GET /_local/dead-letters, "
+                                "POST /_local/redrive, GET /_local/status"}
 
 
 async def _send(send: Any, status: int, headers: list[tuple[str, str]], body: bytes, close: bool = False) -> None:

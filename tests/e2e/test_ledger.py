@@ -17,4 +17,7 @@ def test_every_user_is_accounted_for_under_injected_faults(launch):
     assert sum(fired.values()) >= 10, fired
     assert summary["created_2xx"] >= 50, summary
     assert summary["duplicate_registrations"] >= 5, summary
-    assert summary["welcome_emails_exactly_once"] + summary["dead_lettered_exactly_once"] == summary["created_2xx"]
+    assert (summary["welcome_emails_exactly_once"] + summary["dead_lettered_exactly_once"]
+            + summary["emailed_once_then_dead_lettered"]) == summary["created_2xx"]
+    # Every dead letter was redriven (and the checks after it held: problems is empty).
+    assert summary["dead_letters_redriven"] == summary["dead_lettered_exactly_once"] + summary["emailed_once_then_dead_lettered"]

@@ -220,6 +220,12 @@ def test_a_poison_message_reaches_the_dead_letter_queue(launch: Callable[..., Ru
     assert emails_to(runner, user["email"]) == []
     # maxReceiveCount is 5 in the template: five deliveries, then the redrive.
     assert runner.local("status")["event_sources"]["NotificationsProcessorFunction8EA4472A"]["invocations"] == 5
+    # The runbook's redrive, the cause not fixed: back to the queue, five more deliveries, back to the DLQ.
+    moved = runner.request("POST", "/_local/redrive")
+    assert moved.status == 200 and moved.json() == {"moved": {"notifications-dev-dlq": 1}}  # the Pipe's DLQ is no queue's redrive target
+    assert runner.wait_for(lambda: runner.local("status")["event_sources"]["NotificationsProcessorFunction8EA4472A"]["invocations"] == 10
+                           and runner.local("queues")["notifications-dev-dlq"]["visible"] == 1, timeout=30)
+    assert json.loads(runner.local("dead-letters")["notifications-dev-dlq"][0])["email"] == user["email"]
 
 
 def test_under_a_sustained_load_the_api_comes_first_and_every_email_follows(runner: Runner) -> None:
