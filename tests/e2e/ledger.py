@@ -49,6 +49,7 @@ class Ledger:
     faults_fired: dict[str, int] = field(default_factory=dict)
     redriven: int = 0  # dead letters moved back to their queue after the first accounting
     after_redrive: list[str] = field(default_factory=list)
+    redrive_outcome: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -84,7 +85,7 @@ class Ledger:
             "created_but_missing": len(self.missing), "failed_but_left_behind": len(self.left_behind),
             "no_final_answer": len(self.unanswered), "duplicate_registrations": self.duplicates,
             "duplicates_not_rejected": len(self.duplicates_accepted), "users_changed_by_a_duplicate": len(self.changed_by_duplicate),
-            "dead_letters_redriven": self.redriven, "faults_fired": self.faults_fired, "problems": len(self.problems), "seconds": round(self.seconds, 1),
+            "dead_letters_redriven": self.redriven, "after_the_redrive": self.redrive_outcome, "faults_fired": self.faults_fired, "problems": len(self.problems), "seconds": round(self.seconds, 1),
         }
 
 
@@ -204,6 +205,12 @@ def _redrive(runner: Runner, ledger: Ledger, ids: set[str], by_address: dict[str
             if address in by_address:
                 emailed[by_address[address]] += 1
     dead = {user_id for bodies in runner.local("dead-letters").values() for body in bodies for user_id in ids if user_id in body}
+    redriven = [u for u in ids if ledger.dead_lettered[u]]
+    ledger.redrive_outcome = {
+        "emailed_now": sum(1 for u in redriven if not ledger.emailed[u] and emailed[u] == 1),
+        "emailed_before_and_not_again": sum(1 for u in redriven if ledger.emailed[u] == 1 == emailed[u]),
+        "dead_lettered_again": sum(1 for u in redriven if u in dead),
+    }
     ledger.after_redrive = [f"{u}: {emailed[u]} emails after the redrive" for u in ids if emailed[u] > 1]
     ledger.after_redrive += [f"{u}: neither an email nor a dead letter after the redrive" for u in ids if not emailed[u] and u not in dead]
 
