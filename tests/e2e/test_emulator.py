@@ -119,3 +119,24 @@ def test_stream_records_written_directly_equal_moto_serialized(monkeypatch) -> N
     assert direct["records"][-1]["dynamodb"]["NewImage"] == {"pk": {"S": "bytes"}, "sk": {"N": "3"}, "b": {"B": b"\x00\xff"}, "bs": {"BS": [b"one"]}}
     assert direct["records"][:-1] == serialized["records"][:-1] and direct["next"] == serialized["next"]
     assert direct_limited == serialized_limited and len(direct_limited["records"]) == 2
+
+
+def test_shard_iterators_expire_after_15_minutes_as_on_aws() -> None:
+    """moto kept every iterator: an idle runner's Pipe leaked eight a second."""
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    from local_runner.emulator import ExpiringIterators, make_streams_cheap
+
+    now = [0.0]
+    iterators = ExpiringIterators(clock=lambda: now[0])
+    iterators["first"] = 1
+    now[0] = 15 * 60
+    iterators["second"] = 2
+    assert set(iterators) == {"first", "second"}  # 15 minutes old: not yet expired
+    now[0] = 15 * 60 + 1
+    iterators["third"] = 3
+    assert set(iterators) == {"second", "third"}
+    assert iterators["third"] == 3
+
+    make_streams_cheap()
+    assert isinstance(dynamodbstreams_backends["123456789012"]["eu-west-3"].shard_iterators, ExpiringIterators)
