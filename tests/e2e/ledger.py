@@ -85,7 +85,8 @@ class Ledger:
             "created_but_missing": len(self.missing), "failed_but_left_behind": len(self.left_behind),
             "no_final_answer": len(self.unanswered), "duplicate_registrations": self.duplicates,
             "duplicates_not_rejected": len(self.duplicates_accepted), "users_changed_by_a_duplicate": len(self.changed_by_duplicate),
-            "dead_letters_redriven": self.redriven, "after_the_redrive": self.redrive_outcome, "faults_fired": self.faults_fired, "problems": len(self.problems), "seconds": round(self.seconds, 1),
+            "dead_letters_redriven": self.redriven, "after_the_redrive": self.redrive_outcome,
+            "faults_fired": self.faults_fired, "problems": len(self.problems), "seconds": round(self.seconds, 1),
         }
 
 
@@ -165,17 +166,7 @@ def run(runner: Runner, users: int, workers: int = 4, drain_timeout: float = 300
                     ledger.duplicates_accepted.append(f"{email.upper()}: duplicate answered {duplicate.status} {duplicate.body[:120]!r}")
 
     _wait_until_drained(runner, drain_timeout)
-    by_address = {e: u for e, u in ledger.created.items()}
-    for sent in runner.local("outbox")["emails"]:
-        for address in sent["to"]:
-            if address in by_address:
-                ledger.emailed[by_address[address]] += 1
-    ids = set(ledger.created.values())
-    for name, bodies in runner.local("dead-letters").items():
-        for body in bodies:
-            for user_id in ids:
-                if user_id in body:
-                    ledger.dead_lettered[user_id] += 1
+    ledger.emailed, ledger.dead_lettered = _emails_and_dead_letters(runner, ledger.created)
     for email, user_id in ledger.created.items():
         fetched = _persist(lambda: runner.request("GET", f"/users/{user_id}"))
         if fetched.status != 200:
@@ -189,22 +180,26 @@ def run(runner: Runner, users: int, workers: int = 4, drain_timeout: float = 300
             ledger.left_behind.append(f"{email} (first {ledger.failed[email]}, then {again.body[:120]!r})")
     ledger.faults_fired = runner.local("status")["faults_fired"]
     if sum(ledger.dead_lettered.values()):
-        _redrive(runner, ledger, ids, by_address, drain_timeout)
+        _redrive(runner, ledger, drain_timeout)
     ledger.seconds = time.monotonic() - started
     return ledger
 
 
-def _redrive(runner: Runner, ledger: Ledger, ids: set[str], by_address: dict[str, str], drain_timeout: float) -> None:
+def _emails_and_dead_letters(runner: Runner, created: dict[str, str]) -> tuple[Counter[str], Counter[str]]:
+    """Per user id: the welcome emails in the outbox, and the messages in the dead-letter queues."""
+    emailed: Counter[str] = Counter(created[a] for sent in runner.local("outbox")["emails"] for a in sent["to"] if a in created)
+    ids = set(created.values())
+    dead: Counter[str] = Counter(u for bodies in runner.local("dead-letters").values() for body in bodies for u in ids if u in body)
+    return emailed, dead
+
+
+def _redrive(runner: Runner, ledger: Ledger, drain_timeout: float) -> None:
     """The runbook's redrive: the dead letters go back to their queue (the faults still on), and
     afterwards no user may have a second email, nor be left with neither an email nor a dead letter."""
     ledger.redriven = sum(runner.request("POST", "/_local/redrive").json()["moved"].values())
     _wait_until_drained(runner, drain_timeout)
-    emailed: Counter[str] = Counter()
-    for sent in runner.local("outbox")["emails"]:
-        for address in sent["to"]:
-            if address in by_address:
-                emailed[by_address[address]] += 1
-    dead = {user_id for bodies in runner.local("dead-letters").values() for body in bodies for user_id in ids if user_id in body}
+    emailed, dead = _emails_and_dead_letters(runner, ledger.created)
+    ids = set(ledger.created.values())
     redriven = [u for u in ids if ledger.dead_lettered[u]]
     ledger.redrive_outcome = {
         "emailed_now": sum(1 for u in redriven if not ledger.emailed[u] and emailed[u] == 1),
