@@ -104,7 +104,7 @@ def versus_reference(runs: dict[tuple[str, int], dict], scale: float) -> str:
         rate = runs[(op, 1)]["rps"]
         parts.append(f"{op} {rate:.0f}/s against {ref}/s as measured then ({'above' if rate > ref else 'not above'} it) and "
                      f"{ref * scale:.0f}/s scaled to this machine now ({'above' if rate > ref * scale else 'not above'} it)")
-    return f"The issue's prototype reference, at one connection: {'; '.join(parts)}."
+    return f"The prototype reference, at one connection: {'; '.join(parts)}."
 
 
 def median_run(results: list[dict]) -> dict:
@@ -294,9 +294,9 @@ def main() -> None:
     probes = [p for r in runs.values() for p in r["probes"]]
     lines += ["", f"Machine speed during the bench: a fixed pure-Python workload took {floor_probe:.0f} ms beside the direct "
               f"baseline and {min(probes):.0f}-{max(probes):.0f} ms before the runs (lower is faster; `probe()` in bench/runner.py).",
-              "", f"The issue's emulator yardstick (stock moto in-process; the issue: ~{ISSUE_YARDSTICK['start_s']} s to start, "
+              "", f"The prototype's emulator yardstick (stock moto in-process; then: ~{ISSUE_YARDSTICK['start_s']} s to start, "
               f"~{ISSUE_YARDSTICK['dynamodb_ops']} DynamoDB ops/s), before and after the runs (bench/yardstick.py):", "",
-              "| stock moto | start, s | DynamoDB ops/s | speed vs the issue's machine: by start, by ops |", "| --- | --- | --- | --- |"]
+              "| stock moto | start, s | DynamoDB ops/s | speed vs the prototype's machine: by start, by ops |", "| --- | --- | --- | --- |"]
     for version in YARDSTICKS:
         before, after = sticks[0][version], sticks[1][version]
         lines.append(f"| {version} | {before['start_s']:.2f}, {after['start_s']:.2f} | {before['dynamodb_ops']:.0f}, {after['dynamodb_ops']:.0f} | "
@@ -318,9 +318,9 @@ def main() -> None:
         "run the welcome emails fall behind and catch up afterwards (last column; every user got theirs "
         "before the next run started). The emulator's fast paths (local_runner/emulator.py: cached moto "
         "dispatch, no SigV4 that moto would not check, transactions and queues that do not copy or count "
-        "everything, stream records written as JSON directly) are in both columns. " + versus_reference(runs, scale) + " The scale comes from the issue's own "
-        "yardstick: its prototype was measured beside stock moto's start time and DynamoDB rate, so the same two figures, "
-        "measured again in this run, say how much faster or slower this machine is now. The issue's figures were taken on "
+        "everything, stream records written as JSON directly) are in both columns. " + versus_reference(runs, scale) + " The scale comes from the prototype's own "
+        "yardstick: it was measured beside stock moto's start time and DynamoDB rate, so the same two figures, "
+        "measured again in this run, say how much faster or slower this machine is now. Those figures were taken on "
         "stock moto of one version, and which one decides the scale: on one version both factors should agree, and here "
         + ", ".join(f"{version}'s ops factor is {d:.2f}x its start factor" for version, d in disagreement.items())
         + f". The scale is the larger of moto {SCALE_BY}'s two factors, the stricter bar. moto is pinned to 5.1.22 for the "
