@@ -139,4 +139,12 @@ def test_shard_iterators_expire_after_15_minutes_as_on_aws() -> None:
     assert iterators["third"] == 3
 
     make_streams_cheap()
-    assert isinstance(dynamodbstreams_backends["123456789012"]["eu-west-3"].shard_iterators, ExpiringIterators)
+    backend = dynamodbstreams_backends["123456789012"]["eu-west-3"]
+    assert isinstance(backend.shard_iterators, ExpiringIterators)
+    # Nor does moto's list of every model instance keep them alive.
+    from moto.dynamodbstreams.models import ShardIterator
+
+    listed = len(ShardIterator.instances_tracked)
+    shard = type("Shard", (), {"starting_sequence_number": 1, "items": []})()
+    assert ShardIterator(backend, shard, "TRIM_HORIZON").sequence_number == 1
+    assert len(ShardIterator.instances_tracked) == listed
