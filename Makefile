@@ -102,7 +102,7 @@ outbox: $(VENV)/.stamp
 	@$(VENV)/bin/python -m local_runner outbox --url http://127.0.0.1:$(PORT)
 
 # Writes docs/benchmarks.md: handlers (cold, warm vs the original design), runner throughput (against
-# the issue's prototype, scaled by its emulator yardstick measured again) and
+# the prototype reference, scaled by its emulator yardstick measured again) and
 # instructions per request, processor drain, synth and test time, then the cost model (which
 # reads the handlers' figures). valgrind does not run everywhere (not on Apple silicon): without
 # it the instruction counts are skipped, saying so.

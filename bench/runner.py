@@ -271,8 +271,12 @@ def main() -> None:
             process.terminate()
             process.wait(timeout=30)
     sticks.append(yardsticks())
+
+    def mean(version: str, figure: str) -> float:  # of the yardstick before and after the runs
+        return statistics.fmean(stick[version][figure] for stick in sticks)
+
     # The stricter of the two factors: a faster machine now raises the bar by the most it could have moved.
-    scale = max(statistics.fmean(stick[SCALE_BY][factor] for stick in sticks) for factor in ("start_factor", "ops_factor"))
+    scale = max(mean(SCALE_BY, "start_factor"), mean(SCALE_BY, "ops_factor"))
     lines = [
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
         f"autocannon, {REPEATS} runs of {SECONDS} s per row (the median run, and the range); "
@@ -301,9 +305,6 @@ def main() -> None:
         before, after = sticks[0][version], sticks[1][version]
         lines.append(f"| {version} | {before['start_s']:.2f}, {after['start_s']:.2f} | {before['dynamodb_ops']:.0f}, {after['dynamodb_ops']:.0f} | "
                      f"{before['start_factor']:.2f}x, {after['start_factor']:.2f}x; {before['ops_factor']:.2f}x, {after['ops_factor']:.2f}x |")
-    def mean(version: str, figure: str) -> float:
-        return statistics.fmean(stick[version][figure] for stick in sticks)
-
     disagreement = {version: mean(version, "ops_factor") / mean(version, "start_factor") for version in YARDSTICKS}
     serializer_cost = mean("5.1.22", "dynamodb_ops") / mean("5.2.5", "dynamodb_ops")
     lines += ["", f"The prototype's rates scaled to this machine now (x{scale:.2f}, the larger of moto {SCALE_BY}'s two factors): "
