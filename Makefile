@@ -15,7 +15,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION :=
 
 STAGE_CONTEXT := $(if $(STAGE),-c stage=$(STAGE),)
 
-.PHONY: help setup synth test bench snapshot layer lock clean run token outbox diff tf-provider-tests chaos fuzz
+.PHONY: help setup synth test bench snapshot layer lock clean run token outbox diff tf-provider-tests chaos fuzz migrate-email-keys
 
 help:
 	@echo "make synth [STAGE=dev|staging|prod]  synthesise every (stage, region) into cdk.out"
@@ -28,6 +28,7 @@ help:
 	@echo "make chaos [USERS=1000]              the ledger under injected faults; writes docs/reliability.md"
 	@echo "make fuzz [EXAMPLES=3500]            schemathesis from docs/openapi.json against the local runner (10,000+ requests); writes docs/reliability.md"
 	@echo "make tf-provider-tests               the sidecar checks that need provider binaries (needs the Terraform registry)"
+	@echo "make migrate-email-keys STAGE= [APPLY=1]  re-key a deployed stage's email guards (dry run without APPLY; AWS credentials)"
 
 $(VENV)/.stamp: requirements-dev.txt requirements.txt lambda_src/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -129,6 +130,11 @@ fuzz: $(VENV)/.stamp cdk.out/.dev.stamp
 # need the provider binaries, so they run where registry.terraform.io (or a mirror) answers.
 tf-provider-tests:
 	bash scripts/terraform-provider-tests.sh
+
+# One-off for stages deployed before the identity key (docs/operations.md): a dry run unless APPLY=1.
+migrate-email-keys: $(VENV)/.stamp
+	@test -n "$(STAGE)" || { echo "error: give the stage: make migrate-email-keys STAGE=dev|staging|prod [APPLY=1]" >&2; exit 1; }
+	$(VENV)/bin/python -m migrations.email_keys --stage $(STAGE) $(if $(APPLY),--apply,)
 
 snapshot: setup
 	$(VENV)/bin/python -m pytest tests/infra -k snapshot --snapshot-update

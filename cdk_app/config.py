@@ -59,6 +59,7 @@ class StageConfig:
     name: str
     account: str | None
     aws_regions: tuple[str, ...]
+    write_region: str  # where every create commits (one of aws_regions; the primary by default)
     gcp_regions: tuple[str, ...]
     azure_regions: tuple[str, ...]
     retain_data: bool
@@ -139,6 +140,11 @@ def _check_semantics(name: str, stage: dict[str, Any], source: str) -> None:
             f"{source}: stages.{name}.domain.name: {domain['name']!r} is not allowed; "
             f"allowed: a name inside the hosted zone {domain['hosted_zone_name']!r}, such as api.{domain['hosted_zone_name']}"
         )
+    if "write_region" in stage and stage["write_region"] not in stage["aws_regions"]:
+        raise ConfigError(
+            f"{source}: stages.{name}.write_region: {stage['write_region']!r} is not allowed; "
+            f"allowed: one of the stage's aws_regions ({', '.join(stage['aws_regions'])})"
+        )
     if stage["api"]["throttle_burst_limit"] < stage["api"]["throttle_rate_limit"]:
         raise ConfigError(
             f"{source}: stages.{name}.api.throttle_burst_limit: {stage['api']['throttle_burst_limit']} is not allowed; "
@@ -191,6 +197,7 @@ def _stage(name: str, raw: dict[str, Any]) -> StageConfig:
         name=name,
         account=raw.get("account"),
         aws_regions=tuple(raw["aws_regions"]),
+        write_region=raw.get("write_region", raw["aws_regions"][0]),
         gcp_regions=tuple(raw["gcp_regions"]),
         azure_regions=tuple(raw["azure_regions"]),
         retain_data=raw["data_protection"] == "retain",

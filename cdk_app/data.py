@@ -89,3 +89,10 @@ class UsersTable(Construct):
                     "it serves no traffic and its role is CDK-managed.",
                 )
         self.index_arn = f"{self.table_arn}/index/{LIST_INDEX}"
+
+    def table_arn_in(self, region: str) -> str:
+        """The ARN of the table's replica in `region` (this construct's own ARN in its region)."""
+        stack = Stack.of(self)
+        if region == stack.region:
+            return self.table_arn
+        return stack.format_arn(service="dynamodb", region=region, resource="table", resource_name=self.table_name)

@@ -39,16 +39,26 @@ class UsersServiceStack(Stack):
             sizing=stage.users_api,
             layer=layer,
             description="The users API behind API Gateway",
-            environment={"TABLE_NAME": stage.table_name, "CORS_ORIGINS": ",".join(stage.api.cors_origins)},
+            environment={
+                "TABLE_NAME": stage.table_name,
+                "WRITE_REGION": stage.write_region,
+                "CORS_ORIGINS": ",".join(stage.api.cors_origins),
+            },
         )
-        # Exactly the item operations the users API makes: create (transaction of two puts),
-        # get, and Powertools idempotency records (get/put/update/delete); listing via the index.
+        # Exactly the item operations the users API makes. Creates (a transaction of puts) and
+        # Powertools idempotency records (get/put/update/delete) go to the write region's
+        # replica; reads (get, and listing via the index) to this region's.
+        write_table_arn = self.data.table_arn_in(stage.write_region)
         self.users_api.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-                resources=[self.data.table_arn],
+                resources=[write_table_arn],
             )
         )
+        if stage.write_region != self.region:
+            self.users_api.role.add_to_policy(
+                iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[self.data.table_arn])
+            )
         self.users_api.role.add_to_policy(
             iam.PolicyStatement(actions=["dynamodb:Query"], resources=[self.data.index_arn])
         )

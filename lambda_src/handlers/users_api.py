@@ -38,6 +38,8 @@ from users.repository import UsersRepository
 MAX_BODY_BYTES = 8 * 1024
 TABLE_NAME = os.environ["TABLE_NAME"]
 REGION = os.environ["AWS_REGION"]
+# Creates run in the stage's write region, whichever region serves the request (users.repository).
+WRITE_REGION = os.environ.get("WRITE_REGION") or REGION
 CORS_ORIGINS = [o for o in os.environ.get("CORS_ORIGINS", "").split(",") if o]
 
 logger = Logger()
@@ -47,9 +49,16 @@ metrics = Metrics()
 metrics.set_default_dimensions(stage=os.environ["STAGE"])
 
 # Created once per container. Standard retries absorb short throttling bursts before we answer 503.
-_dynamodb = boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 3}))
-service = UsersService(repository=UsersRepository(client=_dynamodb, table_name=TABLE_NAME, region=REGION))
-_idempotency_store = DynamoDBPersistenceLayer(table_name=TABLE_NAME, key_attr="pk", boto3_client=_dynamodb)
+_retries = Config(retries={"mode": "standard", "max_attempts": 3})
+_dynamodb = boto3.client("dynamodb", config=_retries)
+# Another region's endpoint: short timeouts, so that an impaired write region is a prompt 503
+# with Retry-After, well inside the function's and API Gateway's timeouts.
+_writer = _dynamodb if WRITE_REGION == REGION else boto3.client(
+    "dynamodb", region_name=WRITE_REGION,
+    config=_retries.merge(Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})))
+service = UsersService(repository=UsersRepository(client=_writer, table_name=TABLE_NAME, region=WRITE_REGION, replica=_dynamodb))
+# Idempotency records belong with the create they guard: in the write region.
+_idempotency_store = DynamoDBPersistenceLayer(table_name=TABLE_NAME, key_attr="pk", boto3_client=_writer)
 _idempotency = IdempotencyConfig(
     event_key_jmespath="key",
     payload_validation_jmespath="body",

@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 
 from users import cursor
 from users.errors import UserNotFound
-from users.models import PAGE_DEFAULT, PAGE_MAX, NewUser, User, UserPage, normalise_email
+from users.identity import email_key
+from users.models import PAGE_DEFAULT, PAGE_MAX, NewUser, User, UserPage
 from users.repository import UsersRepository
 
 _UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -32,14 +33,15 @@ class UsersService:
         self._clock = clock
 
     def create(self, new_user: NewUser, *, request_key: str | None = None) -> User:
-        """Creates the user. A retry carrying the request_key of a create that committed gets
-        that user back rather than an email conflict."""
+        """Creates the user, unless another user has the same mailbox (users.identity). A retry
+        carrying the request_key of a create that committed gets that user back rather than an
+        email conflict."""
         user = User(user_id=self._new_id(), name=new_user.name, email=new_user.email, created_at=self._clock())
         stored_id = self._repo.insert(
             user_id=user.user_id,
             name=user.name,
             email=user.email,
-            email_key=normalise_email(user.email),
+            email_key=email_key(user.email),
             created_at=user.created_at,
             request_key=request_key,
         )

@@ -1,10 +1,16 @@
 """DynamoDB access for users: the only module that knows item shapes and key names.
 
 One table holds three kinds of item, told apart by the partition key's prefix:
-  user#<id>        the user; carries `entity` and `created_key` for the listing index
-  email#<email>    the email guard that makes addresses unique (written in the same transaction)
+  user#<id>        the user; carries `entity` and `created_key` for the listing index, the email
+                   as the caller sent it and its identity key (users.identity)
+  email#<key>      the email guard that makes mailboxes unique (written in the same transaction)
   (idempotency records, written by Powertools under their own prefix)
-Every item records the region that wrote it: the outbox Pipe forwards only its own region's users.
+
+Write model: the table is a global table, and a DynamoDB transaction is atomic only in the region
+that runs it. So every create runs in one write region of the stage (the write authority), from
+whichever region served the request; reads stay in the local replica. Every item records the
+region that wrote it, which is therefore the write region: only that region's outbox Pipe
+forwards the user, so replication never sends a second welcome email.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import random
 import time
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionClosedError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
 from users.errors import EmailAlreadyRegistered, TemporarilyUnavailable, UserNotFound
 
@@ -25,6 +31,11 @@ THROTTLE_CODES = frozenset({
     "RequestLimitExceeded",
     "LimitExceededException",
 })
+# The write region answered with a server error, or could not be reached at all.
+UNAVAILABLE_CODES = frozenset({"InternalServerError", "ServiceUnavailable", "ServiceUnavailableException"})
+UNREACHABLE = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
+# How long a client should wait before retrying a create the write region could not take.
+AUTHORITY_RETRY_AFTER_SECONDS = 5
 _CONFLICT_RETRIES = 3
 
 
@@ -37,8 +48,12 @@ def _user_from_item(item: dict[str, Any]) -> dict[str, str]:
 
 
 class UsersRepository:
-    def __init__(self, *, client: Any, table_name: str, region: str) -> None:
+    """`client` talks to the write region `region`; `replica`, if given, to this region's replica,
+    which serves reads (without it, reads go to `client` too: a single-region stage)."""
+
+    def __init__(self, *, client: Any, table_name: str, region: str, replica: Any = None) -> None:
         self._ddb = client
+        self._local = replica if replica is not None else client
         self._table = table_name
         self._region = region
 
@@ -55,6 +70,7 @@ class UsersRepository:
             "user_id": {"S": user_id},
             "name": {"S": name},
             "email": {"S": email},
+            "email_key": {"S": email_key},
             "created_at": {"S": created_at},
             "region": {"S": self._region},
         }
@@ -74,6 +90,8 @@ class UsersRepository:
             try:
                 self._ddb.transact_write_items(TransactItems=items)
                 return user_id
+            except UNREACHABLE:
+                raise TemporarilyUnavailable(retry_after_seconds=AUTHORITY_RETRY_AFTER_SECONDS) from None
             except ClientError as exc:
                 reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
                 if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
@@ -94,6 +112,8 @@ class UsersRepository:
             return None
         try:
             guard = self._ddb.get_item(TableName=self._table, Key={"pk": {"S": f"email#{email_key}"}}, ConsistentRead=True).get("Item")
+        except UNREACHABLE:
+            raise TemporarilyUnavailable(retry_after_seconds=AUTHORITY_RETRY_AFTER_SECONDS) from None
         except ClientError as exc:
             raise _translate(exc) from None
         if guard and guard.get("request_key", {}).get("S") == request_key:
@@ -101,13 +121,26 @@ class UsersRepository:
         return None
 
     def get(self, user_id: str) -> dict[str, str]:
-        try:
-            item = self._ddb.get_item(TableName=self._table, Key=user_key(user_id), ConsistentRead=True).get("Item")
-        except ClientError as exc:
-            raise _translate(exc) from None
+        """From the local replica; a user it does not hold yet (created within the replication
+        lag, so a client can read back what it just created) is looked up in the write region."""
+        item = self._get_item(self._local, user_id)
+        if item is None and self._local is not self._ddb:
+            try:
+                item = self._get_item(self._ddb, user_id)
+            except TemporarilyUnavailable:
+                item = None  # the write region is out of reach: the local answer stands
         if item is None:
             raise UserNotFound()
         return _user_from_item(item)
+
+    def _get_item(self, client: Any, user_id: str) -> dict[str, Any] | None:
+        try:
+            item: dict[str, Any] | None = client.get_item(TableName=self._table, Key=user_key(user_id), ConsistentRead=True).get("Item")
+        except UNREACHABLE:
+            raise TemporarilyUnavailable(retry_after_seconds=AUTHORITY_RETRY_AFTER_SECONDS) from None
+        except ClientError as exc:
+            raise _translate(exc) from None
+        return item
 
     def page(self, *, limit: int, after: str | None) -> tuple[list[dict[str, str]], str | None]:
         """Up to `limit` users in creation order after position `after`, and the next position."""
@@ -126,7 +159,7 @@ class UsersRepository:
                 "pk": {"S": f"user#{user_id}"},
             }
         try:
-            items = self._ddb.query(**query).get("Items", [])
+            items = self._local.query(**query).get("Items", [])
         except ClientError as exc:
             raise _translate(exc) from None
         users = [_user_from_item(i) for i in items[:limit]]
@@ -140,4 +173,6 @@ def _translate(exc: ClientError) -> Exception:
     reasons = {r.get("Code") for r in exc.response.get("CancellationReasons", [])}
     if code in THROTTLE_CODES or reasons & {"ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict"}:
         return TemporarilyUnavailable(retry_after_seconds=1)
+    if code in UNAVAILABLE_CODES:
+        return TemporarilyUnavailable(retry_after_seconds=AUTHORITY_RETRY_AFTER_SECONDS)
     return exc

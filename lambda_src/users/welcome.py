@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
+from users.identity import mailbox
 from users.models import check_email
 from users.repository import THROTTLE_CODES, user_key
 
@@ -105,7 +106,7 @@ class WelcomeEmails:
         try:
             self._ses.send_email(
                 FromEmailAddress=self._sender,
-                Destination={"ToAddresses": [message.email]},
+                Destination={"ToAddresses": [mailbox(message.email).delivery_address]},
                 Content={
                     "Simple": {
                         "Subject": {"Data": content.subject, "Charset": "UTF-8"},

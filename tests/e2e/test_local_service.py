@@ -67,6 +67,44 @@ def test_duplicate_email_in_any_case_is_409_and_leaves_nothing(runner: Runner) -
     assert runner.request("GET", "/users?limit=100").json() == before
 
 
+def one_mailbox(tag: str) -> list[str]:
+    """Spellings of one fresh mailbox: case, NFC and NFD, Unicode and punycode and fullwidth domain."""
+    return [f"jos\u00e9-{tag}@b\u00fccher.example", f"JOSE\u0301-{tag.upper()}@xn--bcher-kva.EXAMPLE",
+            f"jose\u0301-{tag}@bu\u0308cher.example", f"Jos\u00e9-{tag}@\uff42\u00fc\uff43\uff48\uff45\uff52\uff0eexample",
+            f"jos\u00c9-{tag}@B\u00dcCHER\u3002example"]
+
+
+def test_every_spelling_of_one_mailbox_is_one_user_with_one_welcome_email(runner: Runner) -> None:
+    tag = uuid.uuid4().hex[:10]
+    first, *others = one_mailbox(tag)
+    created = runner.request("POST", "/users", {"name": "Jos\u00e9", "email": first})
+    assert created.status == 201 and created.json()["email"] == first
+    for spelling in others:
+        assert_error(runner.request("POST", "/users", {"name": "Twin", "email": spelling}), 409, "email_taken")
+    delivery = f"jos\u00e9-{tag}@xn--bcher-kva.example"
+    assert runner.wait_for(lambda: emails_to(runner, delivery), timeout=30)
+    assert len(emails_to(runner, delivery)) == 1
+
+
+def test_racing_spellings_of_one_mailbox_give_exactly_one_201(runner: Runner) -> None:
+    import threading
+
+    spellings = one_mailbox(uuid.uuid4().hex[:10])
+    statuses: list[int] = []
+    barrier = threading.Barrier(len(spellings))
+
+    def racer(email: str) -> None:
+        barrier.wait()
+        statuses.append(runner.request("POST", "/users", {"name": "Racer", "email": email}).status)
+
+    threads = [threading.Thread(target=racer, args=(e,)) for e in spellings]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [201] + [409] * (len(spellings) - 1)
+
+
 @pytest.mark.parametrize("body", [
     {"name": "No email"},
     {"name": "", "email": "a@example.com"},

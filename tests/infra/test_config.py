@@ -49,6 +49,7 @@ CASES = {
     "bad retention": (_set("stages.dev.log_retention_days", 10), "stages.dev.log_retention_days", "CloudWatch Logs retention"),
     "prod destroys data": (_set("stages.prod.data_protection", "destroy"), "stages.prod.data_protection", "prod keeps its data"),
     "http origin in prod": (_set("stages.prod.api.cors_origins", ["http://app.example.com"]), "stages.prod.api.cors_origins[0]", "https origins only"),
+    "write region outside the stage": (_set("stages.prod.write_region", "ap-south-1"), "stages.prod.write_region", "one of the stage's aws_regions (us-east-1, eu-west-1)"),
     "waf rate limit too low": (_set("stages.prod.waf.rate_limit", 10), "stages.prod.waf.rate_limit", "from 100 to"),
     "waf without enabled": (_set("stages.staging.waf", {"rate_limit": 500}), "stages.staging.waf.enabled", "true or false"),
     "bad alarm email": (_set("stages.dev.alarm_email", "oncall"), "stages.dev.alarm_email", "oncall@example.com"),
@@ -123,3 +124,10 @@ def test_waf_defaults_to_on_for_prod_only(tmp_path):
     stages = {s.name: s for s in load_stages(_broken(tmp_path, mutate))}
     assert stages["prod"].waf.enabled and stages["prod"].waf.rate_limit == 2000
     assert not stages["dev"].waf.enabled and not stages["staging"].waf.enabled
+
+
+def test_the_write_region_defaults_to_the_primary_and_can_be_moved(tmp_path):
+    assert {s.name: s.write_region for s in load_stages()} == {s.name: s.aws_regions[0] for s in load_stages()}
+    moved = _broken(tmp_path, _set("stages.prod.write_region", "eu-west-1"))
+    (prod,) = load_stages(moved, only="prod")
+    assert prod.write_region == "eu-west-1" and prod.primary_region == "us-east-1"

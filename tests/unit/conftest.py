@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
@@ -107,3 +109,20 @@ class LambdaContext:
 @pytest.fixture
 def context() -> LambdaContext:
     return LambdaContext()
+
+
+@pytest.fixture
+def isolated_transactions():
+    """DynamoDB runs each transaction in isolation; moto does not (two threads interleave inside
+    one), so give the emulator the real service's guarantee. The racers still race."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.Lock()
+    original = DynamoDBBackend.transact_write_items
+
+    def isolated(self, *args, **kwargs):
+        with lock:
+            return original(self, *args, **kwargs)
+
+    with mock.patch.object(DynamoDBBackend, "transact_write_items", isolated):
+        yield

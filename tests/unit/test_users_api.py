@@ -81,32 +81,38 @@ def test_get_unknown_or_malformed_id_is_404(aws, context, user_id):
     assert_error(call(aws, context, api_event("GET", f"/users/{user_id}")), 404, "not_found")
 
 
-def test_duplicate_email_any_case_is_409_and_writes_nothing(aws, context):
-    assert create(aws, context, email="ada@example.com").status == 201
+# Eight spellings of one mailbox: case, NFC and NFD in the local part and the domain, the
+# domain's punycode form, fullwidth letters and an ideographic full stop.
+ONE_MAILBOX = [
+    "jos\u00e9@b\u00fccher.example",
+    "JOSE\u0301@B\u00dcCHER.EXAMPLE",
+    "jose\u0301@bu\u0308cher.example",
+    "Jos\u00e9@xn--bcher-kva.example",
+    "jos\u00c9@XN--BCHER-KVA.example",
+    "jos\u00e9@\uff42\u00fc\uff43\uff48\uff45\uff52\uff0eexample",
+    "jos\u00e9@b\u00fccher\u3002example",
+    "Jos\u00e9@B\u00fcCHER.Example",
+]
+
+
+@pytest.mark.parametrize("first, second", [("ada@example.com", "ADA@EXAMPLE.com"), *zip(ONE_MAILBOX, ONE_MAILBOX[1:])])
+def test_another_spelling_of_a_taken_mailbox_is_409_and_writes_nothing(aws, context, first, second):
+    assert create(aws, context, email=first).status == 201
     before = aws.items()
-    reply = create(aws, context, name="Other", email="ADA@EXAMPLE.com")
+    reply = create(aws, context, name="Other", email=second)
     assert_error(reply, 409, "email_taken")
     assert aws.items() == before
 
 
-@pytest.fixture
-def isolated_transactions():
-    """DynamoDB runs each transaction in isolation; moto does not (two threads interleave inside
-    one), so give the emulator the real service's guarantee. The racers still race."""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.Lock()
-    original = DynamoDBBackend.transact_write_items
-
-    def isolated(self, *args, **kwargs):
-        with lock:
-            return original(self, *args, **kwargs)
-
-    with mock.patch.object(DynamoDBBackend, "transact_write_items", isolated):
-        yield
+def test_the_user_keeps_the_spelling_it_was_created_with(aws, context):
+    created = create(aws, context, email=ONE_MAILBOX[1]).body
+    assert created["email"] == ONE_MAILBOX[1]
+    user = next(i for i in aws.items() if i["pk"]["S"].startswith("user#"))
+    assert user["email"]["S"] == ONE_MAILBOX[1]
+    assert user["email_key"]["S"] == "jos\u00e9@xn--bcher-kva.example"
 
 
-def test_concurrent_creations_with_one_email_exactly_one_wins(aws, context, isolated_transactions):
+def test_concurrent_creations_of_one_mailbox_in_mixed_spellings_exactly_one_wins(aws, context, isolated_transactions):
     """Concurrent creates run in separate Lambda execution environments, never as threads of one:
     each racer gets its own client and service, as a container would. (Racing the handler module
     in threads broke Powertools' per-process metrics singleton, not the uniqueness rule.)"""
@@ -129,7 +135,7 @@ def test_concurrent_creations_with_one_email_exactly_one_wins(aws, context, isol
     def racer(i: int) -> None:
         barrier.wait()
         try:
-            services[i].create(NewUser(name=f"Racer {i}", email="race@example.com"), request_key=f"key-{i}")
+            services[i].create(NewUser(name=f"Racer {i}", email=ONE_MAILBOX[i]), request_key=f"key-{i}")
             outcomes.append("created")
         except EmailAlreadyRegistered:
             outcomes.append("taken")
@@ -142,8 +148,8 @@ def test_concurrent_creations_with_one_email_exactly_one_wins(aws, context, isol
     assert sorted(outcomes) == ["created"] + ["taken"] * 7
     users = [i for i in aws.items() if i["pk"]["S"].startswith("user#")]
     assert len(users) == 1
-    # And the API agrees with the table afterwards: the email is taken, in any case.
-    assert_error(create(aws, context, name="Late", email="RACE@example.com"), 409, "email_taken")
+    # And the API agrees with the table afterwards: the mailbox is taken, in any spelling.
+    assert_error(create(aws, context, name="Late", email="JOS\u00c9@xn--bcher-kva.example"), 409, "email_taken")
 
 
 @pytest.mark.parametrize(

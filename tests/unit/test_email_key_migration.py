@@ -1,0 +1,108 @@
+"""The one-off re-keying of a deployed stage's email guards (migrations/email_keys.py), on moto,
+with users written the way the service wrote them before the identity key, a planted collision
+among them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from migrations.email_keys import main, migrate
+from tests.unit.conftest import TABLE
+
+
+def plant_legacy_user(aws: Any, email: str, *, request_key: str | None = None) -> str:
+    """A user and its guard as the service wrote them before: the guard keyed by the address casefolded."""
+    user_id = str(uuid.uuid4())
+    created_at = "2026-01-01T00:00:00.000Z"
+    aws.dynamodb.put_item(TableName=TABLE, Item={
+        "pk": {"S": f"user#{user_id}"}, "entity": {"S": "user"}, "created_key": {"S": f"{created_at}#{user_id}"},
+        "user_id": {"S": user_id}, "name": {"S": "Legacy"}, "email": {"S": email}, "created_at": {"S": created_at},
+        "region": {"S": "us-east-1"}})
+    guard = {"pk": {"S": f"email#{email.casefold()}"}, "user_id": {"S": user_id}, "created_at": {"S": created_at}, "region": {"S": "us-east-1"}}
+    if request_key:
+        guard["request_key"] = {"S": request_key}
+    aws.dynamodb.put_item(TableName=TABLE, Item=guard)
+    return user_id
+
+
+def guards(aws: Any) -> dict[str, str]:
+    return {i["pk"]["S"]: i["user_id"]["S"] for i in aws.items() if i["pk"]["S"].startswith("email#")}
+
+
+@pytest.fixture
+def legacy(aws: Any) -> dict[str, str]:
+    return {
+        "plain": plant_legacy_user(aws, "ada@example.com"),
+        "nfc": plant_legacy_user(aws, "Jos\u00e9@example.com", request_key="caller:k1"),
+        # The same mailbox in NFD: the old key let it register a second time.
+        "nfd_twin": plant_legacy_user(aws, "jose\u0301@EXAMPLE.com"),
+        "unicode_domain": plant_legacy_user(aws, "grace@B\u00fccher.de"),
+    }
+
+
+def test_every_user_is_rekeyed_and_the_planted_collision_is_reported_not_merged(aws, legacy):
+    report = migrate(aws.dynamodb, TABLE, apply=True, batch_size=2)
+    assert report.users == 4
+    assert report.rekeyed == 3
+    assert len(report.collisions) == 1
+    (collision,) = report.collisions
+    assert {collision["user_id"], collision["same_mailbox_as"]} == {legacy["nfc"], legacy["nfd_twin"]}
+    after = guards(aws)
+    assert after["email#ada@example.com"] == legacy["plain"]
+    assert after["email#grace@xn--bcher-kva.de"] == legacy["unicode_domain"]
+    assert "email#grace@b\u00fccher.de" not in after  # the old guard went with the re-keying
+    winner, loser = collision["same_mailbox_as"], collision["user_id"]
+    assert after["email#jos\u00e9@example.com"] == winner
+    typed = {legacy["nfc"]: "Jos\u00e9@example.com", legacy["nfd_twin"]: "jose\u0301@EXAMPLE.com"}
+    assert after["email#" + typed[loser].casefold()] == loser  # its old guard is kept
+    users = {i["user_id"]["S"]: i for i in aws.items() if i["pk"]["S"].startswith("user#")}
+    assert len(users) == 4  # nobody merged or deleted
+    assert "email_key" not in users[loser]
+    assert users[winner]["email_key"]["S"] == "jos\u00e9@example.com"
+
+
+def test_the_idempotency_record_of_a_guard_moves_with_it(aws, legacy):
+    migrate(aws.dynamodb, TABLE, apply=True)
+    guard = next(i for i in aws.items() if i["pk"]["S"] == "email#jos\u00e9@example.com")
+    if guard["user_id"]["S"] == legacy["nfc"]:
+        assert guard["request_key"]["S"] == "caller:k1"
+
+
+def test_running_it_again_changes_nothing_and_reports_the_same_collision(aws, legacy):
+    first = migrate(aws.dynamodb, TABLE, apply=True)
+    items = sorted(aws.items(), key=lambda i: i["pk"]["S"])
+    again = migrate(aws.dynamodb, TABLE, apply=True)
+    assert sorted(aws.items(), key=lambda i: i["pk"]["S"]) == items
+    assert again.rekeyed == 0 and again.current == 3
+    assert again.collisions == first.collisions
+
+
+def test_a_dry_run_writes_nothing_and_reports_what_applying_would(aws, legacy):
+    items = sorted(aws.items(), key=lambda i: i["pk"]["S"])
+    report = migrate(aws.dynamodb, TABLE, apply=False)
+    assert sorted(aws.items(), key=lambda i: i["pk"]["S"]) == items
+    assert report.rekeyed == 3 and len(report.collisions) == 1
+
+
+def test_after_the_migration_the_service_refuses_another_spelling_of_a_migrated_user(aws, legacy, context):
+    from tests.unit.test_users_api import assert_error, create
+
+    migrate(aws.dynamodb, TABLE, apply=True)
+    assert_error(create(aws, context, email="GRACE@xn--bcher-kva.de"), 409, "email_taken")
+    assert_error(create(aws, context, email="ada@EXAMPLE.COM"), 409, "email_taken")
+
+
+def test_the_command_exits_2_when_a_person_must_resolve_collisions(aws, legacy, monkeypatch, capsys, tmp_path):
+    import boto3
+
+    import migrations.email_keys as command
+
+    monkeypatch.setattr(boto3, "client", lambda *a, **k: aws.dynamodb)
+    monkeypatch.setattr("cdk_app.config.load_stages", lambda only: [type("S", (), {"table_name": TABLE, "write_region": "us-east-1"})()])
+    assert command.main(["--stage", "dev", "--apply", "--report", str(tmp_path / "r.json")]) == 2
+    out = capsys.readouterr()
+    assert '"collisions"' in out.out and "@" not in out.out  # ids only: no addresses in the report
+    assert main(["--stage", "dev", "--apply"]) == 2
