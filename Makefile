@@ -22,7 +22,7 @@ help:
 	@echo "make test                            run the whole test suite"
 	@echo "make snapshot                        accept changed template snapshots after review"
 	@echo "make run [PORT=3000 BACKEND=memory]  serve the dev stage locally (no AWS account, no Docker)"
-	@echo "make token                           print a bearer token for the local demo user"
+	@echo "make token [SCOPES='users/read']      print an access token of the local run (default scopes: users/read users/create)"
 	@echo "make outbox                          list the welcome emails the local run has sent"
 	@echo "make diff [BASE=origin/main STAGE=]   offline synth review of BASE against the working tree"
 	@echo "make chaos [USERS=1000]              the ledger under injected faults; writes docs/reliability.md"
@@ -93,11 +93,13 @@ cdk.out/.dev.stamp: $(LOCAL_SOURCES) build/layer.stamp node_modules/.stamp .tool
 PORT ?= 3000
 HOST ?= 127.0.0.1
 BACKEND ?= memory
+ALLOW_NON_LOOPBACK ?=
 run: $(VENV)/.stamp cdk.out/.dev.stamp
-	@$(VENV)/bin/python -m local_runner serve --host $(HOST) --port $(PORT) --backend $(BACKEND)
+	@$(VENV)/bin/python -m local_runner serve --host $(HOST) --port $(PORT) --backend $(BACKEND) $(if $(ALLOW_NON_LOOPBACK),--allow-non-loopback,)
 
+SCOPES ?=
 token: $(VENV)/.stamp
-	@$(VENV)/bin/python -m local_runner token --url http://127.0.0.1:$(PORT)
+	@$(VENV)/bin/python -m local_runner token --url http://127.0.0.1:$(PORT) --scopes "$(SCOPES)"
 
 outbox: $(VENV)/.stamp
 	@$(VENV)/bin/python -m local_runner outbox --url http://127.0.0.1:$(PORT)

@@ -13,6 +13,7 @@ from constructs import Construct
 
 from cdk_app.config import StageConfig
 from cdk_app.defaults import log_group
+from cdk_app.identity import scope_name
 from cdk_app.nag import acknowledge
 
 # The request model for POST /users (JSON Schema draft 4, as API Gateway wants it). The function
@@ -50,7 +51,27 @@ GATEWAY_ERRORS: dict[str, tuple[str, str]] = {
 }
 # API Gateway's own message where it would mislead: for an unknown route it says "Missing
 # Authentication Token", even to a caller whose token is fine.
-GATEWAY_MESSAGES: dict[str, str] = {"MISSING_AUTHENTICATION_TOKEN": "No such route or method."}
+GATEWAY_MESSAGES: dict[str, str] = {
+    "MISSING_AUTHENTICATION_TOKEN": "No such route or method.",
+    "ACCESS_DENIED": "The token does not carry the scope this route needs.",
+}
+
+# One JSON line per request: who called (the token's subject; for a machine client, its client
+# id) and what came of it. No names, emails or tokens: API Gateway logs none of these fields.
+ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "caller": "$context.authorizer.claims.sub",
+    "clientId": "$context.authorizer.claims.client_id",
+    "ip": "$context.identity.sourceIp",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "error": "$context.error.responseType",
+    "responseLength": "$context.responseLength",
+    "latencyMs": "$context.responseLatency",
+    "protocol": "$context.protocol",
+}
 
 
 class UsersApi(Construct):
@@ -81,10 +102,7 @@ class UsersApi(Construct):
                 throttling_rate_limit=stage.api.throttle_rate_limit,
                 throttling_burst_limit=stage.api.throttle_burst_limit,
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=False, http_method=True, ip=True, protocol=True, request_time=True,
-                    resource_path=True, response_length=True, status=True, user=True,
-                ),
+                access_log_format=apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS)),
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 data_trace_enabled=False,  # would log request bodies, i.e. names and emails
                 tracing_enabled=True,
@@ -116,7 +134,12 @@ class UsersApi(Construct):
         authorizer = apigw.CognitoUserPoolsAuthorizer(
             self, "Authorizer", cognito_user_pools=[user_pool], authorizer_name=f"archon-{stage.name}-users"
         )
-        secured: dict[str, Any] = {"authorizer": authorizer, "authorization_type": apigw.AuthorizationType.COGNITO}
+        # Scopes make API Gateway take access tokens (not ID tokens) and check the route's scope:
+        # a valid token without it is ACCESS_DENIED (403).
+        def secured(scope: str) -> dict[str, Any]:
+            return {"authorizer": authorizer, "authorization_type": apigw.AuthorizationType.COGNITO,
+                    "authorization_scopes": [scope_name(scope)]}
+
         integration = apigw.LambdaIntegration(handler, proxy=True, allow_test_invoke=False)
         body_validator = self.api.add_request_validator(
             "BodyValidator", validate_request_body=True, validate_request_parameters=True
@@ -133,20 +156,20 @@ class UsersApi(Construct):
             request_validator=body_validator,
             request_models={"application/json": new_user},
             request_parameters={"method.request.header.Idempotency-Key": False},
-            **secured,
+            **secured("create"),
         )
         users.add_method(
             "GET",
             integration,
             request_validator=params_validator,
             request_parameters={"method.request.querystring.limit": False, "method.request.querystring.cursor": False},
-            **secured,
+            **secured("read"),
         )
         users.add_resource("{user_id}").add_method(
             "GET",
             integration,
             request_validator=params_validator,
             request_parameters={"method.request.path.user_id": True},
-            **secured,
+            **secured("read"),
         )
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the users API")

@@ -35,6 +35,18 @@ class ApiConfig:
     throttle_rate_limit: float
     throttle_burst_limit: int
     cors_origins: tuple[str, ...]
+    creates_per_caller_per_hour: int  # users one caller (token subject) may create in a clock hour
+
+
+# The API's OAuth scopes, as the stage's user pool's resource server defines them: the words
+# config uses, and what each lets a caller do.
+SCOPES = {"read": "read users (GET /users, GET /users/{user_id})", "create": "create users (POST /users)"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientConfig:
+    name: str
+    scopes: tuple[str, ...]  # keys of SCOPES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +80,7 @@ class StageConfig:
     notifications: FunctionConfig
     api: ApiConfig
     mfa_required: bool
+    clients: tuple[ClientConfig, ...]  # machine clients of the user pool (client credentials)
     sender: str
     alarm_email: str | None
     waf: WafConfig
@@ -208,8 +221,10 @@ def _stage(name: str, raw: dict[str, Any]) -> StageConfig:
             throttle_rate_limit=raw["api"]["throttle_rate_limit"],
             throttle_burst_limit=raw["api"]["throttle_burst_limit"],
             cors_origins=tuple(raw["api"]["cors_origins"]),
+            creates_per_caller_per_hour=raw["api"]["creates_per_caller_per_hour"],
         ),
         mfa_required=raw["auth"]["mfa"] == "required",
+        clients=tuple(ClientConfig(name=n, scopes=tuple(c["scopes"])) for n, c in raw["auth"]["clients"].items()),
         sender=raw["email"]["sender"],
         alarm_email=raw.get("alarm_email"),
         waf=WafConfig(

@@ -29,7 +29,7 @@ class ServiceFunction(Construct):
     ) -> None:
         super().__init__(scope, id)
         self.name = name
-        function_name = f"archon-{name}-{stage.name}"
+        self.function_name = function_name = f"archon-{name}-{stage.name}"
         self.log_group = log_group(self, "Logs", stage=stage, name=f"/aws/lambda/{function_name}")
         # A role of its own with no managed policies: only what the code uses is granted below.
         self.role = iam.Role(
@@ -57,6 +57,10 @@ class ServiceFunction(Construct):
             environment={
                 "POWERTOOLS_SERVICE_NAME": name,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                # Traces time the calls; they never carry what a call returned or raised (names,
+                # emails, AWS error texts).
+                "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+                "POWERTOOLS_TRACER_CAPTURE_ERROR": "false",
                 "STAGE": stage.name,
                 **environment,
             },

@@ -1,14 +1,26 @@
-"""The stage's Cognito user pool: who may call the API."""
+"""The stage's Cognito user pool: who may call the API, and with which scopes.
+
+Callers are other services and operators, never the public. Each machine client in config gets an
+app client with the client-credentials grant and only its scopes; it gets access tokens at the
+pool's domain (`/oauth2/token`), and API Gateway checks the route's scope on every method.
+"""
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Aws, CfnOutput, Duration, Fn
 from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
-from cdk_app.config import StageConfig
+from cdk_app.config import SCOPES, StageConfig
 from cdk_app.defaults import removal_policy
 from cdk_app.nag import acknowledge
+
+RESOURCE_SERVER = "users"  # scopes read "users/read" and "users/create" in tokens
+
+
+def scope_name(scope: str) -> str:
+    """The scope as tokens, API Gateway and the OpenAPI document spell it: users/read."""
+    return f"{RESOURCE_SERVER}/{scope}"
 
 
 class ApiUsers(Construct):
@@ -42,16 +54,44 @@ class ApiUsers(Construct):
             acknowledge(
                 self.user_pool,
                 "AwsSolutions::AwsSolutions-COG2",
-                f"The {stage.name} stage's config sets auth.mfa: optional for its demo users; stages that set required enforce OTP MFA.",
+                f"The {stage.name} stage's config sets auth.mfa: optional; its API callers are machine "
+                "clients (client credentials), and stages that set required enforce OTP MFA for people.",
             )
-        self.client = self.user_pool.add_client(
-            "ApiClient",
-            user_pool_client_name=f"archon-api-{stage.name}",
-            generate_secret=False,
-            auth_flows=cognito.AuthFlow(user_srp=True, admin_user_password=True),
-            prevent_user_existence_errors=True,
-            id_token_validity=Duration.hours(1),
-            access_token_validity=Duration.hours(1),
-            refresh_token_validity=Duration.days(30),
-            enable_token_revocation=True,
+        server = self.user_pool.add_resource_server(
+            "ResourceServer",
+            identifier=RESOURCE_SERVER,
+            user_pool_resource_server_name=f"archon-users-{stage.name}",
+            scopes=[cognito.ResourceServerScope(scope_name=name, scope_description=what) for name, what in SCOPES.items()],
         )
+        # The token endpoint for the client-credentials grant. Prefixes are unique per region
+        # across AWS accounts, hence the account id in it.
+        self.domain = self.user_pool.add_domain(
+            "Domain", cognito_domain=cognito.CognitoDomainOptions(domain_prefix=Fn.join("-", ["archon", stage.name, Aws.ACCOUNT_ID]))
+        )
+        self.clients: dict[str, cognito.UserPoolClient] = {}
+        for client in stage.clients:
+            self.clients[client.name] = self.user_pool.add_client(
+                f"Client-{client.name}",
+                user_pool_client_name=f"archon-{stage.name}-{client.name}",
+                generate_secret=True,
+                # No sign-in flows: a machine client only exchanges its secret for an access token.
+                auth_flows=cognito.AuthFlow(),
+                o_auth=cognito.OAuthSettings(
+                    flows=cognito.OAuthFlows(client_credentials=True),
+                    scopes=[cognito.OAuthScope.resource_server(server, cognito.ResourceServerScope(scope_name=s, scope_description=SCOPES[s]))
+                            for s in client.scopes],
+                ),
+                supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
+                prevent_user_existence_errors=True,
+                access_token_validity=Duration.hours(1),
+                enable_token_revocation=True,
+            )
+            # CloudFormation's default for no explicit flows is SRP, refresh and custom auth;
+            # this client uses none of them (the refresh flow is always on and unused here).
+            self.clients[client.name].node.default_child.add_property_override(  # type: ignore[union-attr]
+                "ExplicitAuthFlows", ["ALLOW_REFRESH_TOKEN_AUTH"])
+            CfnOutput(self, f"ClientId-{client.name}", value=self.clients[client.name].user_pool_client_id,
+                      description=f"App client id of the {client.name} machine client ({', '.join(client.scopes)})")
+        CfnOutput(self, "TokenUrl", value=self.domain.base_url() + "/oauth2/token",
+                  description="POST grant_type=client_credentials here with a client's id and secret")
+        CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id, description="The stage's user pool")

@@ -59,9 +59,13 @@ class OutboxPipe(Construct):
         self.role = iam.Role(
             self,
             "Role",
+            # Only this Pipe of this account may use the role (confused-deputy protection).
             assumed_by=iam.ServicePrincipal(
                 "pipes.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnEquals": {"aws:SourceArn": stack.format_arn(service="pipes", resource="pipe", resource_name=f"archon-outbox-{stage.name}")},
+                },
             ),
             description="Outbox pipe: read the users table stream, send to the notifications queue",
         )
@@ -82,7 +86,7 @@ class OutboxPipe(Construct):
         self.role.add_to_policy(
             iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[logs.log_group_arn])
         )
-        self.pipe_name = f"archon-outbox-{stage.name}"
+        self.pipe_name = f"archon-outbox-{stage.name}"  # the name the role's trust names
         self.pipe = pipes.CfnPipe(
             self,
             "Pipe",

@@ -22,6 +22,9 @@ from cdk_app.notifications import WelcomeNotifications
 from cdk_app.outbox import OutboxPipe
 from cdk_app.packaging import dependencies_layer
 
+# Partition key prefixes of the items the users API writes (lambda_src/users/repository.py).
+API_ITEM_PREFIXES = ("user#", "email#", "quota#")
+
 
 class UsersServiceStack(Stack):
     def __init__(self, scope: Construct, id: str, *, stage: StageConfig, **kwargs: Any) -> None:
@@ -43,17 +46,25 @@ class UsersServiceStack(Stack):
                 "TABLE_NAME": stage.table_name,
                 "WRITE_REGION": stage.write_region,
                 "CORS_ORIGINS": ",".join(stage.api.cors_origins),
+                "CREATES_PER_CALLER_PER_HOUR": str(stage.api.creates_per_caller_per_hour),
             },
         )
         # Exactly the item operations the users API makes. Creates (a transaction of puts) and
         # Powertools idempotency records (get/put/update/delete) go to the write region's
-        # replica; reads (get, and listing via the index) to this region's.
+        # replica; reads (get, and listing via the index) to this region's. It writes only its
+        # own kinds of item: users, email guards, per-caller quotas and its idempotency records
+        # (Powertools keys them "<function name>.<module>.<function>#<hash>").
         write_table_arn = self.data.table_arn_in(stage.write_region)
         self.users_api.role.add_to_policy(
             iam.PolicyStatement(
-                actions=["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                actions=["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
                 resources=[write_table_arn],
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [
+                    f"{prefix}*" for prefix in (*API_ITEM_PREFIXES, f"{self.users_api.function_name}.")]}},
             )
+        )
+        self.users_api.role.add_to_policy(
+            iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[write_table_arn])
         )
         if stage.write_region != self.region:
             self.users_api.role.add_to_policy(

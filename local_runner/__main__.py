@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import ipaddress
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ import signal
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
@@ -32,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the dev stage on loopback")
     serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"), help="address to bind (default 127.0.0.1, loopback only)")
+    serve.add_argument("--allow-non-loopback", action="store_true", default=os.environ.get("ALLOW_NON_LOOPBACK", "") not in ("", "0"),
+                       help="allow binding an address other machines can reach (the API is then open to them; /_local/ still answers loopback hosts only)")
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)), help="0 picks a free port")
     serve.add_argument("--assembly", type=Path, default=Path("cdk.out"), help="cloud assembly to read (default cdk.out)")
     serve.add_argument("--stage", default="dev")
@@ -49,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("token", "outbox"):
         sub = commands.add_parser(name, help=f"ask a running runner for the {name}")
         sub.add_argument("--url", default=os.environ.get("URL", f"http://127.0.0.1:{os.environ.get('PORT', DEFAULT_PORT)}"))
+        if name == "token":
+            sub.add_argument("--scopes", default=os.environ.get("SCOPES", ""),
+                             help="space-separated scopes, e.g. 'users/read' (default: every scope of the broadest client: read and create)")
     return parser
 
 
@@ -63,6 +70,9 @@ def serve(args: argparse.Namespace) -> None:
         faults = Faults.parse(args.fault, limit=args.fault_limit, seed=args.fault_seed)
     except FaultSpecError as exc:
         _fail(str(exc))
+    if not is_loopback_address(args.host) and not args.allow_non_loopback:
+        _fail(f"{args.host} is not a loopback address: other machines could call the API. Bind 127.0.0.1 (the default), "
+              "or pass --allow-non-loopback (make run HOST=... ALLOW_NON_LOOPBACK=1) if that is what you want")
     try:
         server = make_server(None, args.host, args.port)  # bound first: a busy port fails before the slow start
     except OSError as exc:
@@ -107,7 +117,12 @@ def serve(args: argparse.Namespace) -> None:
     if faults.rates:
         say(f"injecting faults: {', '.join(f'{k}={v}' for k, v in faults.rates.items())}")
     say(f"function logs: {args.log_file}")
-    say(f"token: {token_command(host, port)}   (or curl -s -X POST {base}/_local/token)")
+    if not is_loopback_address(host):
+        print(f"warning: serving on {host}, reachable from other machines; anyone who can reach it can call the API "
+              "with a token from this runner's pool (/_local/ answers loopback hosts only)", file=sys.stderr, flush=True)
+    reaches_loopback = host in ("127.0.0.1", "0.0.0.0", "::") or is_loopback_address(host)
+    local = base if is_loopback_address(host) else f"http://127.0.0.1:{port}"
+    say(f"token: {token_command(host, port)}" + (f"   (or curl -s -X POST {local}/_local/token)" if reaches_loopback else ""))
     say(f"ready in {time.perf_counter() - started:.1f}s: {base}")
 
     try:
@@ -122,6 +137,13 @@ def base_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+def is_loopback_address(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def token_command(host: str, port: int) -> str:
     """How to get a token from this runner: make token asks 127.0.0.1 on the default port."""
     if host not in ("127.0.0.1", "0.0.0.0", "::"):  # the bound address; binding every interface includes loopback
@@ -129,10 +151,20 @@ def token_command(host: str, port: int) -> str:
     return "make token" if port == DEFAULT_PORT else f"make token PORT={port}"
 
 
-def _call(url: str, method: str = "GET") -> Any:
+def _call(url: str, method: str = "GET", body: Any = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    # /_local/ answers requests addressed to a loopback host; this command is one, whichever
+    # address the runner was bound to (a browser page cannot set Host, so it cannot do the same).
+    headers = {"Host": f"localhost:{urllib.parse.urlsplit(url).port or 80}"}
+    if data:
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, method=method, data=data, headers=headers)
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=10) as response:  # noqa: S310 - loopback runner
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback runner
             return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        answer = json.loads(exc.read() or b"{}")
+        _fail(answer.get("error_description") or answer.get("message") or f"the runner answered {exc.code}")
     except urllib.error.URLError as exc:
         _fail(f"no local runner answers at {url.rsplit('/_local', 1)[0]} ({getattr(exc, 'reason', exc)}): start it with make run, or give the port it serves on (make token PORT=N)")
 
@@ -145,7 +177,8 @@ def main(argv: list[str] | None = None) -> None:
         except KeyboardInterrupt:  # Ctrl-C while it was still importing: nothing to stop yet
             sys.exit(130)
     elif args.command == "token":
-        print(_call(f"{args.url}/_local/token", "POST")["token"])
+        scopes = args.scopes.split()
+        print(_call(f"{args.url}/_local/token", "POST", {"scopes": scopes} if scopes else None)["token"])
     else:
         emails = _call(f"{args.url}/_local/outbox")["emails"]
         if not emails:

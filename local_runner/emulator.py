@@ -11,6 +11,7 @@ import json
 import os
 import string
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -22,9 +23,15 @@ from botocore.config import Config
 
 from local_runner.wiring import ACCOUNT, Wiring, WiringError
 
-DEMO_USER = "demo@archon.example.com"
-# Only ever used against the emulator; meets the pool's password policy from the template.
-DEMO_PASSWORD = "Local-demo-passw0rd!"
+
+@dataclass(frozen=True)
+class LocalClient:
+    """An app client of the emulated user pool, as the template defines it."""
+
+    client_id: str
+    secret: str | None
+    scopes: tuple[str, ...]
+    access_token_minutes: int
 
 
 @dataclass
@@ -37,7 +44,7 @@ class LocalResources:
     queue_urls: dict[str, str] = field(default_factory=dict)
     queue_arns: dict[str, str] = field(default_factory=dict)
     user_pool_id: str = ""
-    client_id: str = ""
+    clients: dict[str, LocalClient] = field(default_factory=dict)  # client logical id -> its local twin
 
     def resolve(self, value: Any, wiring: Wiring, where: str) -> str:
         """A function environment value, with references to resources replaced by their local twins."""
@@ -155,9 +162,16 @@ def provision(emulator: Emulator, wiring: Wiring) -> LocalResources:
     policy = {k: v for k, v in pool.password_policy.items() if k != "TemporaryPasswordValidityDays"}
     resources.user_pool_id = cognito.create_user_pool(
         PoolName=pool.name, UsernameAttributes=pool.username_attributes, Policies={"PasswordPolicy": policy})["UserPool"]["Id"]
-    resources.client_id = cognito.create_user_pool_client(
-        UserPoolId=resources.user_pool_id, ClientName=pool.client_name, ExplicitAuthFlows=pool.client_auth_flows,
-        IdTokenValidity=pool.id_token_minutes, TokenValidityUnits={"IdToken": "minutes"})["UserPoolClient"]["ClientId"]
+    for identifier, scopes in pool.resource_servers.items():
+        cognito.create_resource_server(UserPoolId=resources.user_pool_id, Identifier=identifier, Name=identifier, Scopes=scopes)
+    for client in pool.clients:
+        created = cognito.create_user_pool_client(
+            UserPoolId=resources.user_pool_id, ClientName=client.name, GenerateSecret=client.generate_secret,
+            ExplicitAuthFlows=client.auth_flows, AllowedOAuthFlows=client.oauth_flows, AllowedOAuthScopes=client.scopes,
+            AllowedOAuthFlowsUserPoolClient=bool(client.oauth_flows))["UserPoolClient"]
+        resources.clients[client.logical_id] = LocalClient(
+            client_id=created["ClientId"], secret=created.get("ClientSecret"), scopes=tuple(client.scopes),
+            access_token_minutes=client.access_token_minutes)
 
     ses = emulator.client("ses")
     for identity in wiring.email_identities:
@@ -165,21 +179,60 @@ def provision(emulator: Emulator, wiring: Wiring) -> LocalResources:
     return resources
 
 
-def demo_token(emulator: Emulator, wiring: Wiring, resources: LocalResources) -> str:
-    """An ID token for the demo user, issued by the emulated user pool like a real sign-in."""
-    if "ALLOW_ADMIN_USER_PASSWORD_AUTH" not in wiring.user_pool.client_auth_flows:
-        raise WiringError(f"{wiring.user_pool.client_logical_id}: the client does not allow ADMIN_USER_PASSWORD_AUTH, so the runner cannot sign in")
-    cognito = emulator.client("cognito-idp")
-    try:
-        cognito.admin_get_user(UserPoolId=resources.user_pool_id, Username=DEMO_USER)
-    except cognito.exceptions.UserNotFoundException:
-        cognito.admin_create_user(UserPoolId=resources.user_pool_id, Username=DEMO_USER, MessageAction="SUPPRESS",
-                                  UserAttributes=[{"Name": "email", "Value": DEMO_USER}, {"Name": "email_verified", "Value": "true"}])
-        cognito.admin_set_user_password(UserPoolId=resources.user_pool_id, Username=DEMO_USER, Password=DEMO_PASSWORD, Permanent=True)
-    result = cognito.admin_initiate_auth(
-        UserPoolId=resources.user_pool_id, ClientId=resources.client_id, AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": DEMO_USER, "PASSWORD": DEMO_PASSWORD})
-    return result["AuthenticationResult"]["IdToken"]
+class TokenRefused(Exception):
+    """The token endpoint's refusal, in OAuth's terms (RFC 6749 5.2): `error` and a sentence."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error, self.description = error, description
+
+
+def _moto_signing_key() -> Any:
+    """The emulated user pool's private signing key: moto signs every pool's tokens with it,
+    and the runner's authorizer verifies them with its public half."""
+    import gzip
+    from importlib import resources as package_files
+
+    import jwt
+
+    raw = package_files.files("moto.cognitoidp").joinpath("resources/jwks-private.json.gz").read_bytes()
+    return jwt.PyJWK.from_dict(json.loads(gzip.decompress(raw)))
+
+
+def client_credentials_token(resources: LocalResources, *, client_id: str, secret: str | None, scope: str | None) -> dict[str, Any]:
+    """Cognito's token endpoint for the client-credentials grant: the client's id and secret for
+    an access token with the scopes asked for (all the client's scopes when none are)."""
+    import jwt
+
+    client = next((c for c in resources.clients.values() if c.client_id == client_id), None)
+    if client is None or client.secret is None or secret != client.secret:
+        raise TokenRefused("invalid_client", "unknown client or wrong secret")
+    asked = scope.split() if scope else list(client.scopes)
+    if not asked or any(s not in client.scopes for s in asked):
+        raise TokenRefused("invalid_scope", f"this client may ask for: {' '.join(client.scopes) or '(no scopes)'}")
+    key = _moto_signing_key()
+    now = int(time.time())
+    claims = {
+        "sub": client.client_id, "client_id": client.client_id, "token_use": "access", "scope": " ".join(asked),
+        "auth_time": now, "iat": now, "exp": now + client.access_token_minutes * 60, "version": 2,
+        "iss": f"https://cognito-idp.{resources.region}.amazonaws.com/{resources.user_pool_id}",
+        "jti": str(uuid.uuid4()),
+    }
+    token = jwt.encode(claims, key.key, algorithm="RS256", headers={"kid": key.key_id})
+    return {"access_token": token, "token_type": "Bearer", "expires_in": client.access_token_minutes * 60}
+
+
+def local_token(resources: LocalResources, scopes: list[str] | None = None) -> dict[str, Any]:
+    """A token for `make token`: from a client of the template that may have these scopes (by
+    default the client with the most), through the same grant a deployed client uses."""
+    clients = sorted(resources.clients.values(), key=lambda c: -len(c.scopes))
+    wanted = scopes or list(clients[0].scopes)
+    client = next((c for c in clients if c.secret is not None and set(wanted) <= set(c.scopes)), None)
+    if client is None:
+        known = sorted({s for c in clients for s in c.scopes})
+        raise TokenRefused("invalid_scope", f"no client of the template may have {' '.join(wanted)}; scopes in use: {' '.join(known)}")
+    issued = client_credentials_token(resources, client_id=client.client_id, secret=client.secret, scope=" ".join(wanted))
+    return {"token": issued["access_token"], "client_id": client.client_id, "scopes": wanted}
 
 
 def make_queues_cheap() -> None:

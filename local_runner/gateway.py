@@ -54,8 +54,10 @@ def _moto_public_keys() -> jwt.PyJWKSet:
 
 
 class CognitoAuthorizer:
-    """Verifies ID tokens like API Gateway's COGNITO_USER_POOLS authorizer without scopes:
-    signature, expiry, issuer, token use and audience (one of the pool's clients)."""
+    """Verifies tokens like API Gateway's COGNITO_USER_POOLS authorizer: signature, expiry and
+    issuer; then, on a method without scopes, an ID token for one of the pool's clients, and on a
+    method with scopes, an access token of one of them carrying one of the method's scopes (a
+    valid token without is ACCESS_DENIED, API Gateway's 403)."""
 
     def __init__(self, *, region: str, pool_id: str, client_ids: list[str]) -> None:
         self.issuer = f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
@@ -63,30 +65,42 @@ class CognitoAuthorizer:
         self._keys = {k.key_id: k for k in _moto_public_keys().keys}
         self._cache: dict[str, dict[str, Any]] = {}  # token -> claims; API Gateway caches verified tokens too
 
-    def claims(self, header_value: str | None) -> dict[str, str]:
+    def claims(self, header_value: str | None, scopes: list[str] | None = None) -> dict[str, str]:
         if not header_value:
             raise GatewayFailure("UNAUTHORIZED", "Unauthorized")
         token = header_value.removeprefix("Bearer ").strip()
         cached = self._cache.get(token)
         if cached is not None and cached["exp"] > time.time():
-            return cached["strings"]
-        try:
-            key = self._keys[jwt.get_unverified_header(token).get("kid", "")]
-            claims = jwt.decode(token, key=key, algorithms=["RS256"], issuer=self.issuer,
-                                options={"require": ["exp", "iss", "token_use"], "verify_aud": False})
-        except jwt.ExpiredSignatureError:
-            raise GatewayFailure("UNAUTHORIZED", "The incoming token has expired") from None
-        except (jwt.InvalidTokenError, KeyError):
-            raise GatewayFailure("UNAUTHORIZED", "Unauthorized") from None
-        if claims.get("token_use") != "id" or claims.get("aud") not in self.client_ids:
+            claims = cached["claims"]
+        else:
+            claims = self._verify(token)
+        if scopes:
+            if claims.get("token_use") != "access" or claims.get("client_id") not in self.client_ids:
+                raise GatewayFailure("UNAUTHORIZED", "Unauthorized")
+            granted = claims.get("scope")
+            if not isinstance(granted, str) or not set(granted.split()) & set(scopes):
+                raise GatewayFailure("ACCESS_DENIED", "Unauthorized")
+        elif claims.get("token_use") != "id" or claims.get("aud") not in self.client_ids:
             raise GatewayFailure("UNAUTHORIZED", "Unauthorized")
         # Claims reach the function as strings, as API Gateway passes them.
-        strings = {k: v if isinstance(v, str) else json.dumps(v) if isinstance(v, (list, dict)) else str(v).lower() if isinstance(v, bool) else str(v)
-                   for k, v in claims.items()}
+        return {k: v if isinstance(v, str) else json.dumps(v) if isinstance(v, (list, dict)) else str(v).lower() if isinstance(v, bool) else str(v)
+                for k, v in claims.items()}
+
+    def _verify(self, token: str) -> dict[str, Any]:
+        try:
+            key = self._keys[jwt.get_unverified_header(token).get("kid", "")]
+            claims: dict[str, Any] = jwt.decode(token, key=key, algorithms=["RS256"], issuer=self.issuer,
+                                                options={"require": ["exp", "iss", "token_use"], "verify_aud": False})
+        except jwt.ExpiredSignatureError:
+            raise GatewayFailure("UNAUTHORIZED", "The incoming token has expired") from None
+        except (jwt.InvalidTokenError, KeyError, TypeError, ValueError, AttributeError):
+            # Anything that is not a well-formed token of this pool: a malformed header, a JSON
+            # value where an object belongs, bytes that are not UTF-8.
+            raise GatewayFailure("UNAUTHORIZED", "Unauthorized") from None
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[token] = {"exp": claims["exp"], "strings": strings}
-        return strings
+        self._cache[token] = {"exp": claims["exp"], "claims": claims}
+        return claims
 
 
 def _route_pattern(path: str) -> re.Pattern[str]:
@@ -102,7 +116,8 @@ class RestApi:
         self.routes = [(_route_pattern(path), path, methods) for path, methods in wiring.routes.items()]
         # Literal paths before templated ones, as API Gateway prefers the most specific match.
         self.routes.sort(key=lambda r: r[1].count("{"))
-        self.authorizer = CognitoAuthorizer(region=wiring.region, pool_id=resources.user_pool_id, client_ids=[resources.client_id])
+        self.authorizer = CognitoAuthorizer(region=wiring.region, pool_id=resources.user_pool_id,
+                                            client_ids=[c.client_id for c in resources.clients.values()])
         self._validators = {id(m): {ct: jsonschema.Draft4Validator(schema) for ct, schema in m.request_models.items()}
                             for methods in wiring.routes.values() for m in methods.values()}
         # Statuses answered, for /_local/status: the fuzz and load runs count what was served.
@@ -134,7 +149,7 @@ class RestApi:
             return self._mock(spec, lower, request_id)
         claims = None
         if spec.authorization == "COGNITO_USER_POOLS":
-            claims = self.authorizer.claims(lower.get((spec.identity_header or "Authorization").lower()))
+            claims = self.authorizer.claims(lower.get((spec.identity_header or "Authorization").lower()), spec.authorization_scopes)
         query = parse_qsl(url.query, keep_blank_values=True)
         self._validate(spec, lower, query, body)
         event = self._proxy_event(method, path, resource_path, headers, query, path_params, body, source_ip, request_id, claims)
@@ -177,7 +192,7 @@ class RestApi:
                 return  # no model for this media type: API Gateway passes the body through
             try:
                 document = json.loads(body or b"null")
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested past what a parser will follow
                 raise GatewayFailure("BAD_REQUEST_BODY", "Invalid request body") from None
             if not validator.is_valid(document):
                 raise GatewayFailure("BAD_REQUEST_BODY", "Invalid request body")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local_runner.emulator import Emulator, LocalResources, demo_token, provision
+from local_runner.emulator import Emulator, LocalResources, client_credentials_token, local_token, provision
 from local_runner.event_source import QueueEventSource
 from local_runner.faults import Faults
 from local_runner.functions import FunctionHost
@@ -155,9 +155,19 @@ class LocalService:
                 moved[self.wiring.queues[spec.dead_letter_logical_id].name] = count
         return moved
 
-    def token(self) -> str:
-        with self.host.lock:
-            return demo_token(self.emulator, self.wiring, self.resources)
+    def token(self, scopes: list[str] | None = None) -> dict[str, Any]:
+        """An access token with `scopes` (by default every scope of the broadest client); raises
+        TokenRefused when no client of the template may have them."""
+        return local_token(self.resources, scopes)
+
+    def clients(self) -> list[dict[str, Any]]:
+        names = {c.logical_id: c.name for c in self.wiring.user_pool.clients}
+        return [{"name": names[logical_id], "client_id": c.client_id, "client_secret": c.secret, "scopes": list(c.scopes)}
+                for logical_id, c in self.resources.clients.items()]
+
+    def oauth_token(self, *, client_id: str, secret: str | None, scope: str | None) -> dict[str, Any]:
+        """The pool's token endpoint (client-credentials grant), as a deployed client calls it."""
+        return client_credentials_token(self.resources, client_id=client_id, secret=secret, scope=scope)
 
     def status(self) -> dict[str, Any]:
         return {

@@ -8,12 +8,17 @@ loop: the runner runs one invocation at a time anyway, and a thread hop would on
 
 from __future__ import annotations
 
+import base64
+import ipaddress
 import json
 import logging
 import socket
 import time
+import uuid
 from dataclasses import asdict
+from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qsl
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -27,19 +32,97 @@ KEEP_ALIVE_SECONDS = 60  # idle keep-alive connections, closer to API Gateway's 
 access_log = logging.getLogger("archon.local.access")
 
 
+# API Gateway's limit on the request line and headers together; a count and a deadline that no
+# client of this API comes near, so that a slow or endless header stream cannot hold the runner.
+MAX_HEADER_BYTES = 10 * 1024
+MAX_HEADERS = 100
+HEADER_TIMEOUT_SECONDS = 10.0
+
+
+class _HeadersTooLarge(Exception):
+    """Raised inside the parser, which reports it as a parse error (send_400_response)."""
+
+
 class CaseKeepingHttp(HttpToolsProtocol):
-    """uvicorn lowercases header names, as ASGI asks; API Gateway's REST proxy event keeps them
-    as the client sent them. The names as sent ride along in the scope's extensions."""
+    """uvicorn's HTTP/1.1 protocol with the limits API Gateway keeps and uvicorn does not: request
+    line and headers of at most MAX_HEADER_BYTES and MAX_HEADERS, read within
+    HEADER_TIMEOUT_SECONDS, else 431 or 408 and the connection closed.
+
+    It also keeps header names as sent: uvicorn lowercases them, as ASGI asks, but API Gateway's
+    REST proxy event keeps them as the client sent them. They ride along in the scope's extensions."""
+
+    _header_timer: Any = None
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._start_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_header_timer()
+        super().connection_lost(exc)
+
+    def send_400_response(self, msg: str) -> None:
+        # uvicorn answers any parser error so; the parser reports the limits' exceptions as one.
+        self._stop_header_timer()
+        if getattr(self, "_too_large", False):
+            _reject(self.transport, 431, "headers_too_large",
+                    f"The request line and headers must stay within {MAX_HEADER_BYTES} bytes and {MAX_HEADERS} headers.")
+        else:
+            _reject(self.transport, 400, "bad_request", "The request is not valid HTTP/1.1.")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._header_names: list[bytes] = []
+        self._header_bytes = 0
         scope: dict[str, Any] = self.scope  # type: ignore[assignment]
         scope["extensions"] = {"archon.header_names": self._header_names}
+        self._start_header_timer()
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)
+        if len(self._header_names) >= MAX_HEADERS:
+            self._too_large = True
+            raise _HeadersTooLarge()
         super().on_header(name, value)
         self._header_names.append(name)
+
+    def on_headers_complete(self) -> None:
+        self._stop_header_timer()
+        super().on_headers_complete()
+
+    def _count(self, size: int) -> None:
+        self._header_bytes = getattr(self, "_header_bytes", 0) + size
+        if self._header_bytes > MAX_HEADER_BYTES:
+            self._too_large = True
+            raise _HeadersTooLarge()
+
+    def _start_header_timer(self) -> None:
+        self._stop_header_timer()
+        self._header_timer = self.loop.call_later(HEADER_TIMEOUT_SECONDS, self._headers_timed_out)
+
+    def _stop_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_timed_out(self) -> None:
+        self._header_timer = None
+        if self.cycle is None or self.cycle.response_complete:  # waiting for (the rest of) a request's headers
+            _reject(self.transport, 408, "request_timeout", f"Send the request's headers within {HEADER_TIMEOUT_SECONDS:g} seconds.")
+
+
+def _reject(transport: Any, status: int, code: str, message: str) -> None:
+    """An answer written straight to the connection, before any request exists, then closed."""
+    if transport.is_closing():
+        return
+    body = json.dumps({"error": {"code": code, "message": message, "details": []}, "request_id": str(uuid.uuid4())}).encode()
+    transport.write(b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\nserver: %s\r\n\r\n%s"
+                    % (status, HTTPStatus(status).phrase.encode(), len(body), SERVER_NAME, body))
+    transport.close()
 
 
 class LocalApp:
@@ -73,8 +156,13 @@ class LocalApp:
         path = scope["raw_path"].decode("latin-1")
         method = scope["method"]
         if path.startswith(LOCAL_PREFIX):
-            status, payload = self._local(method, path[len(LOCAL_PREFIX):])
-            await _send(send, status, [("Content-Type", "application/json")], json.dumps(payload).encode())
+            if not is_loopback_host(lower.get(b"host", b"").decode("latin-1")):
+                # A page elsewhere that got a name to resolve to 127.0.0.1 (DNS rebinding) sends
+                # its own name as Host: the runner's tokens and emails are not for it.
+                status, payload = 403, {"message": "/_local/ answers requests addressed to a loopback host only (127.0.0.1, localhost, [::1])"}
+            else:
+                status, payload = self._local(method, path[len(LOCAL_PREFIX):], lower, body)
+            await _send(send, status, [("Content-Type", "application/json"), ("Cache-Control", "no-store")], json.dumps(payload).encode())
             return
         target = path + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else "")
         assert self.service is not None  # set before serving starts
@@ -83,11 +171,26 @@ class LocalApp:
         access_log.info(json.dumps({"httpMethod": method, "path": path, "status": response.status,
                                     "ms": round((time.perf_counter() - started) * 1000, 2)}))
 
-    def _local(self, method: str, name: str) -> tuple[int, Any]:
+    def _local(self, method: str, name: str, headers: dict[bytes, bytes], body: bytes) -> tuple[int, Any]:
+        from local_runner.emulator import TokenRefused
+
         service = self.service
         assert service is not None
         if name == "token" and method == "POST":
-            return 200, {"token": service.token()}
+            try:
+                asked = json.loads(body) if body.strip() else {}
+                scopes = asked.get("scopes") if isinstance(asked, dict) else None
+                if scopes is not None and not (isinstance(scopes, list) and all(isinstance(x, str) for x in scopes)):
+                    return 400, {"error": "invalid_request", "error_description": 'send {"scopes": ["users/read", ...]} or no body'}
+                return 200, service.token(scopes or None)
+            except (ValueError, RecursionError):
+                return 400, {"error": "invalid_request", "error_description": 'send {"scopes": ["users/read", ...]} or no body'}
+            except TokenRefused as refused:
+                return 400, {"error": refused.error, "error_description": refused.description}
+        if name == "oauth2/token" and method == "POST":
+            return self._oauth_token(headers, body)
+        if name == "clients" and method == "GET":  # the emulated pool's throwaway ids and secrets, for trying the token endpoint
+            return 200, {"clients": service.clients()}
         if name == "outbox" and method == "GET":
             return 200, {"emails": [asdict(e) for e in service.outbox()]}
         if name == "queues" and method == "GET":
@@ -98,8 +201,45 @@ class LocalApp:
             return 200, service.dead_letters()
         if name == "redrive" and method == "POST":
             return 200, {"moved": service.redrive()}
-        return 404, {"message": "local endpoints: POST /_local/token, GET /_local/outbox, GET /_local/queues, GET /_local/dead-letters, "
+        return 404, {"message": "local endpoints: POST /_local/token, POST /_local/oauth2/token, GET /_local/clients, GET /_local/outbox, GET /_local/queues, GET /_local/dead-letters, "
                                 "POST /_local/redrive, GET /_local/status"}
+
+
+    def _oauth_token(self, headers: dict[bytes, bytes], body: bytes) -> tuple[int, Any]:
+        """The user pool's token endpoint, client-credentials grant (RFC 6749 4.4): the client
+        authenticates with HTTP Basic or client_id and client_secret in the form body."""
+        from local_runner.emulator import TokenRefused
+
+        assert self.service is not None
+        form = dict(parse_qsl(body.decode("utf-8", "replace")))
+        if form.get("grant_type") != "client_credentials":
+            return 400, {"error": "unsupported_grant_type", "error_description": "only grant_type=client_credentials is offered"}
+        client_id, secret = form.get("client_id", ""), form.get("client_secret")
+        basic = headers.get(b"authorization", b"")
+        if basic[:6].lower() == b"basic ":
+            try:
+                client_id, _, secret = base64.b64decode(basic[6:].strip(), validate=True).decode("utf-8").partition(":")
+            except ValueError:
+                return 400, {"error": "invalid_client", "error_description": "the Basic credentials are not base64 of id:secret"}
+        try:
+            return 200, self.service.oauth_token(client_id=client_id, secret=secret, scope=form.get("scope"))
+        except TokenRefused as refused:
+            return (401 if refused.error == "invalid_client" else 400), {"error": refused.error, "error_description": refused.description}
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether a Host header names this machine's loopback: 127.0.0.0/8, ::1 or localhost."""
+    name = host.strip().lower()
+    if name.startswith("["):  # [::1]:3000
+        name = name[1:].partition("]")[0]
+    elif name.count(":") == 1:  # 127.0.0.1:3000, localhost:3000
+        name = name.partition(":")[0]
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 async def _send(send: Any, status: int, headers: list[tuple[str, str]], body: bytes, close: bool = False) -> None:

@@ -47,10 +47,11 @@ IGNORED = {
     "AWS::ApiGateway::BasePathMapping": "the runner serves plain HTTP on loopback, not the stage's domain",
     "AWS::Route53::RecordSet": "the runner serves plain HTTP on loopback, not the stage's domain",
     "AWS::Route53::HealthCheck": "the runner serves plain HTTP on loopback, not the stage's domain",
+    "AWS::Cognito::UserPoolDomain": "the runner's own token endpoint (POST /_local/oauth2/token) stands in for the pool's domain",
 }
 MAPPED = {
     "AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Cognito::UserPool",
-    "AWS::Cognito::UserPoolClient", "AWS::Lambda::Function", "AWS::Lambda::EventSourceMapping",
+    "AWS::Cognito::UserPoolClient", "AWS::Cognito::UserPoolResourceServer", "AWS::Lambda::Function", "AWS::Lambda::EventSourceMapping",
     "AWS::Pipes::Pipe", "AWS::SES::EmailIdentity", "AWS::ApiGateway::Resource", "AWS::ApiGateway::Method",
     "AWS::ApiGateway::GatewayResponse", "AWS::ApiGateway::RequestValidator", "AWS::ApiGateway::Model",
     "AWS::ApiGateway::Authorizer",
@@ -79,15 +80,24 @@ class QueueSpec:
 
 
 @dataclass(frozen=True)
+class ClientSpec:
+    logical_id: str
+    name: str
+    scopes: list[str]  # AllowedOAuthScopes, as tokens carry them ("users/read")
+    oauth_flows: list[str]
+    auth_flows: list[str]
+    generate_secret: bool
+    access_token_minutes: int
+
+
+@dataclass(frozen=True)
 class UserPoolSpec:
     logical_id: str
     name: str
     username_attributes: list[str]
     password_policy: dict[str, Any]
-    client_logical_id: str
-    client_name: str
-    client_auth_flows: list[str]
-    id_token_minutes: int
+    clients: list[ClientSpec]
+    resource_servers: dict[str, list[dict[str, str]]]  # identifier -> its scopes (ScopeName, ScopeDescription)
 
 
 @dataclass(frozen=True)
@@ -137,6 +147,7 @@ class MethodSpec:
     authorization: str
     authorizer_pool_logical_id: str | None
     identity_header: str | None
+    authorization_scopes: list[str]
     integration: str  # "AWS_PROXY" or "MOCK"
     function_logical_id: str | None
     request_models: dict[str, dict[str, Any]]
@@ -288,19 +299,37 @@ def _queues(t: _Template) -> dict[str, QueueSpec]:
 
 def _user_pool(t: _Template) -> UserPoolSpec:
     pool_id, pool = t.one("AWS::Cognito::UserPool")
-    client_id, client = t.one("AWS::Cognito::UserPoolClient")
-    units = client.get("TokenValidityUnits", {})
-    validity = client.get("IdTokenValidity")  # CloudFormation's unit defaults to hours; no value means 60 minutes
-    minutes = 60 if validity is None else int(validity) * {"minutes": 1, "hours": 60, "days": 1440}[units.get("IdToken", "hours")]
+    servers = {}
+    for logical_id, server in t.of_type("AWS::Cognito::UserPoolResourceServer").items():
+        servers[server["Identifier"]] = server.get("Scopes", [])
+    clients = []
+    for logical_id, client in t.of_type("AWS::Cognito::UserPoolClient").items():
+        units = client.get("TokenValidityUnits", {})
+        validity = client.get("AccessTokenValidity")  # CloudFormation's unit defaults to hours; no value means 60 minutes
+        scopes = []
+        for scope in client.get("AllowedOAuthScopes", []):
+            if not isinstance(scope, str):  # CDK joins the resource server's identifier in
+                scope = "".join(p if isinstance(p, str) else t.resources[ref_id(p, f"{logical_id} AllowedOAuthScopes")]["Properties"]["Identifier"]
+                                for p in scope["Fn::Join"][1])
+            scopes.append(scope)
+        clients.append(ClientSpec(
+            logical_id=logical_id,
+            name=client.get("ClientName", logical_id),
+            scopes=scopes,
+            oauth_flows=client.get("AllowedOAuthFlows", []),
+            auth_flows=client.get("ExplicitAuthFlows", []),
+            generate_secret=bool(client.get("GenerateSecret")),
+            access_token_minutes=60 if validity is None else int(validity) * {"minutes": 1, "hours": 60, "days": 1440}[units.get("AccessToken", "hours")],
+        ))
+    if not clients:
+        raise WiringError(f"{t.path.name}: the user pool has no app client, so nobody could get a token")
     return UserPoolSpec(
         logical_id=pool_id,
         name=pool.get("UserPoolName", pool_id),
         username_attributes=pool.get("UsernameAttributes", []),
         password_policy=pool.get("Policies", {}).get("PasswordPolicy", {}),
-        client_logical_id=client_id,
-        client_name=client.get("ClientName", client_id),
-        client_auth_flows=client.get("ExplicitAuthFlows", []),
-        id_token_minutes=minutes,
+        clients=clients,
+        resource_servers=servers,
     )
 
 
@@ -433,6 +462,7 @@ def _routes(t: _Template) -> dict[str, dict[str, MethodSpec]]:
             authorization=auth,
             authorizer_pool_logical_id=pool,
             identity_header=header,
+            authorization_scopes=p.get("AuthorizationScopes", []),
             integration=kind,
             function_logical_id=None,
             request_models={ct: models[ref_id(m, logical_id)]["Schema"] for ct, m in p.get("RequestModels", {}).items()},

@@ -23,17 +23,25 @@ def generate() -> str:
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
     os.environ.setdefault("STAGE", "dev")
     sys.path.insert(0, str(ROOT / "lambda_src"))
-    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+    from aws_lambda_powertools.event_handler.openapi.models import OAuth2, OAuthFlowClientCredentials, OAuthFlows
 
-    from handlers.users_api import app
+    from handlers.users_api import CREATE_SCOPE, READ_SCOPE, SECURITY_SCHEME, app
 
+    token_url = "https://archon-STAGE-ACCOUNT.auth.REGION.amazoncognito.com/oauth2/token"
     schema = json.loads(app.get_openapi_json_schema(
         title="Archon users API",
         version="1.0.0",
-        description="Every route needs a Cognito ID token in the Authorization header. Errors use "
+        description="Every route needs an access token of the stage's Cognito user pool with the route's scope, "
+        "sent as `Authorization: Bearer <token>`. Machine clients get one by the client-credentials grant. Errors use "
         '{"error": {"code", "message", "details"}, "request_id"}.',
-        security_schemes={"cognito": HTTPBearer(bearerFormat="JWT", description="A Cognito user pool ID token")},
-        security=[{"cognito": []}],
+        security_schemes={SECURITY_SCHEME: OAuth2(
+            description="The stage's Cognito user pool. The token URL is the stack output TokenUrl "
+            f"({token_url}). A token without the route's scope is answered 403.",
+            flows=OAuthFlows(clientCredentials=OAuthFlowClientCredentials(tokenUrl=token_url, scopes={
+                READ_SCOPE: "Read users: GET /users and GET /users/{user_id}",
+                CREATE_SCOPE: "Create users: POST /users (each sends a welcome email; limited per caller per hour)",
+            })),
+        )},
     ))
     # Powertools adds a 422 with its own validation-error schema to every route; this API answers
     # validation errors as 400 in its own contract, so drop those and their unused schemas.

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
-from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
@@ -30,12 +29,16 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from botocore.config import Config
 
-from users.errors import DomainError, TemporarilyUnavailable
+from users.errors import CreateLimitReached, DomainError, TemporarilyUnavailable
 from users.logic import UsersService
 from users.models import PAGE_DEFAULT, PAGE_MAX, ErrorBody, ErrorDetail, ErrorResponse, NewUser, User, UserPage
 from users.repository import UsersRepository
 
 MAX_BODY_BYTES = 8 * 1024
+# The OAuth scopes API Gateway checks per route (cdk_app/identity.py names them; a test compares
+# the template with docs/openapi.json); declared here for the OpenAPI document.
+READ_SCOPE, CREATE_SCOPE = "users/read", "users/create"
+SECURITY_SCHEME = "cognito"
 TABLE_NAME = os.environ["TABLE_NAME"]
 REGION = os.environ["AWS_REGION"]
 # Creates run in the stage's write region, whichever region serves the request (users.repository).
@@ -56,7 +59,10 @@ _dynamodb = boto3.client("dynamodb", config=_retries)
 _writer = _dynamodb if WRITE_REGION == REGION else boto3.client(
     "dynamodb", region_name=WRITE_REGION,
     config=_retries.merge(Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})))
-service = UsersService(repository=UsersRepository(client=_writer, table_name=TABLE_NAME, region=WRITE_REGION, replica=_dynamodb))
+service = UsersService(
+    repository=UsersRepository(client=_writer, table_name=TABLE_NAME, region=WRITE_REGION, replica=_dynamodb),
+    creates_per_caller_per_hour=int(os.environ["CREATES_PER_CALLER_PER_HOUR"]) if os.environ.get("CREATES_PER_CALLER_PER_HOUR") else None,
+)
 # Idempotency records belong with the create they guard: in the write region.
 _idempotency_store = DynamoDBPersistenceLayer(table_name=TABLE_NAME, key_attr="pk", boto3_client=_writer)
 _idempotency = IdempotencyConfig(
@@ -69,12 +75,11 @@ cors = CORSConfig(allow_origin=CORS_ORIGINS[0], extra_origins=CORS_ORIGINS[1:], 
 app = APIGatewayRestResolver(enable_validation=True, cors=cors)
 
 
-class ApiError(Exception):
-    def __init__(self, status: HTTPStatus, code: str, message: str, details: list[ErrorDetail] | None = None, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-        self.details = details or []
-        self.headers = headers or {}
+def caller_of(event: dict[str, Any]) -> str:
+    """Who called: the token's subject (a machine client's is its client id), as the authorizer
+    passed it. Never a name or an email."""
+    claims = ((event.get("requestContext") or {}).get("authorizer") or {}).get("claims") or {}
+    return str(claims.get("sub") or claims.get("client_id") or "anonymous")
 
 
 def _request_id() -> str:
@@ -89,27 +94,34 @@ def error_response(status: HTTPStatus, code: str, message: str, details: list[Er
     return Response(status_code=status, content_type="application/json", body=body.model_dump_json(exclude_none=True), headers=headers)
 
 
-def _check_json_body() -> None:
-    event = app.current_event
-    content_type = (event.headers or {}).get("Content-Type") or (event.headers or {}).get("content-type") or ""
-    if content_type.split(";")[0].strip().lower() != "application/json":
-        raise ApiError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Send the body as application/json.")
-    if len((event.body or "").encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
-        raise ApiError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large", f"The body must be at most {MAX_BODY_BYTES} bytes.")
+def refuse_body(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The answer to a POST body this API does not take, before Powertools parses it (it would
+    parse form encodings too, and any size): JSON only, up to MAX_BODY_BYTES. Media types match
+    without case and with parameters (RFC 9110); the header is handed on in lower case, which is
+    how Powertools recognises JSON."""
+    if event.get("httpMethod") != "POST":
+        return None
+    headers = event.get("headers") or {}
+    name = next((k for k in headers if k.lower() == "content-type"), None)
+    media, _, parameters = (headers.get(name) or "").partition(";") if name else ("", "", "")
+    if media.strip().lower() != "application/json":
+        return _proxy_error(event, HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Send the body as application/json.")
+    if len((event.get("body") or "").encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
+        return _proxy_error(event, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large", f"The body must be at most {MAX_BODY_BYTES} bytes.")
+    normalised = "application/json" + (f";{parameters}" if parameters else "")
+    headers[name] = normalised
+    if name in (event.get("multiValueHeaders") or {}):
+        event["multiValueHeaders"][name] = [normalised]
+    return None
 
 
-class _GuardedValidation(OpenAPIRequestValidationMiddleware):
-    """Checks media type and size before Powertools parses the body: Powertools would also
-    accept form encodings and parse any size; this API takes JSON only, up to MAX_BODY_BYTES."""
-
-    def handler(self, app: Any, next_middleware: Any) -> Response:
-        if app.current_event.http_method == "POST":
-            _check_json_body()
-        return super().handler(app, next_middleware)
-
-
-# Powertools always runs its request validation first in the chain; guard it in place.
-app._request_validation_middleware = _GuardedValidation()
+def _proxy_error(event: dict[str, Any], status: HTTPStatus, code: str, message: str) -> dict[str, Any]:
+    """An error in the contract, as a Lambda proxy response, with the CORS headers Powertools adds."""
+    request_id = (event.get("requestContext") or {}).get("requestId") or "unknown"
+    body = ErrorResponse(error=ErrorBody(code=code, message=message), request_id=request_id)
+    origin = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == "origin"), None)
+    return {"statusCode": int(status), "headers": {"Content-Type": "application/json", **(cors.to_dict(origin) if cors else {})},
+            "body": body.model_dump_json(), "isBase64Encoded": False}
 
 
 @idempotent_function(data_keyword_argument="request", config=_idempotency, persistence_store=_idempotency_store)
@@ -118,7 +130,7 @@ def _create_once(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def _create(new_user: NewUser, request_key: str | None = None) -> User:
-    user = service.create(new_user, request_key=request_key)
+    user = service.create(new_user, request_key=request_key, caller=caller_of(app.current_event.raw_event))
     metrics.add_metric(name="UsersCreated", unit=MetricUnit.Count, value=1)
     logger.info("user created", extra={"user_id": user.user_id})
     return user
@@ -132,8 +144,8 @@ def _error(description: str) -> dict[str, Any]:
 # integration failures) or from the function; all in the error contract (DESIGN.md).
 _ANY_ROUTE_ERRORS: dict[int, dict[str, Any]] = {
     400: _error("The request is not valid: validation_error, invalid_json or invalid_cursor, with details"),
-    401: _error("Missing, expired or invalid token"),
-    403: _error("The token is valid but not allowed here"),
+    401: _error("unauthorized: the token is missing, expired or not an access token of the stage's user pool"),
+    403: _error("forbidden: the token is valid but lacks the route's scope"),
     404: _error("No such route or user"),
     429: _error("Throttled by the API's stage limits; back off and retry"),
     500: _error("internal_error: quote the request_id if you report it"),
@@ -151,10 +163,12 @@ def _responses(success: int, model: Any, description: str, route_errors: dict[in
 @app.post(
     "/users",
     summary="Create a user",
+    security=[{SECURITY_SCHEME: [CREATE_SCOPE]}],
     responses=_responses(
         201, User, "Created; Location names the new user",
         {
             409: _error("email_taken, or request_in_progress for an Idempotency-Key still in flight (retry after Retry-After)"),
+            429: _error("throttled by the stage's limits, or rate_limited: this caller created its hourly number of users (retry after Retry-After)"),
             413: _error("The body is larger than 8 KiB"),
             415: _error("The body is not application/json"),
             422: _error("idempotency_key_reused: this Idempotency-Key came with a different body"),
@@ -170,7 +184,7 @@ def create_user(
     ] = None,
 ) -> Response[User]:
     if idempotency_key:
-        caller = (app.current_event.request_context.authorizer.claims or {}).get("sub", "anonymous")
+        caller = caller_of(app.current_event.raw_event)
         user = User.model_validate(_create_once(request={"key": f"{caller}:{idempotency_key}", "body": body.model_dump()}))
     else:
         user = _create(body)
@@ -182,12 +196,13 @@ def create_user(
     )
 
 
-@app.get("/users/<user_id>", summary="Get a user", responses=_responses(200, User, "The user"))
+@app.get("/users/<user_id>", summary="Get a user", responses=_responses(200, User, "The user"), security=[{SECURITY_SCHEME: [READ_SCOPE]}])
 def get_user(user_id: Annotated[str, Path(description="The user's id, a UUIDv4; anything else is a 404.")]) -> User:
     return service.get(user_id)
 
 
-@app.get("/users", summary="List users, oldest first", responses=_responses(200, UserPage, "A page of users"))
+@app.get("/users", summary="List users, oldest first", responses=_responses(200, UserPage, "A page of users"),
+         security=[{SECURITY_SCHEME: [READ_SCOPE]}])
 def list_users(
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = PAGE_DEFAULT,
     cursor: Annotated[str | None, Query(max_length=256)] = None,
@@ -195,9 +210,9 @@ def list_users(
     return service.list(limit=limit, cursor_token=cursor)
 
 
-@app.exception_handler(ApiError)
-def _api_error(exc: ApiError) -> Response:
-    return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+@app.exception_handler(RecursionError)
+def _too_deep(_: RecursionError) -> Response:
+    return error_response(HTTPStatus.BAD_REQUEST, "invalid_json", "The body is nested too deeply to be a user.")
 
 
 @app.exception_handler(RequestValidationError)
@@ -230,11 +245,15 @@ def _domain_error(exc: DomainError) -> Response:
         "email_taken": HTTPStatus.CONFLICT,
         "invalid_cursor": HTTPStatus.BAD_REQUEST,
         "temporarily_unavailable": HTTPStatus.SERVICE_UNAVAILABLE,
+        "rate_limited": HTTPStatus.TOO_MANY_REQUESTS,
     }.get(exc.code, HTTPStatus.BAD_REQUEST)
     headers = {}
-    if isinstance(exc, TemporarilyUnavailable):
+    if isinstance(exc, (TemporarilyUnavailable, CreateLimitReached)):
         headers["Retry-After"] = str(exc.retry_after_seconds)
+    if isinstance(exc, TemporarilyUnavailable):
         logger.warning("data store busy", extra={"error_code": exc.code})
+    if isinstance(exc, CreateLimitReached):
+        metrics.add_metric(name="CreatesRateLimited", unit=MetricUnit.Count, value=1)
     if exc.code == "email_taken":
         metrics.add_metric(name="DuplicateEmailsRejected", unit=MetricUnit.Count, value=1)
     return error_response(status, exc.code, exc.message, headers=headers)
@@ -272,9 +291,14 @@ def _unexpected(exc: Exception) -> Response:
     return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side; quote the request id if you report it.")
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     _idempotency.register_lambda_context(context)
-    return app.resolve(event, context)
+    # Every line of this request says who called; the last one says what came of it.
+    logger.append_keys(caller=caller_of(event))
+    response = refuse_body(event) or app.resolve(event, context)
+    logger.info("request handled", extra={"http_method": event.get("httpMethod"), "route": event.get("resource"),
+                                          "status": response.get("statusCode")})
+    return response

@@ -36,3 +36,14 @@ class TemporarilyUnavailable(DomainError):
     def __init__(self, retry_after_seconds: int = 1) -> None:
         super().__init__()
         self.retry_after_seconds = retry_after_seconds
+
+
+class CreateLimitReached(DomainError):
+    """The caller created as many users as it may this hour (each one sends a welcome email)."""
+
+    code = "rate_limited"
+    message = "This caller has created as many users as it may this hour; retry after the time in the Retry-After header."
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__()
+        self.retry_after_seconds = retry_after_seconds

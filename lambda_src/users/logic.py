@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -11,7 +12,9 @@ from users import cursor
 from users.errors import UserNotFound
 from users.identity import email_key
 from users.models import PAGE_DEFAULT, PAGE_MAX, NewUser, User, UserPage
-from users.repository import UsersRepository
+from users.repository import Quota, UsersRepository
+
+WINDOW_SECONDS = 3600  # creates are counted per caller per clock hour
 
 _UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -27,15 +30,23 @@ class UsersService:
         repository: UsersRepository,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         clock: Callable[[], str] = utc_now,
+        creates_per_caller_per_hour: int | None = None,
+        epoch: Callable[[], float] = time.time,
     ) -> None:
         self._repo = repository
         self._new_id = new_id
         self._clock = clock
+        self._limit = creates_per_caller_per_hour
+        self._epoch = epoch
 
-    def create(self, new_user: NewUser, *, request_key: str | None = None) -> User:
-        """Creates the user, unless another user has the same mailbox (users.identity). A retry
-        carrying the request_key of a create that committed gets that user back rather than an
-        email conflict."""
+    def create(self, new_user: NewUser, *, request_key: str | None = None, caller: str | None = None) -> User:
+        """Creates the user, unless another user has the same mailbox (users.identity) or the
+        caller has used up its creates for this hour. A retry carrying the request_key of a create
+        that committed gets that user back rather than an email conflict."""
+        quota = None
+        if self._limit is not None and caller is not None:
+            start = int(self._epoch()) // WINDOW_SECONDS * WINDOW_SECONDS
+            quota = Quota(caller=caller, window_start=start, window_end=start + WINDOW_SECONDS, limit=self._limit)
         user = User(user_id=self._new_id(), name=new_user.name, email=new_user.email, created_at=self._clock())
         stored_id = self._repo.insert(
             user_id=user.user_id,
@@ -44,6 +55,7 @@ class UsersService:
             email_key=email_key(user.email),
             created_at=user.created_at,
             request_key=request_key,
+            quota=quota,
         )
         if stored_id != user.user_id:
             return User(**self._repo.get(stored_id))

@@ -4,6 +4,8 @@ One table holds three kinds of item, told apart by the partition key's prefix:
   user#<id>        the user; carries `entity` and `created_key` for the listing index, the email
                    as the caller sent it and its identity key (users.identity)
   email#<key>      the email guard that makes mailboxes unique (written in the same transaction)
+  quota#<caller>#<hour>  how many users a caller created in that clock hour (same transaction;
+                   expires with the TTL attribute)
   (idempotency records, written by Powertools under their own prefix)
 
 Write model: the table is a global table, and a DynamoDB transaction is atomic only in the region
@@ -17,11 +19,12 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError, ConnectionClosedError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
-from users.errors import EmailAlreadyRegistered, TemporarilyUnavailable, UserNotFound
+from users.errors import CreateLimitReached, EmailAlreadyRegistered, TemporarilyUnavailable, UserNotFound
 
 LIST_INDEX = "by_creation"
 USER_ENTITY = "user"
@@ -37,6 +40,17 @@ UNREACHABLE = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, C
 # How long a client should wait before retrying a create the write region could not take.
 AUTHORITY_RETRY_AFTER_SECONDS = 5
 _CONFLICT_RETRIES = 3
+TTL_ATTRIBUTE = "expiration"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Quota:
+    """At most `limit` creates by `caller` in the window that ends at `window_end` (epoch seconds)."""
+
+    caller: str
+    window_start: int
+    window_end: int
+    limit: int
 
 
 def user_key(user_id: str) -> dict[str, Any]:
@@ -58,11 +72,13 @@ class UsersRepository:
         self._region = region
 
     def insert(self, *, user_id: str, name: str, email: str, email_key: str, created_at: str,
-               request_key: str | None = None) -> str:
+               request_key: str | None = None, quota: Quota | None = None) -> str:
         """Writes the user and its email guard atomically and returns the user id; raises
         EmailAlreadyRegistered if taken. With a request_key (the caller's Idempotency-Key), a retry
         of a create that already committed returns the committed user's id instead: the first
-        attempt's answer may have been lost after the commit (a timeout, a failed idempotency save)."""
+        attempt's answer may have been lost after the commit (a timeout, a failed idempotency save).
+        With a quota, the same transaction counts the create against it, and CreateLimitReached
+        is raised when it is used up: only creates that commit count."""
         user_item = {
             "pk": {"S": f"user#{user_id}"},
             "entity": {"S": USER_ENTITY},
@@ -86,6 +102,16 @@ class UsersRepository:
             {"Put": {"TableName": self._table, "Item": user_item, "ConditionExpression": "attribute_not_exists(pk)"}},
             {"Put": {"TableName": self._table, "Item": guard_item, "ConditionExpression": "attribute_not_exists(pk)"}},
         ]
+        if quota is not None:
+            items.append({"Update": {
+                "TableName": self._table,
+                "Key": {"pk": {"S": f"quota#{quota.caller}#{quota.window_start}"}},
+                "UpdateExpression": "ADD creates :one SET #ttl = :expires",
+                "ConditionExpression": "attribute_not_exists(creates) OR creates < :limit",
+                "ExpressionAttributeNames": {"#ttl": TTL_ATTRIBUTE},
+                "ExpressionAttributeValues": {":one": {"N": "1"}, ":limit": {"N": str(quota.limit)},
+                                              ":expires": {"N": str(quota.window_end + 3600)}},
+            }})
         for attempt in range(_CONFLICT_RETRIES):
             try:
                 self._ddb.transact_write_items(TransactItems=items)
@@ -99,6 +125,8 @@ class UsersRepository:
                     if committed:
                         return committed
                     raise EmailAlreadyRegistered() from None
+                if quota is not None and len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
+                    raise CreateLimitReached(retry_after_seconds=max(1, quota.window_end - int(time.time()))) from None
                 if "TransactionConflict" in reasons and attempt + 1 < _CONFLICT_RETRIES:
                     # Another transaction holds one of the items; after it ends the guard decides.
                     time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))

@@ -3,7 +3,9 @@ the local runner, over HTTP on 127.0.0.1 only.
 
 Every schemathesis check runs (tests/e2e/schemathesis.toml says which one is off, and why): no
 5xx, every status and body as documented (so every error in the error contract), schema-valid
-requests accepted, schema-invalid ones rejected, auth enforced. On top, the runner's own count of
+requests accepted, schema-invalid ones rejected. (Its auth probe, `ignored_auth`, handles only
+apiKey and HTTP schemes, not the document's OAuth2 client-credentials scheme; the end-to-end tests
+check 401 and 403 per route instead.) On top, the runner's own count of
 what it answered (GET /_local/status) confirms the number of requests and that none was a 5xx.
 
 `make fuzz` runs the long version (at least 10,000 requests) and writes its section of
@@ -86,9 +88,9 @@ runner on 127.0.0.1.
 | schemathesis failures | {"none" if result.exit_code == 0 else "see below"} |
 | seconds | {result.seconds:.0f} |
 
-A 400 is a schema-invalid request rejected in the error contract; 401s are the checks that
-auth is enforced; 409/422 are duplicate emails and reused Idempotency-Keys from the stateful
-phase.
+A 400 is a schema-invalid request rejected in the error contract; 409/422 are duplicate emails
+and reused Idempotency-Keys from the stateful phase. (Auth is checked by the end-to-end tests:
+schemathesis does not probe OAuth2 schemes.)
 """
 
 

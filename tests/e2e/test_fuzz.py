@@ -12,4 +12,4 @@ def test_schemathesis_finds_nothing_against_the_local_runner(launch):
     assert result.server_errors == 0, result.served
     # It really ran: requests of every kind reached the API, valid and invalid.
     assert result.requests >= 150, result.served
-    assert {200, 201, 400, 401} <= set(result.served), result.served
+    assert {200, 201, 400} <= set(result.served), result.served

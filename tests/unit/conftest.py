@@ -111,17 +111,21 @@ def context() -> LambdaContext:
     return LambdaContext()
 
 
+TRANSACTIONS = threading.RLock()
+
+
 @pytest.fixture
 def isolated_transactions():
     """DynamoDB runs each transaction in isolation; moto does not (two threads interleave inside
-    one), so give the emulator the real service's guarantee. The racers still race."""
+    one), so give the emulator the real service's guarantee. The racers still race. Stream readers
+    (tests/unit/replication.py) take the same lock: moto rolls a transaction back by swapping in a
+    copy of the table, and an iterator taken meanwhile would read the discarded writes."""
     from moto.dynamodb.models import DynamoDBBackend
 
-    lock = threading.Lock()
     original = DynamoDBBackend.transact_write_items
 
     def isolated(self, *args, **kwargs):
-        with lock:
+        with TRANSACTIONS:
             return original(self, *args, **kwargs)
 
     with mock.patch.object(DynamoDBBackend, "transact_write_items", isolated):

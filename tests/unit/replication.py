@@ -21,6 +21,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from tests.unit.conftest import TRANSACTIONS
+
 
 # Stream ARNs would otherwise route to an account-specific endpoint that moto does not serve.
 _CONFIG = Config(account_id_endpoint_mode="disabled")
@@ -36,7 +38,11 @@ class StreamReader:
         self._positions: dict[str, str] = {}
 
     def read(self) -> list[dict[str, Any]]:
-        """The records added since the last read."""
+        """The records added since the last read (never those of a transaction in flight)."""
+        with TRANSACTIONS:
+            return self._read()
+
+    def _read(self) -> list[dict[str, Any]]:
         arn = self._ddb.describe_table(TableName=self._table)["Table"]["LatestStreamArn"]
         records = []
         for shard in self._streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:

@@ -19,8 +19,13 @@ def test_committed_openapi_matches_the_route_declarations(_mocked):
 def test_openapi_states_the_whole_contract(_mocked):
     """What the fuzz holds the service to: auth, every status with its body, the header."""
     doc = json.loads(DOC.read_text())
-    assert doc["security"] == [{"cognito": []}]
-    assert doc["components"]["securitySchemes"]["cognito"]["scheme"] == "bearer"
+    scheme = doc["components"]["securitySchemes"]["cognito"]
+    assert scheme["type"] == "oauth2"
+    assert set(scheme["flows"]) == {"clientCredentials"}
+    assert set(scheme["flows"]["clientCredentials"]["scopes"]) == {"users/read", "users/create"}
+    scopes = {(path, method): op["security"] for path, ops in doc["paths"].items() for method, op in ops.items()}
+    assert scopes == {("/users", "get"): [{"cognito": ["users/read"]}], ("/users/{user_id}", "get"): [{"cognito": ["users/read"]}],
+                      ("/users", "post"): [{"cognito": ["users/create"]}]}
     error = {"$ref": "#/components/schemas/ErrorResponse"}
     for path, operations in doc["paths"].items():
         for method, operation in operations.items():

@@ -194,6 +194,28 @@ def test_wrong_content_type_is_415(aws, context, content_type):
     assert aws.items() == []
 
 
+@pytest.mark.parametrize("content_type", ["APPLICATION/JSON", "Application/Json; charset=UTF-8", "application/json;charset=utf-8", " application/json "])
+def test_json_media_types_match_without_case_and_with_parameters(aws, context, content_type):
+    event = api_event("POST", "/users", body={"name": "Ada", "email": f"{uuid.uuid4().hex[:8]}@example.com"}, headers={"Content-Type": content_type})
+    assert call(aws, context, event).status == 201
+
+
+def test_json_too_deeply_nested_is_400_in_the_error_body(aws, context):
+    deep = '{"name": ' + "[" * 100_000 + "]" * 100_000 + ', "email": "a@example.com"}'
+    reply = call(aws, context, api_event("POST", "/users", body=deep))
+    assert reply.status in (400, 413)
+    nested = '{"name": "Ada", "email": "a@example.com", "x": ' + "[" * 3000 + "]" * 3000 + "}"
+    assert_error(call(aws, context, api_event("POST", "/users", body=nested)), 400, "invalid_json")
+    assert aws.items() == []
+
+
+def test_a_refused_body_still_gets_cors_headers_for_a_configured_origin(aws, context):
+    event = api_event("POST", "/users", body="x", headers={"Content-Type": "text/plain", "Origin": "https://app.example.com"})
+    reply = call(aws, context, event)
+    assert_error(reply, 415, "unsupported_media_type")
+    assert reply.headers["access-control-allow-origin"] == "https://app.example.com"
+
+
 def test_oversize_body_is_413(aws, context):
     event = api_event("POST", "/users", body={"name": "x" * 9000, "email": "a@example.com"})
     assert_error(call(aws, context, event), 413, "payload_too_large")
@@ -339,3 +361,82 @@ def test_logs_carry_the_request_id_and_no_names_or_emails(aws, context, caplog):
     assert logs and all(entry.get("correlation_id") == event["requestContext"]["requestId"] for entry in logs)
     text = "\n".join(lines)
     assert "Secret Name" not in text and "secret.person@example.com" not in text
+
+
+@pytest.mark.parametrize("event, caller, status", [
+    (api_event("POST", "/users", body={"name": "Secret Name", "email": "secret.person@example.com"}, sub="client-abc"), "client-abc", 201),
+    (api_event("GET", f"/users/{uuid.uuid4()}", sub="client-xyz"), "client-xyz", 404),
+    (api_event("POST", "/users", body={"name": "Secret Name", "email": "not-an-email"}, sub="client-abc"), "client-abc", 400),
+])
+def test_every_request_logs_its_caller_and_outcome_and_no_names_or_emails(aws, context, caplog, event, caller, status):
+    with caplog.at_level("INFO"):
+        call(aws, context, event)
+    formatter = aws.users_api.logger.registered_formatter
+    lines = [formatter.format(r) for r in caplog.records if r.name == aws.users_api.logger.name]
+    logs = [json.loads(line) for line in lines]
+    assert all(entry["caller"] == caller for entry in logs)
+    (outcome,) = [entry for entry in logs if entry["message"] == "request handled"]
+    assert outcome["status"] == status and outcome["http_method"] == event["httpMethod"] and outcome["route"] == event["resource"]
+    text = "\n".join(lines)
+    assert "Secret Name" not in text and "secret.person" not in text and "not-an-email" not in text
+
+
+def test_one_callers_requests_do_not_leak_their_caller_into_the_next(aws, context, caplog):
+    call(aws, context, api_event("GET", "/users", sub="first-caller"))
+    with caplog.at_level("INFO"):
+        call(aws, context, {**api_event("GET", "/users"), "requestContext": {**api_event("GET", "/users")["requestContext"], "authorizer": None}})
+    formatter = aws.users_api.logger.registered_formatter
+    logs = [json.loads(formatter.format(r)) for r in caplog.records if r.name == aws.users_api.logger.name]
+    assert logs and all(entry["caller"] == "anonymous" for entry in logs)
+
+
+def test_a_caller_past_its_hourly_creates_gets_429_with_retry_after_and_writes_nothing(aws, context):
+    with mock.patch.object(aws.users_api.service, "_limit", 2):
+        assert create(aws, context, email="one@example.com", sub="noisy").status == 201
+        assert_error(create(aws, context, email="one@example.com", sub="noisy"), 409, "email_taken")  # a failed create does not count
+        assert create(aws, context, email="two@example.com", sub="noisy").status == 201
+        before = aws.items()
+        limited = create(aws, context, email="three@example.com", sub="noisy")
+        assert_error(limited, 429, "rate_limited")
+        assert 1 <= int(limited.headers["retry-after"]) <= 3600
+        assert aws.items() == before
+        assert create(aws, context, email="three@example.com", sub="quiet").status == 201  # the limit is per caller
+
+
+def test_the_create_limit_window_is_the_clock_hour(aws):
+    from users.errors import CreateLimitReached
+    from users.logic import UsersService
+    from users.models import NewUser
+    from users.repository import UsersRepository
+
+    from tests.unit.conftest import TABLE
+
+    now = [7200.0 + 3590]
+    service = UsersService(repository=UsersRepository(client=aws.dynamodb, table_name=TABLE, region=REGION),
+                           creates_per_caller_per_hour=1, epoch=lambda: now[0])
+    service.create(NewUser(name="A", email="a@example.com"), caller="c")
+    with pytest.raises(CreateLimitReached):
+        service.create(NewUser(name="B", email="b@example.com"), caller="c")
+    now[0] = 7200.0 + 3600  # the next hour
+    service.create(NewUser(name="B", email="b@example.com"), caller="c")
+    quotas = [i for i in aws.items() if i["pk"]["S"].startswith("quota#")]
+    assert sorted(i["pk"]["S"] for i in quotas) == ["quota#c#10800", "quota#c#7200"]
+    assert all(int(i["expiration"]["N"]) > int(i["pk"]["S"].rsplit("#", 1)[1]) + 3600 for i in quotas)  # the TTL cleans them up
+
+
+def test_every_item_the_api_writes_has_a_key_prefix_its_role_may_write(aws, context):
+    """The API role's writes are limited to these leading keys (cdk_app/stack.py; the template
+    test asserts the condition). Powertools names idempotency records after the function."""
+    import os
+
+    from tests.unit.events import api_event as event
+
+    create(aws, context, sub="caller-9")
+    call(aws, context, event("POST", "/users", body={"name": "I", "email": "idem@example.com"}, headers={"Idempotency-Key": "k-1"}))
+    function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "test-func")
+    with mock.patch.object(aws.users_api.service, "_limit", 5):
+        create(aws, context, email="quota@example.com", sub="caller-9")
+    prefixes = ("user#", "email#", "quota#", f"{function_name}.")
+    keys = [i["pk"]["S"] for i in aws.items()]
+    assert {k.split("#")[0] + "#" if not k.startswith(function_name) else function_name + "." for k in keys} == set(prefixes)
+    assert all(k.startswith(prefixes) for k in keys)

@@ -1,0 +1,174 @@
+"""Who may do what, over HTTP against the local runner: scopes per route from the template, the
+token endpoint, and the runner's own endpoints kept to loopback."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import ROOT, Runner, runner_env
+
+pytestmark = pytest.mark.slow
+
+
+def token(runner: Runner, *scopes: str) -> str:
+    reply = runner.request("POST", "/_local/token", {"scopes": list(scopes)} if scopes else None, auth=False)
+    assert reply.status == 200, reply.body
+    return str(reply.json()["token"])
+
+
+def assert_error(reply: Any, status: int, code: str) -> None:
+    assert reply.status == status, reply.body
+    body = reply.json()
+    assert set(body) == {"error", "request_id"} and body["error"]["code"] == code
+
+
+def claims(jwt: str) -> dict[str, Any]:
+    payload = jwt.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+
+def test_the_default_token_may_read_and_create(runner: Runner) -> None:
+    granted = claims(token(runner))
+    assert granted["token_use"] == "access" and set(granted["scope"].split()) == {"users/read", "users/create"}
+
+
+def test_a_read_only_token_reads_and_may_not_create(runner: Runner) -> None:
+    reader = {"Authorization": f"Bearer {token(runner, 'users/read')}"}
+    assert runner.request("GET", "/users", headers=reader).status == 200
+    before = runner.request("GET", "/users?limit=100").json()
+    assert_error(runner.request("POST", "/users", {"name": "No", "email": f"no-{uuid.uuid4().hex[:8]}@example.com"}, headers=reader), 403, "forbidden")
+    assert runner.request("GET", "/users?limit=100").json() == before
+
+
+def test_a_create_only_token_creates_and_may_not_read(runner: Runner) -> None:
+    creator = {"Authorization": f"Bearer {token(runner, 'users/create')}"}
+    created = runner.request("POST", "/users", {"name": "Yes", "email": f"yes-{uuid.uuid4().hex[:8]}@example.com"}, headers=creator)
+    assert created.status == 201
+    assert_error(runner.request("GET", f"/users/{created.json()['user_id']}", headers=creator), 403, "forbidden")
+    assert_error(runner.request("GET", "/users", headers=creator), 403, "forbidden")
+
+
+@pytest.mark.parametrize("value", [
+    "", "Bearer", "Bearer not.a.token", "Bearer a.b", "Bearer " + "x" * 4000, "Bearer e30.e30.e30",
+    "Bearer eyJhbGciOiJub25lIn0.eyJ0b2tlbl91c2UiOiJhY2Nlc3MifQ.", "Bearer W10.W10.W10", "Basic dXNlcjpwYXNz",
+])
+def test_missing_or_malformed_tokens_are_401_in_the_error_body(runner: Runner, value: str) -> None:
+    headers = {"Authorization": value} if value else {}
+    assert_error(runner.request("GET", "/users", headers=headers, auth=bool(value)), 401, "unauthorized")
+
+
+def test_the_token_endpoint_grants_a_client_its_scopes_and_nothing_more(runner: Runner) -> None:
+    clients = {c["name"].rsplit("-", 1)[1]: c for c in runner.local("clients")["clients"]}  # archon-dev-reader
+    reader = clients["reader"]
+
+    def ask(client: dict[str, Any], scope: str | None, secret: str | None = None) -> Any:
+        form = {"grant_type": "client_credentials", **({"scope": scope} if scope else {})}
+        basic = base64.b64encode(f"{client['client_id']}:{secret or client['client_secret']}".encode()).decode()
+        return runner.request("POST", "/_local/oauth2/token", raw=urllib.parse.urlencode(form).encode(), auth=False,
+                              headers={"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"})
+
+    granted = ask(reader, None)
+    assert granted.status == 200 and claims(granted.json()["access_token"])["scope"] == "users/read"
+    refused = ask(reader, "users/create")
+    assert refused.status == 400 and refused.json()["error"] == "invalid_scope"
+    assert ask(reader, None, secret="wrong").json()["error"] == "invalid_client"
+    writer = {"Authorization": f"Bearer {ask(clients['service'], 'users/create').json()['access_token']}"}
+    assert runner.request("POST", "/users", {"name": "Svc", "email": f"svc-{uuid.uuid4().hex[:8]}@example.com"}, headers=writer).status == 201
+
+
+def test_make_token_mints_the_scopes_asked_for(runner: Runner) -> None:
+    out = subprocess.run([sys.executable, "-m", "local_runner", "token", "--url", runner.url, "--scopes", "users/read"],
+                         cwd=ROOT, env=runner_env(), capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert claims(out.stdout.strip())["scope"] == "users/read"
+    bad = subprocess.run([sys.executable, "-m", "local_runner", "token", "--url", runner.url, "--scopes", "users/delete"],
+                         cwd=ROOT, env=runner_env(), capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 1 and bad.stdout == "" and "users/delete" in bad.stderr and len(bad.stderr.splitlines()) == 1
+
+
+def raw_request(runner: Runner, request: bytes, *, read_timeout: float = 10.0) -> bytes:
+    host, port = urllib.parse.urlsplit(runner.url).hostname, urllib.parse.urlsplit(runner.url).port
+    with socket.create_connection((host, port), timeout=read_timeout) as conn:
+        conn.sendall(request)
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize("host", ["attacker.example", "attacker.example:3000", "127.0.0.1.nip.io", "0.0.0.0:3000", ""])
+def test_local_endpoints_refuse_a_non_loopback_host_a_rebound_page_would_send(runner: Runner, host: str) -> None:
+    answer = raw_request(runner, f"POST /_local/token HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode())
+    assert answer.startswith(b"HTTP/1.1 403"), answer[:200]
+    assert b"eyJ" not in answer  # no token
+    outbox = raw_request(runner, f"GET /_local/outbox HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+    assert outbox.startswith(b"HTTP/1.1 403")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost:3000", "[::1]:3000", "127.0.0.2"])
+def test_local_endpoints_answer_loopback_hosts(runner: Runner, host: str) -> None:
+    answer = raw_request(runner, f"GET /_local/status HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+
+
+def test_a_one_megabyte_header_is_refused_unread(runner: Runner) -> None:
+    answer = raw_request(runner, b"GET /users HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * (1024 * 1024) + b"\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:200]
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "headers_too_large"
+
+
+def test_too_many_headers_are_refused(runner: Runner) -> None:
+    headers = b"".join(b"X-H%d: 1\r\n" % i for i in range(150))
+    answer = raw_request(runner, b"GET /users HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers + b"\r\n")
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:200]
+
+
+def test_headers_that_never_end_time_out(runner: Runner) -> None:
+    from local_runner.server import HEADER_TIMEOUT_SECONDS
+
+    started = time.monotonic()
+    host, port = urllib.parse.urlsplit(runner.url).hostname, urllib.parse.urlsplit(runner.url).port
+    with socket.create_connection((host, port), timeout=HEADER_TIMEOUT_SECONDS + 20) as conn:
+        conn.sendall(b"GET /users HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        answer = conn.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert HEADER_TIMEOUT_SECONDS - 1 <= time.monotonic() - started <= HEADER_TIMEOUT_SECONDS + 15
+
+
+def test_deeply_nested_json_is_a_400_in_the_error_body(runner: Runner) -> None:
+    deep = b'{"name": ' + b"[" * 50_000 + b"]" * 50_000 + b', "email": "a@example.com"}'
+    reply = runner.request("POST", "/users", raw=deep)
+    assert reply.status in (400, 413), reply.body
+    assert set(reply.json()) == {"error", "request_id"}
+
+
+def test_binding_beyond_loopback_needs_the_flag_and_warns(synth, tmp_path) -> None:
+    from tests.e2e.conftest import READY, START_TIMEOUT
+
+    serve = [sys.executable, "-m", "local_runner", "serve", "--host", "0.0.0.0", "--port", "0", "--assembly", str(synth.outdir),
+             "--log-file", str(tmp_path / "functions.log")]
+    started = time.monotonic()
+    refused = subprocess.run(serve, cwd=ROOT, env=runner_env(), capture_output=True, text=True, timeout=START_TIMEOUT)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert "--allow-non-loopback" in refused.stderr and len(refused.stderr.splitlines()) == 1
+    errors = tmp_path / "stderr"
+    process = subprocess.Popen([*serve, "--allow-non-loopback"], cwd=ROOT, env=runner_env(), stdout=subprocess.PIPE,
+                               stderr=errors.open("w"), text=True)
+    try:
+        assert process.stdout is not None
+        while not READY.search(process.stdout.readline()):
+            assert process.poll() is None and time.monotonic() - started < START_TIMEOUT, errors.read_text()
+        assert "warning: serving on 0.0.0.0, reachable from other machines" in errors.read_text()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
