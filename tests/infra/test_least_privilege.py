@@ -3,7 +3,6 @@ resources except where AWS requires them, and each role holds exactly what its c
 
 from __future__ import annotations
 
-import re
 from typing import Any, Iterator
 
 import pytest
