@@ -3,6 +3,7 @@ resources except where AWS requires them, and each role holds exactly what its c
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterator
 
 import pytest
@@ -102,6 +103,36 @@ def test_users_api_writes_only_its_own_kinds_of_item(synth, stage):
             (statement,) = granted[action]
             assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [
                 "user#*", "email#*", "quota#*", f"archon-users-api-{stage}.*"]}}
+
+
+def _region_of(arn: Any) -> str:
+    """The region a DynamoDB ARN names: written out in a joined ARN, or "(this region)" for a
+    reference to the stack's own table."""
+    text = "".join(p for p in arn["Fn::Join"][1] if isinstance(p, str)) if isinstance(arn, dict) and "Fn::Join" in arn else ""
+    found = re.search(r":dynamodb:([a-z0-9-]+):", text)
+    return found.group(1) if found else "(this region)"
+
+
+@pytest.mark.parametrize("stage", ["staging", "prod"])
+def test_every_regions_create_path_points_at_the_write_region(synth, stage):
+    """Creates commit in the stage's write region from every region (users.repository): the
+    function is told the region, and its write grants name that region's replica only; reads
+    stay on the local replica."""
+    cfg = synth.stages[stage]
+    for region in cfg.aws_regions:
+        template = synth.template(stage, region)
+        function = only(template, "AWS::Lambda::Function", FunctionName=f"archon-users-api-{stage}")
+        assert function["Properties"]["Environment"]["Variables"]["WRITE_REGION"] == cfg.write_region
+        granted = role_actions(template, function_name=f"archon-users-api-{stage}")
+        for action in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"):
+            (statement,) = granted[action]
+            expected = "(this region)" if region == cfg.write_region else cfg.write_region
+            assert _region_of(statement["Resource"]) == expected, (region, action, statement["Resource"])
+        (query,) = granted["dynamodb:Query"]
+        local = "(this region)" if region == cfg.primary_region else region  # the primary's stack owns the table
+        assert _region_of(query["Resource"]) == local
+        reads = sorted(_region_of(r) for st in granted["dynamodb:GetItem"] for r in _as_list(st["Resource"]))
+        assert reads == (["(this region)"] if region == cfg.write_region else sorted([cfg.write_region, local]))
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
