@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy
+from aws_cdk import ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
@@ -93,10 +94,7 @@ class UsersApi(Construct):
             description="Archon users service",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             disable_execute_api_endpoint=False,
-            # Execution logging needs the account's API Gateway CloudWatch role; kept on delete
-            # because it is an account-wide setting other APIs may rely on.
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            cloud_watch_role=False,  # its own below, narrower than AWS's managed policy
             deploy_options=apigw.StageOptions(
                 stage_name=stage.name,
                 throttling_rate_limit=stage.api.throttle_rate_limit,
@@ -115,11 +113,7 @@ class UsersApi(Construct):
                 max_age=Duration.minutes(10),
             ),
         )
-        acknowledge(
-            self.api.node.find_child("CloudWatchRole"),
-            "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
-            "API Gateway's account-level logging role; AWS documents this managed policy for it, and it only writes API Gateway's own logs.",
-        )
+        self._logging_role(stage)
         for response_type, (status, code) in GATEWAY_ERRORS.items():
             fixed = GATEWAY_MESSAGES.get(response_type)
             message = json.dumps(fixed) if fixed else "$context.error.messageString"
@@ -172,4 +166,28 @@ class UsersApi(Construct):
             request_parameters={"method.request.path.user_id": True},
             **secured("read"),
         )
-        CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the users API")
+        CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the users API").override_logical_id("ApiUrl")
+
+    def _logging_role(self, stage: StageConfig) -> None:
+        """API Gateway's account-level CloudWatch role, which execution and access logging need.
+        AWS's managed policy for it may also read every log group of every region; this one may
+        only create and write log groups in this account and region. The setting is shared by
+        every REST API there, so the groups cannot be named; kept on delete for the same reason."""
+        stack = Stack.of(self)
+        role = iam.Role(self, "CloudWatchRole", assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+                        description="API Gateway writes execution and access logs (this account and region)")
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+            resources=[stack.format_arn(service="logs", resource="log-group", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME)],
+        ))
+        role.apply_removal_policy(RemovalPolicy.RETAIN)
+        account_id = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account  # as cdk-nag prints it
+        acknowledge(
+            role,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:{stack.partition}:logs:{stack.region}:{account_id}:log-group:*]",
+            "API Gateway's account-level logging role serves every REST API in this account and region, whose log "
+            "groups cannot be named here; it may only create and write log groups, in this account and region only.",
+        )
+        account = apigw.CfnAccount(self, "Account", cloud_watch_role_arn=role.role_arn)
+        account.apply_removal_policy(RemovalPolicy.RETAIN)
+        self.api.deployment_stage.node.add_dependency(account)

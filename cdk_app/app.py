@@ -6,13 +6,14 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
-from cdk_app.config import CONFIG_FILE, load_raw, stages_from
+from cdk_app.config import CONFIG_FILE, account_groups, load_raw, stages_from
 from cdk_app.deploy_identity import DeployIdentityStack
 from cdk_app.nag import apply_nag
 from cdk_app.stack import UsersServiceStage
 
 
-def build_app(app: cdk.App, *, only: str | None = None, config_file: Path = CONFIG_FILE) -> list[UsersServiceStage]:
+def build_app(app: cdk.App, *, only: str | None = None, config_file: Path = CONFIG_FILE,
+              with_deploy_identity: bool = True) -> list[UsersServiceStage]:
     stages = []
     raw = load_raw(config_file)  # read and validated once
     configs = stages_from(raw, path=config_file, only=only)
@@ -20,8 +21,13 @@ def build_app(app: cdk.App, *, only: str | None = None, config_file: Path = CONF
         for region in stage.aws_regions:
             stages.append(UsersServiceStage(app, stage=stage, region=region))
     repository = raw.get("delivery", {}).get("github_repository")
-    if repository and only is None:  # deployed once per account, never with a single stage
-        DeployIdentityStack(app, "DeployIdentity", stack_name="archon-deploy-identity", repository=repository,
-                            stages=configs, description="GitHub OIDC deploy role for Archon (deploy once per account)")
+    if repository and only is None and with_deploy_identity:  # one per account, never with a single stage
+        for group in account_groups(configs):
+            types = {c.cfn_resource_type for s in stages if s.service_config in group.stages
+                     for c in s.node.find_all() if isinstance(c, cdk.CfnResource)}
+            DeployIdentityStack(app, repository=repository, group=group, resource_types=types,
+                                env=cdk.Environment(account=group.account, region=group.stages[0].primary_region),
+                                description=f"Archon deploy identity for {', '.join(s.name for s in group.stages)}: "
+                                "GitHub OIDC role and CloudFormation execution policy (deploy once per account)")
     apply_nag(app)
     return stages

@@ -70,6 +70,7 @@ DEFAULT_WAF_RATE_LIMIT = 2000
 class StageConfig:
     name: str
     account: str | None
+    shares_account: bool  # prod only: accepts sharing its AWS account with other stages
     aws_regions: tuple[str, ...]
     write_region: str  # where every create commits (one of aws_regions; the primary by default)
     gcp_regions: tuple[str, ...]
@@ -165,6 +166,39 @@ def _check_semantics(name: str, stage: dict[str, Any], source: str) -> None:
         )
 
 
+def _check_account_sharing(stages: dict[str, Any], source: str) -> None:
+    """Stages in one AWS account share its CDK bootstrap roles, so each one's pipeline can change
+    the others: prod may share only where config says so."""
+    prod = stages.get("prod")
+    if prod is None:
+        return
+    sharing = [n for n, s in stages.items() if n != "prod" and s.get("account") == prod.get("account")]
+    if sharing and not prod.get("shares_account"):
+        where = f"account {prod['account']}" if prod.get("account") else "the same AWS account (none of them sets account)"
+        raise ConfigError(
+            f"{source}: stages.prod.account: prod shares {where} with {', '.join(sharing)}; allowed: an account of prod's own "
+            "(account: '123456789012', the recommended setup), or shares_account: true to accept that their pipelines can change prod"
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountGroup:
+    """Stages deployed into one AWS account (or, without account ids, into the one account of
+    whoever deploys): each group gets its own deploy identity."""
+
+    account: str | None
+    stages: tuple[StageConfig, ...]
+
+    @property
+    def name(self) -> str:
+        return "-".join(s.name for s in self.stages)
+
+
+def account_groups(stages: list[StageConfig]) -> list[AccountGroup]:
+    accounts = list(dict.fromkeys(s.account for s in stages))
+    return [AccountGroup(account=a, stages=tuple(s for s in stages if s.account == a)) for a in accounts]
+
+
 def load_raw(path: Path = CONFIG_FILE) -> dict[str, Any]:
     source = _display(path)
     try:
@@ -184,6 +218,7 @@ def load_raw(path: Path = CONFIG_FILE) -> dict[str, Any]:
         unknown = [e for e in errors if e.validator == "additionalProperties" or "propertyNames" in e.schema_path]
         chosen = unknown[0] if unknown else max(errors, key=lambda e: len(list(e.absolute_path)))
         raise _schema_error(chosen, source)
+    _check_account_sharing(data["stages"], source)
     domains: dict[str, str] = {}
     for name, stage in data["stages"].items():
         _check_semantics(name, stage, source)
@@ -209,6 +244,7 @@ def _stage(name: str, raw: dict[str, Any]) -> StageConfig:
     return StageConfig(
         name=name,
         account=raw.get("account"),
+        shares_account=bool(raw.get("shares_account", False)),
         aws_regions=tuple(raw["aws_regions"]),
         write_region=raw.get("write_region", raw["aws_regions"][0]),
         gcp_regions=tuple(raw["gcp_regions"]),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from cdk_app.config import StageConfig
-from cdk_app.defaults import removal_policy
+from cdk_app.defaults import log_group, removal_policy
 from cdk_app.nag import acknowledge
 
 LIST_INDEX = "by_creation"  # users in creation order (GET /users)
@@ -60,6 +61,14 @@ class UsersTable(Construct):
             # The replica belongs to the primary region's stack (deployed first); its stream ARN
             # carries a creation timestamp, so it is read at deploy time.
             self.table_arn = stack.format_arn(service="dynamodb", resource="table", resource_name=stage.table_name)
+            # CDK's provider function, with a role and a log group of its own instead of the managed
+            # basic-execution policy on every log group: it may describe this table and write its log.
+            provider_logs = log_group(self, "ReplicaStreamLogs", stage=stage)
+            provider_role = iam.Role(
+                self, "ReplicaStreamRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                description="Reads the users table replica's stream ARN at deploy time")
+            provider_role.add_to_policy(iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[provider_logs.log_group_arn]))
             lookup = cr.AwsCustomResource(
                 self,
                 "ReplicaStream",
@@ -71,13 +80,14 @@ class UsersTable(Construct):
                     output_paths=["Table.LatestStreamArn"],
                 ),
                 policy=cr.AwsCustomResourcePolicy.from_sdk_calls(resources=[self.table_arn]),
+                role=provider_role,
+                log_group=provider_logs,
                 install_latest_aws_sdk=False,
             )
             self.stream_arn = lookup.get_response_field("Table.LatestStreamArn")
             # The singleton provider's construct id is "AWS" + its UUID without dashes.
             provider = stack.node.find_child("AWS" + cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace("-", ""))
             for finding in (
-                "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
                 "Serverless::Serverless-LambdaDLQ",
                 "Serverless::Serverless-LambdaDefaultMemorySize",
                 "Serverless::Serverless-LambdaTracing",
@@ -86,7 +96,7 @@ class UsersTable(Construct):
                     provider,
                     finding,
                     "CDK's own provider for the one deploy-time describeTable call (the replica's stream ARN); "
-                    "it serves no traffic and its role is CDK-managed.",
+                    "CloudFormation invokes it synchronously and it serves no traffic.",
                 )
         self.index_arn = f"{self.table_arn}/index/{LIST_INDEX}"
 

@@ -1,36 +1,85 @@
-"""The deploy identity, deployed once per account: GitHub's OIDC provider and a role that only
-this repository's deploy environments may assume, and that may only assume the CDK bootstrap
-roles of the regions in config (`cdk deploy` does the rest through them)."""
+"""The deploy identity of one AWS account, deployed once per account with an administrator's
+credentials: GitHub's OIDC provider, a role that only the GitHub environments of the stages in
+this account may assume and that may only assume those stages' regions' CDK bootstrap roles, and
+the least-privilege CloudFormation execution policy for `cdk bootstrap`.
+
+The execution policy is what CloudFormation's own handlers need for the resource types these
+stages' templates use (cdk_app/cfn_permissions.json, from the CloudFormation registry's schemas),
+instead of the AdministratorAccess that `cdk bootstrap` grants by default.
+
+It needs no bootstrap itself (BootstraplessSynthesizer): it must exist before `cdk bootstrap` can
+name its policies.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Duration, Stack
+from aws_cdk import Aws, BootstraplessSynthesizer, CfnOutput, Duration, Fn, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from cdk_app.config import StageConfig
+from cdk_app.config import AccountGroup
+from cdk_app.nag import acknowledge
 
 GITHUB_ISSUER = "token.actions.githubusercontent.com"
 CDK_QUALIFIER = "hnb659fds"  # `cdk bootstrap`'s default qualifier
 CDK_ROLES = ("deploy", "file-publishing", "image-publishing", "lookup")
+PERMISSIONS_FILE = Path(__file__).with_name("cfn_permissions.json")
+# IAM's limit on a managed policy document is 6,144 characters without whitespace; keep a margin.
+POLICY_BUDGET = 5_500
+READ_ONLY_FAMILIES = ("Describe", "Get", "List")
+
+
+class UnknownResourceType(Exception):
+    pass
+
+
+def execution_actions(resource_types: set[str]) -> list[str]:
+    """Every action CloudFormation needs to create, update and delete these resource types."""
+    known: dict[str, list[str]] = json.loads(PERMISSIONS_FILE.read_text())
+    missing = sorted(resource_types - set(known))
+    if missing:
+        raise UnknownResourceType(
+            f"{PERMISSIONS_FILE.name} has no permissions for {', '.join(missing)}: run .venv/bin/python scripts/cfn_permissions.py")
+    return sorted({action for t in resource_types for action in known[t]})
+
+
+def policy_chunks(actions: list[str]) -> list[list[str]]:
+    """The actions split into documents under IAM's managed-policy size limit."""
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for action in actions:
+        if size + len(action) + 3 > POLICY_BUDGET:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(action)
+        size += len(action) + 3
+    return chunks
+
+
+def deploy_identity_name(group: AccountGroup) -> str:
+    """The stack's construct id and name alike, so `cdk deploy <name>` finds it."""
+    return f"archon-deploy-identity-{group.name}"
 
 
 class DeployIdentityStack(Stack):
-    def __init__(self, scope: Construct, id: str, *, repository: str, stages: list[StageConfig], **kwargs: Any) -> None:
-        super().__init__(scope, id, **kwargs)
+    def __init__(self, scope: Construct, *, repository: str, group: AccountGroup, resource_types: set[str], **kwargs: Any) -> None:
+        name = deploy_identity_name(group)
+        super().__init__(scope, name, stack_name=name, synthesizer=BootstraplessSynthesizer(), **kwargs)
         provider = iam.OidcProviderNative(
             self, "GitHub", url=f"https://{GITHUB_ISSUER}", client_ids=["sts.amazonaws.com"]
         )
-        # Only jobs that run in one of the stages' GitHub environments: never a fork, a branch
-        # or a pull request of some other repository.
-        subjects = [f"repo:{repository}:environment:{s.name}" for s in stages]
+        # Only jobs that run in the GitHub environment of a stage in this account: never a fork, a
+        # branch, a pull request, or another stage's environment.
+        subjects = [f"repo:{repository}:environment:{s.name}" for s in group.stages]
         self.role = iam.Role(
             self,
             "DeployRole",
             role_name="archon-github-deploy",
-            description=f"GitHub Actions deploys of {repository}: may only assume the CDK bootstrap roles",
+            description=f"GitHub Actions deploys of {repository} ({', '.join(s.name for s in group.stages)}): may only assume the CDK bootstrap roles",
             max_session_duration=Duration.hours(1),
             assumed_by=iam.WebIdentityPrincipal(
                 provider.oidc_provider_arn,
@@ -39,7 +88,7 @@ class DeployIdentityStack(Stack):
                 },
             ),
         )
-        regions = sorted({r for s in stages for r in s.aws_regions})
+        regions = sorted({r for s in group.stages for r in s.aws_regions})
         self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["sts:AssumeRole", "sts:TagSession"],
@@ -49,5 +98,48 @@ class DeployIdentityStack(Stack):
                 ],
             )
         )
+        self.execution_policies = []
+        for number, actions in enumerate(policy_chunks(execution_actions(resource_types)), start=1):
+            policy = iam.ManagedPolicy(
+                self,
+                f"CloudFormationExecution{number}",
+                managed_policy_name=f"archon-cfn-execution-{number}",
+                description="What CloudFormation needs for the resource types Archon's stacks use (cdk bootstrap --cloudformation-execution-policies)",
+                statements=[iam.PolicyStatement(actions=actions, resources=["*"])],
+            )
+            if number == 1:
+                # Every CDK template checks the bootstrap stack's version through this parameter.
+                policy.add_statements(iam.PolicyStatement(
+                    actions=["ssm:GetParameters"],
+                    resources=[f"arn:{Aws.PARTITION}:ssm:{region}:{Aws.ACCOUNT_ID}:parameter/cdk-bootstrap/{CDK_QUALIFIER}/version"
+                               for region in regions]))
+            acknowledge(
+                policy,
+                "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                "A CloudFormation execution policy: CloudFormation creates resources whose names it generates, so the "
+                "resources cannot be listed; the actions are exactly those the resource types' registry handlers need.",
+            )
+            # What the static checks say of any policy that may create roles and resources is what
+            # an execution policy is for; each is named with the reason, on this resource only.
+            policy.node.default_child.add_metadata("checkov", {"skip": [  # type: ignore[union-attr]
+                {"id": check, "comment": "CloudFormation execution policy: it creates the stacks' roles and resources by design"}
+                for check in ("CKV_AWS_107", "CKV_AWS_108", "CKV_AWS_109", "CKV_AWS_110", "CKV_AWS_111")]})
+            # Registry handlers name some actions newer than cfn-lint's list of IAM actions.
+            policy.node.default_child.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3037"]}})  # type: ignore[union-attr]
+            for family in (a for a in actions if "*" in a):
+                if not family.split(":")[1].startswith(READ_ONLY_FAMILIES):
+                    raise UnknownResourceType(f"{family}: a registry handler names a family of actions that is not read-only")
+                acknowledge(
+                    policy,
+                    f"AwsSolutions::AwsSolutions-IAM5[Action::{family}]",
+                    "A read-only family of actions as the CloudFormation registry's handler for a resource type names it; "
+                    "CloudFormation needs it to read the resource back.",
+                )
+            self.execution_policies.append(policy)
         CfnOutput(self, "DeployRoleArn", value=self.role.role_arn,
-                  description="Set as the repository secret AWS_DEPLOY_ROLE_ARN")
+                  description=f"Set as the secret AWS_DEPLOY_ROLE_ARN of the GitHub environments {', '.join(s.name for s in group.stages)}")
+        arns = Fn.join(",", [p.managed_policy_arn for p in self.execution_policies])
+        CfnOutput(self, "ExecutionPolicyArns", value=arns, description="for cdk bootstrap --cloudformation-execution-policies")
+        CfnOutput(self, "BootstrapCommand", description="Run once, with the same administrator credentials",
+                  value=Fn.join("", ["npx cdk bootstrap ", " ".join(f"aws://{Aws.ACCOUNT_ID}/{r}" for r in regions),
+                                     " --cloudformation-execution-policies ", arns]))

@@ -18,6 +18,11 @@ from cdk_app.nag import acknowledge
 RESOURCE_SERVER = "users"  # scopes read "users/read" and "users/create" in tokens
 
 
+def client_output(name: str) -> str:
+    """The stack output holding a machine client's id: ClientIdReader for the client reader."""
+    return "ClientId" + "".join(part.title() for part in name.split("-"))
+
+
 def scope_name(scope: str) -> str:
     """The scope as tokens, API Gateway and the OpenAPI document spell it: users/read."""
     return f"{RESOURCE_SERVER}/{scope}"
@@ -90,8 +95,10 @@ class ApiUsers(Construct):
             # this client uses none of them (the refresh flow is always on and unused here).
             self.clients[client.name].node.default_child.add_property_override(  # type: ignore[union-attr]
                 "ExplicitAuthFlows", ["ALLOW_REFRESH_TOKEN_AUTH"])
+            # Outputs keep the names the README gives, not CDK's path-and-hash ids.
             CfnOutput(self, f"ClientId-{client.name}", value=self.clients[client.name].user_pool_client_id,
-                      description=f"App client id of the {client.name} machine client ({', '.join(client.scopes)})")
+                      description=f"App client id of the {client.name} machine client ({', '.join(client.scopes)})",
+                      ).override_logical_id(client_output(client.name))
         CfnOutput(self, "TokenUrl", value=self.domain.base_url() + "/oauth2/token",
-                  description="POST grant_type=client_credentials here with a client's id and secret")
-        CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id, description="The stage's user pool")
+                  description="POST grant_type=client_credentials here with a client's id and secret").override_logical_id("TokenUrl")
+        CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id, description="The stage's user pool").override_logical_id("UserPoolId")

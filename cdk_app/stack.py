@@ -112,6 +112,7 @@ class UsersServiceStage(Stage):
 
     def __init__(self, scope: Construct, *, stage: StageConfig, region: str) -> None:
         super().__init__(scope, f"{stage.name}-{region}", env=Environment(account=stage.account, region=region))
+        self.service_config = stage
         self.service = UsersServiceStack(
             self,
             "Service",

@@ -5,7 +5,7 @@ set -euo pipefail
 stack=${1:?usage: smoke.sh STACK REGION}
 region=${2:?usage: smoke.sh STACK REGION}
 url=$(aws cloudformation describe-stacks --region "$region" --stack-name "$stack" \
-  --query "Stacks[0].Outputs[?starts_with(OutputKey, 'ApiApiUrl')].OutputValue | [0]" --output text)
+  --query "Stacks[0].Outputs[?OutputKey=='ApiUrl'].OutputValue | [0]" --output text)
 if [[ -z "$url" || "$url" == "None" ]]; then
   echo "smoke: $stack has no ApiUrl output" >&2
   exit 1

@@ -65,8 +65,8 @@ def test_the_pool_has_a_token_endpoint_and_the_stack_says_where(synth, stage):
     template = synth.template(stage)
     only(template, "AWS::Cognito::UserPoolDomain")
     outputs = template["Outputs"]
-    assert any(k.startswith("IdentityTokenUrl") for k in outputs)
-    assert sum(k.startswith("IdentityClientId") for k in outputs) == len(synth.stages[stage].clients)
+    assert {"TokenUrl", "UserPoolId", "ApiUrl"} <= set(outputs)
+    assert {k for k in outputs if k.startswith("ClientId")} == {"ClientId" + c.name.title().replace("-", "") for c in synth.stages[stage].clients}
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -22,13 +22,13 @@ def test_both_packs_ran_with_zero_unacknowledged_findings(synth):
 def test_every_acknowledgement_is_scoped_and_reasoned(synth):
     suppressed = [s for r in synth.validation_report["pluginReports"] for s in r["suppressedViolations"]]
     assert suppressed, "expected the documented acknowledgements"
-    stacks = set(synth.templates)
+    identity = "archon-deploy-identity-dev-staging-prod"  # a top-level stack: its constructs sit one level up
     for s in suppressed:
         assert s["acknowledgedId"].split("::", 1)[1] == s["ruleName"], s["acknowledgedId"]
         assert len(s["reason"]) >= 40, s["acknowledgedId"]
         # Acknowledged on a construct inside the stack, never on a stage or stack as a whole.
         path = s["acknowledgedAt"].split("/")
-        assert path[0] in stacks and len(path) >= 3, s["acknowledgedAt"]
+        assert (path[0] in synth.templates and len(path) >= 3) or (path[0] == identity and len(path) >= 2), s["acknowledgedAt"]
         assert len(s["violatingConstructs"]) == 1, s["acknowledgedAt"]
 
 
@@ -38,11 +38,11 @@ def test_acknowledgement_counts_per_stage(synth):
     per_stack: dict[str, list[str]] = {}
     for s in suppressed:
         per_stack.setdefault(s["acknowledgedAt"].split("/")[0], []).append(s["ruleName"])
-    base = 10  # X-Ray x2, Lambda DLQ x2, outbox DLQ x2 + its ListStreams, queue DLQ, ESM destination, APIGW logging role
+    base = 10  # X-Ray x2, Lambda DLQ x2, outbox DLQ x2 + its ListStreams, queue DLQ, ESM destination, APIGW logging role's log groups
     alarm_dlq = 2  # the alarm email subscription's DLQ: no DLQ of its own (SQS3, SQSRedrivePolicy)
     assert len(per_stack["dev-us-east-1"]) == base + 1 + 1  # + no WAF by config (APIG3) + COG2 (dev MFA optional)
     assert len(per_stack["prod-us-east-1"]) == base + alarm_dlq
-    assert len(per_stack["prod-eu-west-1"]) == base + alarm_dlq + 4  # + CDK's describeTable provider (4 findings)
+    assert len(per_stack["prod-eu-west-1"]) == base + alarm_dlq + 3  # + CDK's describeTable provider (DLQ, memory, tracing)
 
 
 def test_apig3_is_resolved_by_a_web_acl_where_the_stage_enables_waf(synth):
