@@ -171,6 +171,7 @@ UNLABELLABLE = {
     "azurerm_management_lock": "locks take no tags",
     "random_password": "not a cloud resource",
     "aws_vpn_gateway_route_propagation": "an association",
+    "azurerm_monitor_diagnostic_setting": "diagnostic settings take no tags (the gateway they watch is tagged)",
 }
 IAM_BINDINGS = re.compile(r"_iam_(member|binding|policy)$")
 
@@ -275,3 +276,49 @@ def test_checkov_passes_on_the_sidecar_with_reasoned_skips():
     assert summary["passed"] >= 40
     for skipped in report["results"]["skipped_checks"]:
         assert len(skipped["check_result"].get("suppress_comment", "")) > 30, f"{skipped['check_id']} needs a reason"
+
+
+def _module_resources(name: str) -> dict[tuple[str, str], dict]:
+    module = next(m for m in ALL_MODULES if m.name == name)
+    return {(rtype, rname): body for rtype, rname, body, _ in resources(module)}
+
+
+def test_the_services_subnet_reaches_its_private_endpoints_and_nothing_more_is_opened():
+    nsg = _module_resources("azure")[("azurerm_network_security_group", "region")]
+    rules = {r["name"]: r for r in nsg["security_rule"]}
+    allow = rules["allow-services-to-private-endpoints"]
+    assert allow["access"] == "Allow" and allow["direction"] == "Inbound" and allow["protocol"] == "Tcp"
+    assert allow["source_address_prefix"] == "${each.value.services_subnet_cidr}"
+    assert allow["destination_address_prefix"] == "${each.value.endpoints_subnet_cidr}"
+    assert sorted(allow["destination_port_ranges"]) == ["443", "5671"]
+    deny = rules["deny-all-inbound"]
+    assert allow["priority"] < deny["priority"]  # evaluated before the explicit deny
+    assert set(rules) == {"allow-services-to-private-endpoints", "deny-all-inbound"}  # the peer rule is dynamic, HTTPS from peers only
+
+
+STRONG = {"ike_encryption": "GCMAES256", "ike_integrity": "SHA384", "dh_group": "ECP384",
+          "ipsec_encryption": "GCMAES256", "ipsec_integrity": "GCMAES256", "pfs_group": "ECP384"}
+
+
+def test_vpn_tunnels_pin_strong_ike_and_ipsec_proposals_and_log():
+    cross = _module_resources("cross-cloud")
+    azure = cross[("azurerm_virtual_network_gateway_connection", "gcp")]
+    (policy,) = azure["ipsec_policy"]
+    assert {k: policy[k] for k in STRONG} == STRONG
+    assert azure["connection_protocol"] == "IKEv2"
+    aws = cross[("aws_vpn_connection", "gcp")]
+    for tunnel in ("tunnel1", "tunnel2"):
+        assert aws[f"{tunnel}_ike_versions"] == ["ikev2"]
+        for phase in ("phase1", "phase2"):
+            assert aws[f"{tunnel}_{phase}_encryption_algorithms"] == ["AES256-GCM-16"]
+            assert aws[f"{tunnel}_{phase}_integrity_algorithms"] == ["SHA2-384"]
+            assert aws[f"{tunnel}_{phase}_dh_group_numbers"] == [20]
+        (options,) = aws[f"{tunnel}_log_options"]
+        (cloudwatch,) = options["cloudwatch_log_options"]
+        assert cloudwatch["log_enabled"] is True and "aws_cloudwatch_log_group.vpn" in cloudwatch["log_group_arn"]
+    assert cross[("aws_cloudwatch_log_group", "vpn")]["retention_in_days"] >= 365
+    diagnostics = cross[("azurerm_monitor_diagnostic_setting", "vpn")]
+    assert "TunnelDiagnosticLog" in str(diagnostics) and "IKEDiagnosticLog" in str(diagnostics)
+    assert "azurerm_virtual_network_gateway.vpn" in diagnostics["target_resource_id"]
+    for gcp_tunnel in ("azure", "aws"):
+        assert cross[("google_compute_vpn_tunnel", gcp_tunnel)]["ike_version"] == 2

@@ -39,6 +39,20 @@ resource "azurerm_network_security_group" "region" {
     }
   }
 
+  # The service's own traffic: its compute (services subnet) reaches the Cosmos DB and Service
+  # Bus private endpoints over TLS (HTTPS, and AMQP over TLS for Service Bus), and nothing else.
+  security_rule {
+    name                       = "allow-services-to-private-endpoints"
+    priority                   = 1100
+    direction                  = "Inbound"
+    access                     = "Allow"
+    protocol                   = "Tcp"
+    source_port_range          = "*"
+    destination_port_ranges    = ["443", "5671"]
+    source_address_prefix      = each.value.services_subnet_cidr
+    destination_address_prefix = each.value.endpoints_subnet_cidr
+  }
+
   # Azure's default rules allow VNet-to-VNet and load balancer traffic; this one denies every
   # other inbound flow explicitly, above the defaults (65000+).
   security_rule {

@@ -101,6 +101,34 @@ resource "azurerm_virtual_network_gateway" "vpn" {
   }
 }
 
+# Tunnel, IKE and BGP logs of each Azure gateway, kept a year. (GCP writes Cloud VPN's logs to
+# Cloud Logging without configuration.)
+resource "azurerm_log_analytics_workspace" "vpn" {
+  for_each = local.pairs
+
+  name                = "log-vpn-${each.key}"
+  location            = var.azure_regions[each.value.azure_region].location
+  resource_group_name = var.azure_regions[each.value.azure_region].resource_group_name
+  tags                = var.azure_regions[each.value.azure_region].tags
+  sku                 = "PerGB2018"
+  retention_in_days   = 365
+}
+
+resource "azurerm_monitor_diagnostic_setting" "vpn" {
+  for_each = local.pairs
+
+  name                       = "vpn-logs"
+  target_resource_id         = azurerm_virtual_network_gateway.vpn[each.key].id
+  log_analytics_workspace_id = azurerm_log_analytics_workspace.vpn[each.key].id
+
+  dynamic "enabled_log" {
+    for_each = ["GatewayDiagnosticLog", "TunnelDiagnosticLog", "RouteDiagnosticLog", "IKEDiagnosticLog"]
+    content {
+      category = enabled_log.value
+    }
+  }
+}
+
 resource "google_compute_external_vpn_gateway" "azure" {
   for_each = local.pairs
 
@@ -187,6 +215,18 @@ resource "azurerm_virtual_network_gateway_connection" "gcp" {
   shared_key                 = random_password.tunnel[each.key].result
   bgp_enabled                = true
 
+  # Only strong proposals, which GCP's Cloud VPN also offers (IKEv2: AES-GCM-256, SHA-384, DH
+  # group 20); Azure's default policy would also accept weaker ones. Phase 2 lifetime as GCP's.
+  ipsec_policy {
+    ike_encryption   = "GCMAES256"
+    ike_integrity    = "SHA384"
+    dh_group         = "ECP384"
+    ipsec_encryption = "GCMAES256"
+    ipsec_integrity  = "GCMAES256"
+    pfs_group        = "ECP384"
+    sa_lifetime      = 10800
+  }
+
   custom_bgp_addresses {
     primary   = local.pairs[each.value.pair].tunnels[0].azure_bgp_ip
     secondary = local.pairs[each.value.pair].tunnels[1].azure_bgp_ip
@@ -216,6 +256,39 @@ resource "aws_vpn_gateway_route_propagation" "leg" {
   route_table_id = each.value.rt
 }
 
+# Site-to-Site VPN tunnel logs (IKE and IPsec negotiation, tunnel state), kept a year.
+resource "aws_cloudwatch_log_group" "vpn" {
+  for_each = local.aws_legs
+
+  name              = "/archon/${var.environment}/vpn/${each.key}"
+  retention_in_days = 365
+  kms_key_id        = aws_kms_key.vpn_logs[each.key].arn
+  tags              = { service = "archon", stage = var.environment, region = each.value.aws_region, managed-by = "terraform" }
+}
+
+resource "aws_kms_key" "vpn_logs" {
+  for_each = local.aws_legs
+
+  description         = "archon ${var.environment} VPN tunnel logs (${each.key})"
+  enable_key_rotation = true
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      { Sid = "AccountAdministers", Effect = "Allow", Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.current[0].account_id}:root" }, Action = "kms:*", Resource = "*" },
+      {
+        Sid       = "CloudWatchLogsEncrypts", Effect = "Allow", Principal = { Service = "logs.${each.value.aws_region}.amazonaws.com" },
+        Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"], Resource = "*",
+        Condition = { ArnLike = { "kms:EncryptionContext:aws:logs:arn" = "arn:aws:logs:${each.value.aws_region}:${data.aws_caller_identity.current[0].account_id}:log-group:/archon/${var.environment}/vpn/${each.key}" } }
+      },
+    ]
+  })
+  tags = { service = "archon", stage = var.environment, region = each.value.aws_region, managed-by = "terraform" }
+}
+
+data "aws_caller_identity" "current" {
+  count = length(local.aws_legs) > 0 ? 1 : 0
+}
+
 resource "aws_customer_gateway" "gcp" {
   for_each = local.aws_connections
 
@@ -240,14 +313,33 @@ resource "aws_vpn_connection" "gcp" {
   tunnel1_ike_versions  = ["ikev2"]
   tunnel2_ike_versions  = ["ikev2"]
 
+  # Only strong proposals, which GCP's Cloud VPN also offers; AWS's defaults would also accept
+  # AES-128, SHA-1 and DH group 2.
+  tunnel1_phase1_encryption_algorithms = ["AES256-GCM-16"]
+  tunnel1_phase1_integrity_algorithms  = ["SHA2-384"]
+  tunnel1_phase1_dh_group_numbers      = [20]
+  tunnel1_phase2_encryption_algorithms = ["AES256-GCM-16"]
+  tunnel1_phase2_integrity_algorithms  = ["SHA2-384"]
+  tunnel1_phase2_dh_group_numbers      = [20]
+  tunnel2_phase1_encryption_algorithms = ["AES256-GCM-16"]
+  tunnel2_phase1_integrity_algorithms  = ["SHA2-384"]
+  tunnel2_phase1_dh_group_numbers      = [20]
+  tunnel2_phase2_encryption_algorithms = ["AES256-GCM-16"]
+  tunnel2_phase2_integrity_algorithms  = ["SHA2-384"]
+  tunnel2_phase2_dh_group_numbers      = [20]
+
   tunnel1_log_options {
     cloudwatch_log_options {
-      log_enabled = false
+      log_enabled       = true
+      log_group_arn     = aws_cloudwatch_log_group.vpn[each.value.leg].arn
+      log_output_format = "json"
     }
   }
   tunnel2_log_options {
     cloudwatch_log_options {
-      log_enabled = false
+      log_enabled       = true
+      log_group_arn     = aws_cloudwatch_log_group.vpn[each.value.leg].arn
+      log_output_format = "json"
     }
   }
 
