@@ -45,7 +45,7 @@ def steps(service: Any) -> dict[str, Callable[[], object]]:
     sys.path.insert(0, str(ROOT / "lambda_src"))
     from users.repository import UsersRepository
 
-    headers = [("Authorization", f"Bearer {service.token()}"), ("Content-Type", "application/json")]
+    headers = [("Authorization", f"Bearer {service.token()['token']}"), ("Content-Type", "application/json")]
     repository = UsersRepository(client=service.emulator.client("dynamodb"), table_name=service.wiring.table.name,
                                  region=service.wiring.region)
 

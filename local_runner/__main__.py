@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="where the functions' logs and metrics go, as CloudWatch Logs would hold them")
     serve.add_argument("--batching-window", type=float, help="override the event source's batching window in seconds (tests)")
     serve.add_argument("--redelivery-seconds", type=int, help="seconds before a failed message is retried; default: the queue's visibility timeout")
+    serve.add_argument("--creates-per-caller", type=int, help="users one caller may create an hour; default: the template's (load tools and tests)")
     serve.add_argument("--fault", action="append", default=[], metavar="NAME=RATE",
                        help="inject a fault: dynamodb.throttle, dynamodb.conflict, ses.throttle, ses.reject, processor.crash, api.crash")
     serve.add_argument("--fault-limit", type=int, help="fire each fault at most this many times")
@@ -97,7 +98,8 @@ def serve(args: argparse.Namespace) -> None:
     logging.basicConfig(stream=log, level=logging.INFO, format="%(message)s")
     logging.captureWarnings(True)  # Powertools' warnings belong with the function logs
     options = Options(assembly=args.assembly, stage=args.stage, backend=args.backend, moto_port=args.moto_port,
-                      batching_window=args.batching_window, redelivery_seconds=args.redelivery_seconds, faults=faults)
+                      batching_window=args.batching_window, redelivery_seconds=args.redelivery_seconds,
+                      creates_per_caller=args.creates_per_caller, faults=faults)
     try:
         service = LocalService(options)
         service.start()

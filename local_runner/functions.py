@@ -54,7 +54,9 @@ class LoadedFunction:
 
 
 class FunctionHost:
-    def __init__(self, *, wiring: Wiring, resources: LocalResources, extra_environment: dict[str, str] | None = None) -> None:
+    def __init__(self, *, wiring: Wiring, resources: LocalResources, extra_environment: dict[str, str] | None = None,
+                 overrides: dict[str, str] | None = None) -> None:
+        """`overrides` replace template values, for the functions whose template sets them."""
         self.lock = threading.RLock()
         self._applied: dict[str, str] | None = None  # whose environment os.environ holds
         self._functions: dict[str, LoadedFunction] = {}
@@ -66,6 +68,7 @@ class FunctionHost:
             sys.path.insert(0, str(code_dir))
         for spec in wiring.functions.values():
             env = {key: resources.resolve(value, wiring, f"{spec.logical_id} environment {key}") for key, value in spec.environment.items()}
+            env.update({key: value for key, value in (overrides or {}).items() if key in env})
             env.update({
                 "AWS_LAMBDA_FUNCTION_NAME": spec.name,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),

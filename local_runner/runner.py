@@ -27,6 +27,7 @@ class Options:
     moto_port: int = 0
     batching_window: float | None = None
     redelivery_seconds: int | None = None
+    creates_per_caller: int | None = None  # replaces the template's hourly limit (load tools, tests)
     faults: Faults = field(default_factory=Faults)
 
 
@@ -51,7 +52,8 @@ class LocalService:
         self.emulator.start()
         self.resources: LocalResources = provision(self.emulator, self.wiring)
         self.options.faults.install()
-        self.host = FunctionHost(wiring=self.wiring, resources=self.resources,
+        overrides = {"CREATES_PER_CALLER_PER_HOUR": str(self.options.creates_per_caller)} if self.options.creates_per_caller else None
+        self.host = FunctionHost(wiring=self.wiring, resources=self.resources, overrides=overrides,
                                  extra_environment={"AWS_ENDPOINT_URL": self.emulator.endpoint_url} if self.emulator.endpoint_url else None)
         for source in self.wiring.event_sources:
             self.options.faults.wrap_processor(self.host.module(source.function_logical_id))

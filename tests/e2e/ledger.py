@@ -26,7 +26,8 @@ from tests.e2e.conftest import Reply, Runner, start_runner, stop_runner
 
 # 10% of API calls and 10% of processor calls fail, spread over every kind of fault we inject.
 FAULTS = ("dynamodb.throttle=0.05", "dynamodb.conflict=0.05", "ses.throttle=0.04", "ses.reject=0.03", "processor.crash=0.03")
-RUNNER_ARGS = ("--batching-window", "0", "--redelivery-seconds", "0")
+# Every client of the ledger creates with one token (one caller): lift the hourly create limit.
+RUNNER_ARGS = ("--batching-window", "0", "--redelivery-seconds", "0", "--creates-per-caller", "1000000")
 RETRYABLE = {409, 429, 500, 502, 503}
 CLIENT_BUDGET_SECONDS = 60
 DUPLICATE_EVERY = 10

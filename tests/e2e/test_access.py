@@ -172,3 +172,24 @@ def test_binding_beyond_loopback_needs_the_flag_and_warns(synth, tmp_path) -> No
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_caller_past_its_hourly_creates_gets_429_with_retry_after_and_no_email(launch) -> None:
+    limited = launch("--creates-per-caller", "3", "--batching-window", "0")
+    emails = [f"limit-{i}-{uuid.uuid4().hex[:8]}@example.com" for i in range(4)]
+    assert [limited.request("POST", "/users", {"name": "L", "email": e}).status for e in emails[:3]] == [201, 201, 201]
+    refused = limited.request("POST", "/users", {"name": "L", "email": emails[3]})
+    assert_error(refused, 429, "rate_limited")
+    assert 1 <= int(refused.headers["Retry-After"]) <= 3600
+    other = token(limited)  # the same client: the same caller, the same budget
+    assert limited.request("POST", "/users", {"name": "L", "email": emails[3]}, headers={"Authorization": f"Bearer {other}"}).status == 429
+    time.sleep(1)
+    assert limited.wait_for(lambda: len([e for e in limited.local("outbox")["emails"] if e["to"][0] in emails]) == 3, timeout=30)
+    assert not [e for e in limited.local("outbox")["emails"] if emails[3] in e["to"]]
+
+
+@pytest.mark.parametrize("name", ["Ada\u202eecalevoL", "\u2066Ada\u2069", "Ada\u200bLovelace", "Ada\u0007"])
+def test_names_with_control_format_or_bidi_override_characters_are_400(runner: Runner, name: str) -> None:
+    reply = runner.request("POST", "/users", {"name": name, "email": f"bidi-{uuid.uuid4().hex[:8]}@example.com"})
+    assert_error(reply, 400, "validation_error")
+    assert reply.json()["error"]["details"][0]["field"] == "name"
