@@ -18,17 +18,22 @@ STAGE_CONTEXT := $(if $(STAGE),-c stage=$(STAGE),)
 .PHONY: help setup synth test bench snapshot layer lock clean run token outbox diff tf-provider-tests chaos fuzz migrate-email-keys
 
 help:
-	@echo "make synth [STAGE=dev|staging|prod]  synthesise every (stage, region) into cdk.out"
-	@echo "make test                            run the whole test suite"
-	@echo "make snapshot                        accept changed template snapshots after review"
-	@echo "make run [PORT=3000 BACKEND=memory]  serve the dev stage locally (no AWS account, no Docker)"
-	@echo "make token [SCOPES='users/read']      print an access token of the local run (default scopes: users/read users/create)"
-	@echo "make outbox                          list the welcome emails the local run has sent"
-	@echo "make diff [BASE=origin/main STAGE=]   offline synth review of BASE against the working tree"
-	@echo "make chaos [USERS=1000]              the ledger under injected faults; writes docs/reliability.md"
-	@echo "make fuzz [EXAMPLES=3500]            schemathesis from docs/openapi.json against the local runner (10,000+ requests); writes docs/reliability.md"
-	@echo "make tf-provider-tests               the sidecar checks that need provider binaries (needs the Terraform registry)"
-	@echo "make migrate-email-keys STAGE= [APPLY=1]  re-key a deployed stage's email guards (dry run without APPLY; AWS credentials)"
+	@echo "make run [PORT=3000 HOST= BACKEND=memory|server]  serve the dev stage locally (no AWS account, no Docker)"
+	@echo "make token [PORT=3000 SCOPES='users/read']      print an access token of the local run (default scopes: users/read users/create)"
+	@echo "make outbox [PORT=3000]                          list the welcome emails the local run has sent"
+	@echo "make test                                        run the whole test suite (sets up what it needs)"
+	@echo "make setup                                       install the pinned tools: .venv, the CDK CLI, Node, the layer, checkov"
+	@echo "make synth [STAGE=dev|staging|prod]              synthesise every (stage, region), or one stage, into cdk.out"
+	@echo "make diff [BASE=origin/main STAGE= FORMAT=text|md]  offline synth review of BASE against the working tree"
+	@echo "make snapshot                                    accept changed template snapshots after review"
+	@echo "make lock                                        re-pin Python dependencies after editing a requirements*.in file"
+	@echo "make layer                                       build the functions' dependency layer (build/layer)"
+	@echo "make bench                                       the benchmarks; writes docs/benchmarks.md"
+	@echo "make chaos [USERS=1000]                          the ledger under injected faults; writes docs/reliability.md"
+	@echo "make fuzz [EXAMPLES=3500]                        schemathesis from docs/openapi.json against the local runner; writes docs/reliability.md"
+	@echo "make tf-provider-tests                           the sidecar checks that need provider binaries (needs the Terraform registry)"
+	@echo "make migrate-email-keys STAGE= [APPLY=1]         re-key a deployed stage's email guards (dry run without APPLY; AWS credentials)"
+	@echo "make clean                                       remove cdk.out, build/ and test caches"
 
 $(VENV)/.stamp: requirements-dev.txt requirements.txt lambda_src/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -76,17 +81,21 @@ FORMAT ?= text
 diff: setup
 	$(VENV)/bin/python -m synth_review --base $(BASE) --format $(FORMAT) $(if $(STAGE),--stage $(STAGE),) $(DIFF_FLAGS)
 
+# Into a fresh folder first: cdk.out is replaced only by a synth that succeeded (a bad STAGE or
+# config leaves the previous one in place).
 synth: setup
-	rm -rf cdk.out
-	npx cdk synth --quiet $(STAGE_CONTEXT)
+	rm -rf build/synth.next
+	npx cdk synth --quiet $(STAGE_CONTEXT) --output build/synth.next
+	rm -rf cdk.out && mv build/synth.next cdk.out
 	@echo "synthesised into cdk.out: $$(find cdk.out -name '*.template.json' | wc -l) templates"
 
 test: setup
 	$(VENV)/bin/python -m pytest --cov=lambda_src --cov-report=term --cov-fail-under=90
 
-# The dev stage's cloud assembly, re-synthesised when the code, config or layer changed.
+# The dev stage's cloud assembly, re-synthesised when the code, config or layer changed, or when
+# anything else wrote cdk.out since (a plain `npx cdk synth` of another stage rewrites its manifest).
 LOCAL_SOURCES := app.py cdk.json $(shell find cdk_app lambda_src config -type f -not -path '*/__pycache__/*' 2>/dev/null)
-cdk.out/.dev.stamp: $(LOCAL_SOURCES) build/layer.stamp node_modules/.stamp .tools/node/bin/node
+cdk.out/.dev.stamp: $(LOCAL_SOURCES) $(wildcard cdk.out/manifest.json) build/layer.stamp node_modules/.stamp .tools/node/bin/node
 	npx cdk synth --quiet -c stage=dev
 	touch $@
 

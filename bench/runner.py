@@ -39,8 +39,8 @@ DIRECT_OPS = int(os.environ.get("BENCH_DIRECT_OPS", "3000"))
 
 def start_runner(log: Path) -> tuple[subprocess.Popen[str], str]:
     # One token creates every user of the POST runs: the hourly per-caller limit is lifted.
-    process = subprocess.Popen([sys.executable, "-m", "local_runner", "serve", "--port", "0", "--log-file", str(log),
-                                "--creates-per-caller", "100000000"],
+    process = subprocess.Popen([sys.executable, "-m", "local_runner", "serve", "--port", "0", "--log-file", str(log.with_name("bench-functions.log")),
+                                "--access-log", str(log), "--creates-per-caller", "100000000"],
                                cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     for line in process.stdout:
@@ -145,7 +145,8 @@ def probe() -> float:
 
 def app_milliseconds(log: Path, start: int) -> list[float]:
     """The access log's server-side time per API request (the gateway and all under it, from the
-    app's first line to the response handed to uvicorn), in the lines written after byte `start`."""
+    app's first line to the response handed to uvicorn), in the lines written after byte `start`.
+    `log` is the runner's --access-log file."""
     with log.open("rb") as file:
         file.seek(start)
         lines = file.read().decode("utf-8").splitlines(keepends=True)
@@ -255,7 +256,7 @@ def main() -> None:
     floor_probe = probe()
     cake = layers()
     with tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp) / "functions.log"
+        log = Path(tmp) / "access.log"  # the runner's JSON access lines
         process, base = start_runner(log)
         try:
             token = call(f"{base}/_local/token", "POST")["token"]

@@ -33,9 +33,22 @@ NEW_USER_SCHEMA = apigw.JsonSchema(
 
 # Errors API Gateway answers itself, in the service's error contract (DESIGN.md).
 _ERROR_TEMPLATE = (
-    '{"error": {"code": "%s", "message": %s, "details": []}, '
+    '{"error": {"code": "%s", "message": %s, "details": %s}, '
     '"request_id": "$context.requestId"}'
 )
+# A request model's failure names the fields at fault in API Gateway's validation text.
+GATEWAY_DETAILS: dict[str, str] = {
+    "BAD_REQUEST_BODY": '[{"issue": "$context.error.validationErrorString"}]',
+    "BAD_REQUEST_PARAMETERS": '[{"issue": "$context.error.validationErrorString"}]',
+}
+# CORS on what API Gateway answers itself. A gateway response cannot choose among several
+# origins, so it echoes the caller's: the preflight admits configured origins only, so only they
+# send the requests these answer (bodies in the error contract, no user data, no credentials).
+GATEWAY_CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "method.request.header.Origin",
+    "Access-Control-Expose-Headers": "'Location,Retry-After'",
+    "Vary": "'Origin'",
+}
 GATEWAY_ERRORS: dict[str, tuple[str, str]] = {
     # response type: (status, code)
     "UNAUTHORIZED": ("401", "unauthorized"),
@@ -121,8 +134,8 @@ class UsersApi(Construct):
                 f"Gateway{response_type.title().replace('_', '')}",
                 type=apigw.ResponseType.of(response_type),
                 status_code=status or None,
-                response_headers={"Access-Control-Allow-Origin": f"'{stage.api.cors_origins[0]}'"} if stage.api.cors_origins else None,
-                templates={"application/json": _ERROR_TEMPLATE % (code, message)},
+                response_headers=GATEWAY_CORS_HEADERS if stage.api.cors_origins else None,
+                templates={"application/json": _ERROR_TEMPLATE % (code, message, GATEWAY_DETAILS.get(response_type, "[]"))},
             )
 
         authorizer = apigw.CognitoUserPoolsAuthorizer(

@@ -6,6 +6,7 @@ file, the key and what is allowed.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,19 @@ SERVICE_NAME = "archon-serverless-api"
 
 class ConfigError(Exception):
     """A configuration problem, phrased for the person who edits the file."""
+
+
+API_GATEWAY_TIMEOUT_SECONDS = 29  # REST APIs' integration timeout
+
+
+@functools.cache
+def aws_regions() -> frozenset[str]:
+    """Every region of every AWS partition, from the SDK's own endpoint data."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    return frozenset(r for partition in session.get_available_partitions()
+                     for r in session.get_available_regions("dynamodb", partition_name=partition))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,6 +168,17 @@ def _check_semantics(name: str, stage: dict[str, Any], source: str) -> None:
             f"{source}: stages.{name}.domain.name: {domain['name']!r} is not allowed; "
             f"allowed: a name inside the hosted zone {domain['hosted_zone_name']!r}, such as api.{domain['hosted_zone_name']}"
         )
+    for i, region in enumerate(stage["aws_regions"]):
+        if region not in aws_regions():
+            raise ConfigError(
+                f"{source}: stages.{name}.aws_regions[{i}]: {region!r} is not allowed; "
+                "allowed: a region AWS has (from the SDK's endpoint data), such as us-east-1 or eu-west-1"
+            )
+    if stage["functions"]["users_api"]["timeout_seconds"] > API_GATEWAY_TIMEOUT_SECONDS:
+        raise ConfigError(
+            f"{source}: stages.{name}.functions.users_api.timeout_seconds: {stage['functions']['users_api']['timeout_seconds']} is not allowed; "
+            f"allowed: at most {API_GATEWAY_TIMEOUT_SECONDS} (API Gateway stops waiting for the function after {API_GATEWAY_TIMEOUT_SECONDS} s)"
+        )
     if "write_region" in stage and stage["write_region"] not in stage["aws_regions"]:
         raise ConfigError(
             f"{source}: stages.{name}.write_region: {stage['write_region']!r} is not allowed; "
@@ -207,8 +232,9 @@ def load_raw(path: Path = CONFIG_FILE) -> dict[str, Any]:
         raise ConfigError(f"{source}: file not found; allowed: a YAML file as described in config/stages.schema.json") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(top level)"
-        raise ConfigError(f"{source}: {where}: not valid YAML; allowed: YAML as in config/stages.yaml") from None
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(top level)"
+        reason = " ".join(str(part) for part in (getattr(exc, "context", None), getattr(exc, "problem", None)) if part) or str(exc)
+        raise ConfigError(f"{source}: {where}: not valid YAML ({reason}); allowed: YAML as in config/stages.yaml") from None
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))

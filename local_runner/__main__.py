@@ -16,6 +16,7 @@ import signal
 import sys
 import time
 import urllib.error
+import warnings
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -43,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="memory: moto in this process; server: a moto server on loopback that the AWS CLI can reach")
     serve.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", 5000)), help="the moto server's port with --backend server")
     serve.add_argument("--log-file", type=Path, default=Path("build/local/functions.log"),
-                       help="where the functions' logs and metrics go, as CloudWatch Logs would hold them")
+                       help="where the functions' logs and metrics go, as CloudWatch Logs would hold them (written anew each run)")
+    serve.add_argument("--access-log", default="-", help="a line per API request: - for the console (default), or a file of JSON lines")
     serve.add_argument("--batching-window", type=float, help="override the event source's batching window in seconds (tests)")
     serve.add_argument("--redelivery-seconds", type=int, help="seconds before a failed message is retried; default: the queue's visibility timeout")
     serve.add_argument("--creates-per-caller", type=int, help="users one caller may create an hour; default: the template's (load tools and tests)")
@@ -63,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 def serve(args: argparse.Namespace) -> None:
     from local_runner.faults import Faults, FaultSpecError
     from local_runner.runner import LocalService, Options
-    from local_runner.server import make_server
+    from local_runner.server import AccessLog, make_server
     from local_runner.wiring import WiringError
 
     console: TextIO = sys.stdout
@@ -90,13 +92,21 @@ def serve(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     try:
         args.log_file.parent.mkdir(parents=True, exist_ok=True)
-        log = open(args.log_file, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - open for the process's life
+        log = open(args.log_file, "w", buffering=1, encoding="utf-8")  # noqa: SIM115 - open for the process's life
     except OSError as exc:
         _fail(f"cannot write the function log {args.log_file}: {exc.strerror or exc}; give a writable path with --log-file")
-    # Functions write logs and EMF metrics to stdout, which Lambda sends to CloudWatch; here, the log file.
+    try:
+        server.app.access = AccessLog(args.access_log)  # before stdout becomes the function log
+    except OSError as exc:
+        _fail(f"cannot write the access log {args.access_log}: {exc.strerror or exc}")
+    # Functions write logs and EMF metrics to stdout, which Lambda sends to CloudWatch; here, the
+    # log file, and nothing else goes there: the runner's own warnings, the SDK's and the
+    # emulator's go to the console (INFO chatter is dropped).
     sys.stdout = log
-    logging.basicConfig(stream=log, level=logging.INFO, format="%(message)s")
-    logging.captureWarnings(True)  # Powertools' warnings belong with the function logs
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.captureWarnings(True)
+    # A GET publishes no metric; Powertools says so on every one.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     options = Options(assembly=args.assembly, stage=args.stage, backend=args.backend, moto_port=args.moto_port,
                       batching_window=args.batching_window, redelivery_seconds=args.redelivery_seconds,
                       creates_per_caller=args.creates_per_caller, faults=faults)
@@ -108,7 +118,9 @@ def serve(args: argparse.Namespace) -> None:
         _fail(str(exc))
     except OSError as exc:
         sys.stdout = console
-        _fail(f"the emulator could not start: {exc.strerror or exc}" + (" (is MOTO_PORT in use?)" if exc.errno == errno.EADDRINUSE else ""))
+        if exc.errno == errno.EADDRINUSE:
+            _fail(f"the emulator's port {args.moto_port} is already in use; stop the other process or set MOTO_PORT=")
+        _fail(f"the emulator could not start: {exc.strerror or exc}")
     server.app.service = service
     host, port = server.server_address[:2]
     base = base_url(host, port)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import socket
 import string
 import time
 import uuid
@@ -108,6 +109,14 @@ class Emulator:
         else:
             from moto.server import ThreadedMotoServer
 
+            # moto's server binds in its own thread, and a taken port there leaves this process
+            # waiting for a server that never comes: take the port here first, so that the
+            # failure is an OSError the command reports.
+            probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                probe.bind(("127.0.0.1", self._moto_port))
+            finally:
+                probe.close()
             self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._moto_port, verbose=False)
             self._server.start()
             host, port = self._server.get_host_and_port()

@@ -39,12 +39,13 @@ class HttpResponse:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    caller: str | None = None  # the token's subject, once the authorizer accepted it
 
 
 class GatewayFailure(Exception):
-    def __init__(self, response_type: str, message: str, status: int | None = None) -> None:
+    def __init__(self, response_type: str, message: str, status: int | None = None, validation: str = "") -> None:
         super().__init__(message)
-        self.response_type, self.message, self.status = response_type, message, status
+        self.response_type, self.message, self.status, self.validation = response_type, message, status, validation
 
 
 def _moto_public_keys() -> jwt.PyJWKSet:
@@ -130,7 +131,7 @@ class RestApi:
             with self.turns.request():
                 response = self._handle(method, target, headers, body, source_ip, request_id)
         except GatewayFailure as failure:
-            response = self.gateway_response(failure, request_id)
+            response = self.gateway_response(failure, request_id, headers)
         with self._answered_lock:
             self.answered[response.status] += 1
         return response
@@ -157,7 +158,9 @@ class RestApi:
             result = self.host.invoke(spec.function_logical_id or "", event)
         except FunctionError:
             raise GatewayFailure("DEFAULT_5XX", "Internal server error", status=502) from None
-        return self._proxy_response(result, request_id)
+        response = self._proxy_response(result, request_id)
+        response.caller = (claims or {}).get("sub") or (claims or {}).get("client_id")
+        return response
 
     def _match(self, method: str, path: str) -> tuple[str, MethodSpec, dict[str, str]] | None:
         for pattern, resource_path, methods in self.routes:
@@ -184,7 +187,9 @@ class RestApi:
                 (name.startswith("method.request.querystring.") and name.split(".")[-1] not in names)
                 or (name.startswith("method.request.header.") and name.split(".")[-1].lower() not in headers))]
             if missing:
-                raise GatewayFailure("BAD_REQUEST_PARAMETERS", f"Missing required request parameters: [{', '.join(missing)}]")
+                listed = f"[{', '.join(missing)}]"
+                raise GatewayFailure("BAD_REQUEST_PARAMETERS", f"Missing required request parameters: {listed}",
+                                     validation=f"Missing required request parameters: {listed}")
         if spec.validate_body and spec.request_models:
             content_type = (headers.get("content-type") or "application/json").split(";")[0].strip().lower()
             validator = self._validators[id(spec)].get(content_type)
@@ -194,8 +199,11 @@ class RestApi:
                 document = json.loads(body or b"null")
             except (ValueError, RecursionError):  # not JSON, or nested past what a parser will follow
                 raise GatewayFailure("BAD_REQUEST_BODY", "Invalid request body") from None
-            if not validator.is_valid(document):
-                raise GatewayFailure("BAD_REQUEST_BODY", "Invalid request body")
+            problems = sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
+            if problems:
+                # API Gateway's validator words these its own way; what matters is the field named.
+                text = ", ".join(f"{'/' + '/'.join(map(str, e.absolute_path)) if e.absolute_path else 'body'}: {e.message}" for e in problems)
+                raise GatewayFailure("BAD_REQUEST_BODY", "Invalid request body", validation=f"[{text}]")
 
     def _proxy_event(self, method: str, path: str, resource_path: str, headers: list[tuple[str, str]], query: list[tuple[str, str]],
                      path_params: dict[str, str], body: bytes, source_ip: str, request_id: str, claims: dict[str, str] | None) -> dict[str, Any]:
@@ -254,17 +262,20 @@ class RestApi:
         raw = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode("utf-8")
         return HttpResponse(result["statusCode"], out, raw)
 
-    def gateway_response(self, failure: GatewayFailure, request_id: str) -> HttpResponse:
+    def gateway_response(self, failure: GatewayFailure, request_id: str, request_headers: list[tuple[str, str]] | None = None) -> HttpResponse:
         responses = self.wiring.gateway_responses
         default_type = "DEFAULT_5XX" if (failure.status or DEFAULT_STATUS.get(failure.response_type, 500)) >= 500 else "DEFAULT_4XX"
         spec = responses.get(failure.response_type) or responses.get(default_type) or GatewayResponseSpec(None, {}, None)
         status = failure.status or spec.status or DEFAULT_STATUS.get(failure.response_type, 500)
         if spec.template:
             body = (spec.template.replace("$context.error.messageString", json.dumps(failure.message))
+                    .replace("$context.error.validationErrorString", json.dumps(failure.validation)[1:-1])
                     .replace("$context.error.message", failure.message).replace("$context.requestId", request_id))
         else:
             body = json.dumps({"message": failure.message})
-        headers = [("Content-Type", "application/json"), *spec.headers.items(), ("x-amzn-RequestId", request_id),
+        sent = {k.lower(): v for k, v in request_headers or []}
+        echoed = [(name, sent[source.lower()]) for name, source in spec.echoed.items() if source.lower() in sent]
+        headers = [("Content-Type", "application/json"), *spec.headers.items(), *echoed, ("x-amzn-RequestId", request_id),
                    ("x-amzn-ErrorType", _error_type(failure.response_type))]
         return HttpResponse(status, headers, body.encode("utf-8"))
 

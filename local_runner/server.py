@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
-import logging
 import socket
+import sys
 import time
 import uuid
 from dataclasses import asdict
@@ -29,7 +29,21 @@ from local_runner.runner import LocalService
 LOCAL_PREFIX = "/_local/"
 SERVER_NAME = b"archon-local"
 KEEP_ALIVE_SECONDS = 60  # idle keep-alive connections, closer to API Gateway's than uvicorn's 5 s
-access_log = logging.getLogger("archon.local.access")
+
+
+class AccessLog:
+    """One line per API request: on the console for a person (method, path, status, time,
+    caller), or as JSON lines in a file for tools (bench/runner.py reads the server-side ms)."""
+
+    def __init__(self, destination: str = "-") -> None:
+        self._file = None if destination == "-" else open(destination, "w", buffering=1, encoding="utf-8")  # noqa: SIM115 - for the process's life
+        self._console = sys.stdout
+
+    def __call__(self, method: str, path: str, status: int, ms: float, caller: str | None) -> None:
+        if self._file is not None:
+            self._file.write(json.dumps({"httpMethod": method, "path": path, "status": status, "ms": ms, "caller": caller}) + "\n")
+        else:
+            print(f"{method} {path} {status} {ms:.1f} ms {caller or '-'}", file=self._console, flush=True)
 
 
 # API Gateway's limit on the request line and headers together; a count and a deadline that no
@@ -128,8 +142,9 @@ def _reject(transport: Any, status: int, code: str, message: str) -> None:
 class LocalApp:
     """The ASGI app: HTTP in, the gateway (or a local endpoint), HTTP out."""
 
-    def __init__(self, service: LocalService | None = None) -> None:
+    def __init__(self, service: LocalService | None = None, access: AccessLog | None = None) -> None:
         self.service = service
+        self.access = access
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -166,10 +181,12 @@ class LocalApp:
             return
         target = path + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else "")
         assert self.service is not None  # set before serving starts
-        response = self.service.api.handle(method=method, target=target, headers=headers, body=body, source_ip=scope["client"][0])
+        # A client that reset its connection has no address left: still answered (to nobody).
+        client = scope.get("client") or ("0.0.0.0", 0)
+        response = self.service.api.handle(method=method, target=target, headers=headers, body=body, source_ip=client[0])
         await _send(send, response.status, response.headers, response.body)
-        access_log.info(json.dumps({"httpMethod": method, "path": path, "status": response.status,
-                                    "ms": round((time.perf_counter() - started) * 1000, 2)}))
+        if self.access is not None:
+            self.access(method, path, response.status, round((time.perf_counter() - started) * 1000, 2), response.caller)
 
     def _local(self, method: str, name: str, headers: dict[bytes, bytes], body: bytes) -> tuple[int, Any]:
         from local_runner.emulator import TokenRefused
@@ -259,7 +276,7 @@ class LocalHttpServer:
         self.socket = _listen(host, port)
         self.server_address = self.socket.getsockname()
         self.app = LocalApp()
-        # log_config=None: uvicorn's own lines go where the runner's logging goes (the log file).
+        # log_config=None: uvicorn's own lines go where the runner's logging goes (the console).
         # proxy_headers=False: a client's X-Forwarded-For must not become the event's sourceIp.
         config = uvicorn.Config(self.app, http=CaseKeepingHttp, loop="auto", lifespan="off", log_config=None,
                                 log_level="warning", access_log=False, server_header=False, proxy_headers=False,

@@ -138,6 +138,7 @@ class GatewayResponseSpec:
     status: int | None
     headers: dict[str, str]
     template: str | None
+    echoed: dict[str, str] = field(default_factory=dict)  # response header -> the request header it repeats
 
 
 @dataclass(frozen=True)
@@ -232,7 +233,28 @@ def ref_id(value: Any, what: str) -> str:
     raise WiringError(f"{what}: expected a reference to a resource in the same template, got {json.dumps(value)}")
 
 
+ROOT = Path(__file__).resolve().parent.parent
+# What a synth reads: a change to any of them makes an assembly synthesised before it stale.
+SYNTH_INPUTS = ("app.py", "cdk.json", "cdk_app", "lambda_src", "config")
+
+
+def check_fresh(assembly_dir: Path, stage: str, root: Path = ROOT) -> None:
+    """Stops with the fix when the assembly was synthesised before the code or config last changed."""
+    manifest = assembly_dir / "manifest.json"
+    if not manifest.exists():
+        return  # find_template says how to make one
+    synthesised = manifest.stat().st_mtime
+    for name in SYNTH_INPUTS:
+        path = root / name
+        files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file() and "__pycache__" not in f.parts] if path.is_dir() else []
+        newer = next((f for f in files if f.stat().st_mtime > synthesised), None)
+        if newer is not None:
+            raise WiringError(f"{assembly_dir} was synthesised before the last change to {newer.relative_to(root)}: "
+                              f"run make run (it synthesises again) or make synth STAGE={stage}")
+
+
 def load_wiring(assembly_dir: Path, stage: str) -> Wiring:
+    check_fresh(assembly_dir, stage)
     stack_name, path, body = find_template(assembly_dir, stage)
     t = _Template(body, path)
     for logical_id, resource in t.resources.items():
@@ -505,7 +527,8 @@ def _mock_response(integration: dict[str, Any], logical_id: str) -> dict[str, An
             "mock_extra_origins": _CORS_ORIGIN_TEST.findall(template)}
 
 
-_GATEWAY_VARIABLES = re.compile(r"\$context\.(requestId|error\.messageString|error\.message)\b")
+_GATEWAY_VARIABLES = re.compile(r"\$context\.(requestId|error\.messageString|error\.validationErrorString|error\.message)\b")
+_REQUEST_HEADER = re.compile(r"^method\.request\.header\.([A-Za-z0-9-]+)$")
 
 
 def _gateway_responses(t: _Template) -> dict[str, GatewayResponseSpec]:
@@ -514,11 +537,15 @@ def _gateway_responses(t: _Template) -> dict[str, GatewayResponseSpec]:
         template = p.get("ResponseTemplates", {}).get("application/json")
         if template and ("#" in template or "$" in _GATEWAY_VARIABLES.sub("", template)):
             raise WiringError(f"{logical_id}: the runner renders only $context.requestId and $context.error.* in gateway responses")
-        headers = {}
+        headers, echoed = {}, {}
         for key, value in p.get("ResponseParameters", {}).items():
-            if not (value.startswith("'") and value.endswith("'")):
-                raise WiringError(f"{logical_id}: only static gateway response headers are emulated, not {key}")
-            headers[key.removeprefix("gatewayresponse.header.")] = value[1:-1]
+            name = key.removeprefix("gatewayresponse.header.")
+            if value.startswith("'") and value.endswith("'"):
+                headers[name] = value[1:-1]
+            elif matched := _REQUEST_HEADER.match(value):
+                echoed[name] = matched.group(1)
+            else:
+                raise WiringError(f"{logical_id}: only static gateway response headers and request headers are emulated, not {key}={value}")
         responses[p["ResponseType"]] = GatewayResponseSpec(
-            status=int(p["StatusCode"]) if p.get("StatusCode") else None, headers=headers, template=template)
+            status=int(p["StatusCode"]) if p.get("StatusCode") else None, headers=headers, template=template, echoed=echoed)
     return responses

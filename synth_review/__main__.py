@@ -24,11 +24,19 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "build" / "review"
 
 
+# How much of a failed command's output the error repeats: enough for a traceback's cause.
+FAILURE_LINES = 25
+
+
 def _run(args: list[str], *, cwd: Path, what: str) -> str:
     result = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
     if result.returncode != 0:
-        last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["(no output)"]
-        raise ReviewError(f"{what} failed: {last[0]}")
+        # The whole reason, not only its last line (often just "Subprocess exited with error 1"),
+        # without the Node version banner jsii prints.
+        lines = [line for line in (result.stderr or result.stdout).splitlines()
+                 if line.strip() and not line.lstrip("b'\"").startswith("!!")]
+        shown = "".join(f"\n  {line}" for line in lines[-FAILURE_LINES:])
+        raise ReviewError(f"{what} failed (exit {result.returncode})" + (f":{shown}" if shown else ""))
     return result.stdout
 
 

@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic.json_schema import SkipJsonSchema
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -71,7 +72,9 @@ _idempotency = IdempotencyConfig(
     expires_after_seconds=24 * 3600,
 )
 
-cors = CORSConfig(allow_origin=CORS_ORIGINS[0], extra_origins=CORS_ORIGINS[1:], allow_headers=["Idempotency-Key"], max_age=600) if CORS_ORIGINS else None
+# Browsers may read Location and Retry-After only if they are exposed.
+cors = CORSConfig(allow_origin=CORS_ORIGINS[0], extra_origins=CORS_ORIGINS[1:], allow_headers=["Idempotency-Key"],
+                  expose_headers=["Location", "Retry-After"], max_age=600) if CORS_ORIGINS else None
 app = APIGatewayRestResolver(enable_validation=True, cors=cors)
 
 
@@ -136,51 +139,74 @@ def _create(new_user: NewUser, request_key: str | None = None) -> User:
     return user
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"model": ErrorResponse}}}
+def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": description, "content": {"application/json": {"model": ErrorResponse}}}
+    if headers:
+        answer["headers"] = headers
+    return answer
 
 
-# Every route can answer these, from API Gateway (authorizer, request validator, throttling,
-# integration failures) or from the function; all in the error contract (DESIGN.md).
+def _retry_after(description: str) -> dict[str, Any]:
+    return {"Retry-After": {"description": description, "schema": {"type": "integer", "minimum": 1}}}
+
+
+# What each status carries, route by route, and which layer answers it: API Gateway (its
+# authorizer, request validator, throttling, integration) or the function. All in the error
+# contract (DESIGN.md); `code` is what a client switches on.
 _ANY_ROUTE_ERRORS: dict[int, dict[str, Any]] = {
-    400: _error("The request is not valid: validation_error, invalid_json or invalid_cursor, with details"),
-    401: _error("unauthorized: the token is missing, expired or not an access token of the stage's user pool"),
-    403: _error("forbidden: the token is valid but lacks the route's scope"),
-    404: _error("No such route or user"),
-    429: _error("Throttled by the API's stage limits; back off and retry"),
-    500: _error("internal_error: quote the request_id if you report it"),
-    502: _error("The function failed before it answered"),
-    503: _error("The data store is busy: temporarily_unavailable; retry after Retry-After"),
-    504: _error("The function did not answer in time"),
+    401: _error("unauthorized (API Gateway): the token is missing, expired, malformed or not an access token of the stage's user pool"),
+    403: _error("forbidden (API Gateway): the token is valid but lacks the route's scope"),
+    429: _error("throttled (API Gateway): over the stage's request rate; back off and retry",
+                headers=_retry_after("Seconds to wait, when the function answered (rate_limited)")),
+    500: _error("internal_error (function): quote the request_id if you report it"),
+    502: _error("internal_error (API Gateway): the function failed before it answered"),
+    503: _error("temporarily_unavailable (function): the data store is busy or the write region is out of reach; retry after Retry-After",
+                headers=_retry_after("Seconds to wait before retrying")),
+    504: _error("internal_error (API Gateway): the function did not answer in time"),
 }
 
 
-def _responses(success: int, model: Any, description: str, route_errors: dict[int, Any] | None = None) -> dict[int, Any]:
-    answer = {"description": description, "content": {"application/json": {"model": model}}}
-    return {success: answer, **_ANY_ROUTE_ERRORS, **(route_errors or {})}
+def _responses(success: int, model: Any, description: str, route_errors: dict[int, Any], headers: dict[str, Any] | None = None) -> dict[int, Any]:
+    answer: dict[str, Any] = {"description": description, "content": {"application/json": {"model": model}}}
+    if headers:
+        answer["headers"] = headers
+    return {success: answer, **_ANY_ROUTE_ERRORS, **route_errors}
+
+
+_NOT_FOUND = _error("not_found (API Gateway): no such route or method; not_found (function): no user has that id")
 
 
 @app.post(
     "/users",
     summary="Create a user",
+    description="Creates a user and, once, its welcome email. One mailbox is one user, whatever its spelling (see the email field).",
+    operation_id="createUser",
+    tags=["users"],
     security=[{SECURITY_SCHEME: [CREATE_SCOPE]}],
     responses=_responses(
-        201, User, "Created; Location names the new user",
+        201, User, "Created, or the first answer again for a retried Idempotency-Key",
         {
-            409: _error("email_taken, or request_in_progress for an Idempotency-Key still in flight (retry after Retry-After)"),
-            429: _error("throttled by the stage's limits, or rate_limited: this caller created its hourly number of users (retry after Retry-After)"),
-            413: _error("The body is larger than 8 KiB"),
-            415: _error("The body is not application/json"),
-            422: _error("idempotency_key_reused: this Idempotency-Key came with a different body"),
+            400: _error("validation_error (API Gateway's request model, details[].issue says what; or the function, details[].field names the field), "
+                        "invalid_json (function)"),
+            404: _NOT_FOUND,
+            409: _error("email_taken (function): the mailbox has a user; request_in_progress (function): a request with this "
+                        "Idempotency-Key is still running, retry after Retry-After", headers=_retry_after("Seconds to wait (request_in_progress)")),
+            413: _error("payload_too_large (function, over 8 KiB; API Gateway, over 10 MB)"),
+            415: _error("unsupported_media_type (function): send application/json"),
+            422: _error("idempotency_key_reused (function): this Idempotency-Key came with a different body"),
+            429: _error("throttled (API Gateway): over the stage's request rate; rate_limited (function): this caller created "
+                        "its hourly number of users, retry after Retry-After", headers=_retry_after("Seconds until the caller may create again")),
         },
+        headers={"Location": {"description": "The new user's URL (GET it to read the user back), as a path under the API's base URL.",
+                              "schema": {"type": "string", "format": "uri-reference"}}},
     ),
 )
 def create_user(
     body: Annotated[NewUser, Body(embed=False)],
     idempotency_key: Annotated[
-        str | None,
+        str | SkipJsonSchema[None],
         Header(alias="Idempotency-Key", min_length=1, max_length=255,
-               description="Makes retries safe: the same key and body within 24 hours return the first answer."),
+               description="Optional. Makes retries safe: the same key and body within 24 hours return the first answer."),
     ] = None,
 ) -> Response[User]:
     if idempotency_key:
@@ -192,22 +218,41 @@ def create_user(
         status_code=HTTPStatus.CREATED,
         content_type="application/json",
         body=user,
-        headers={"Location": f"/users/{user.user_id}"},
+        headers={"Location": f"{_base_path(app.current_event.raw_event)}/users/{user.user_id}"},
     )
 
 
-@app.get("/users/<user_id>", summary="Get a user", responses=_responses(200, User, "The user"), security=[{SECURITY_SCHEME: [READ_SCOPE]}])
+def _base_path(event: dict[str, Any]) -> str:
+    """The path the client used before the route: the stage ("/dev") on the execute-api URL, a
+    custom domain's base path mapping ("/v1"), or nothing. API Gateway's requestContext.path
+    is the path as the client sent it; the event's path is the route's."""
+    sent = (event.get("requestContext") or {}).get("path") or ""
+    route = event.get("path") or ""
+    return sent[: -len(route)] if route and sent.endswith(route) else ""
+
+
+@app.get("/users/<user_id>", summary="Get a user", operation_id="getUser", tags=["users"],
+         security=[{SECURITY_SCHEME: [READ_SCOPE]}],
+         responses=_responses(200, User, "The user", {
+             400: _error("validation_error (API Gateway): a required parameter is missing"),
+             404: _NOT_FOUND}))
 def get_user(user_id: Annotated[str, Path(description="The user's id, a UUIDv4; anything else is a 404.")]) -> User:
     return service.get(user_id)
 
 
-@app.get("/users", summary="List users, oldest first", responses=_responses(200, UserPage, "A page of users"),
-         security=[{SECURITY_SCHEME: [READ_SCOPE]}])
+@app.get("/users", summary="List users, oldest first", operation_id="listUsers", tags=["users"],
+         security=[{SECURITY_SCHEME: [READ_SCOPE]}],
+         responses=_responses(200, UserPage, "A page of users; next_cursor is there when another page follows", {
+             400: _error("validation_error (function): limit out of range, details[].field is limit; invalid_cursor (function): "
+                         "a cursor this service did not issue"),
+             404: _NOT_FOUND}))
 def list_users(
-    limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = PAGE_DEFAULT,
-    cursor: Annotated[str | None, Query(max_length=256)] = None,
-) -> UserPage:
-    return service.list(limit=limit, cursor_token=cursor)
+    limit: Annotated[int, Query(ge=1, le=PAGE_MAX, description=f"Users per page, 1 to {PAGE_MAX}.")] = PAGE_DEFAULT,
+    cursor: Annotated[str | SkipJsonSchema[None], Query(max_length=256, description="The next_cursor of the previous page.")] = None,
+) -> Response[str]:
+    page = service.list(limit=limit, cursor_token=cursor)
+    # next_cursor is left out, not null, on the last page.
+    return Response(status_code=HTTPStatus.OK, content_type="application/json", body=page.model_dump_json(exclude_none=True))
 
 
 @app.exception_handler(RecursionError)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from pydantic.json_schema import JsonDict
+from pydantic.json_schema import JsonDict, SkipJsonSchema
 
 from users.identity import mailbox
 
@@ -84,28 +84,30 @@ class NewUser(BaseModel):
 
 
 class User(BaseModel):
-    user_id: str = Field(description="UUIDv4 assigned by the service.")
-    name: str
-    email: str
-    created_at: str = Field(description="Creation time, ISO 8601 UTC.")
+    user_id: str = Field(description="UUIDv4 assigned by the service.", json_schema_extra={"format": "uuid"})
+    name: str = Field(description="Display name, as created (trimmed).")
+    email: str = Field(description="Email address, as created.")
+    created_at: str = Field(description="Creation time, ISO 8601 UTC with milliseconds.", json_schema_extra={"format": "date-time"})
 
 
 class UserPage(BaseModel):
     users: list[User]
-    next_cursor: str | None = Field(default=None, description="Pass as ?cursor= to get the next page; absent on the last page.")
+    # Absent, never null, on the last page: the service leaves it out (SkipJsonSchema keeps the
+    # null out of the schema too).
+    next_cursor: str | SkipJsonSchema[None] = Field(default=None, description="Pass as ?cursor= to get the next page; absent on the last page.")
 
 
 class ErrorDetail(BaseModel):
-    field: str | None = None
-    issue: str
+    field: str | SkipJsonSchema[None] = Field(default=None, description="The field at fault, where one is (name, email, limit, Idempotency-Key...).")
+    issue: str = Field(description="What is wrong with it, in words.")
 
 
 class ErrorBody(BaseModel):
-    code: str
-    message: str
-    details: list[ErrorDetail] = []
+    code: str = Field(description="Stable and machine-readable; each status's description lists the codes it carries.")
+    message: str = Field(description="A sentence for people; may change.")
+    details: list[ErrorDetail] = Field(default=[], description="For validation errors, one entry per problem.")
 
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
-    request_id: str
+    request_id: str = Field(description="Quote it when you report a problem: it finds the request in the logs.")

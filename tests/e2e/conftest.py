@@ -80,7 +80,8 @@ def runner_env() -> dict[str, str]:
 def start_runner(assembly: Path, log_file: Path, *args: str) -> Runner:
     errors = log_file.with_suffix(".stderr")
     process = subprocess.Popen(
-        [sys.executable, "-m", "local_runner", "serve", "--port", "0", "--assembly", str(assembly), "--log-file", str(log_file), *args],
+        [sys.executable, "-m", "local_runner", "serve", "--port", "0", "--assembly", str(assembly), "--log-file", str(log_file),
+         "--access-log", str(log_file.with_name("access.log")), *args],
         cwd=ROOT, env=runner_env(), stdout=subprocess.PIPE, stderr=errors.open("w"), text=True)
     deadline = time.monotonic() + START_TIMEOUT
     assert process.stdout is not None

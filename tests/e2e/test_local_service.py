@@ -50,7 +50,7 @@ def test_list_pages_through_every_user_once_in_creation_order(runner: Runner) ->
         assert len(listing["users"]) <= 2
         seen += [u["user_id"] for u in listing["users"]]
         pages += 1
-        cursor = listing["next_cursor"]
+        cursor = listing.get("next_cursor")
         if not cursor:
             break
     assert len(seen) == len(set(seen))
@@ -187,6 +187,42 @@ def test_cors_preflight_and_response_headers(runner: Runner) -> None:
     assert reply.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
     denied = runner.request("GET", "/users", headers={"Origin": "https://evil.example.com"})
     assert "Access-Control-Allow-Origin" not in denied.headers
+
+
+@pytest.mark.parametrize("origin", ["http://localhost:3000", "http://127.0.0.1:3000"])
+def test_every_answer_carries_cors_for_each_configured_origin_gateway_answers_included(runner: Runner, origin: str) -> None:
+    answers = {
+        "function 201": runner.request("POST", "/users", new_user("cors"), headers={"Origin": origin}),
+        "function 404": runner.request("GET", f"/users/{uuid.uuid4()}", headers={"Origin": origin}),
+        "gateway 401": runner.request("GET", "/users", auth=False, headers={"Origin": origin}),
+        "gateway 404": runner.request("GET", "/nowhere", headers={"Origin": origin}),
+        "gateway 400": runner.request("POST", "/users", {"name": "No email"}, headers={"Origin": origin}),
+    }
+    for what, reply in answers.items():
+        assert reply.headers["Access-Control-Allow-Origin"] == origin, what
+        exposed = {h.strip().lower() for h in reply.headers["Access-Control-Expose-Headers"].split(",")}
+        assert {"location", "retry-after"} <= exposed, what
+
+
+def test_a_request_model_failure_names_the_field_in_details(runner: Runner) -> None:
+    reply = runner.request("POST", "/users", {"name": "No email"})
+    assert reply.status == 400 and reply.json()["error"]["code"] == "validation_error"
+    (detail,) = reply.json()["error"]["details"]
+    assert "email" in detail["issue"]
+
+
+@pytest.mark.parametrize("content_type", ["APPLICATION/JSON", "application/json; charset=utf-8", "Application/Json;charset=UTF-8"])
+def test_json_media_types_are_matched_without_case_and_with_parameters(runner: Runner, content_type: str) -> None:
+    assert runner.request("POST", "/users", new_user("media"), headers={"Content-Type": content_type}).status == 201
+
+
+def test_location_leads_to_the_user_and_the_last_page_has_no_cursor(runner: Runner) -> None:
+    created = runner.request("POST", "/users", new_user("loc"))
+    assert runner.request("GET", created.headers["Location"]).json() == created.json()
+    last = runner.request("GET", "/users?limit=100")
+    while "next_cursor" in last.json():
+        last = runner.request("GET", f"/users?limit=100&cursor={last.json()['next_cursor']}")
+    assert "next_cursor" not in last.json() and b"null" not in last.body
 
 
 def test_idempotency_key_replays_the_first_response(runner: Runner) -> None:

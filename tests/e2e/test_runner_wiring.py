@@ -286,3 +286,73 @@ def test_ctrl_c_during_the_start_stops_cleanly(synth: Synthesised, tmp_path: Pat
 ])
 def test_banner_urls_and_token_command_reach_the_runner(host: str, port: int, base: str, command: str) -> None:
     assert (base_url(host, port), token_command(host, port)) == (base, command)
+
+
+@pytest.mark.slow
+def test_an_assembly_older_than_the_code_is_refused_with_the_fix(assembly_copy: Path, tmp_path: Path) -> None:
+    import os
+
+    manifest = assembly_copy / "manifest.json"
+    os.utime(manifest, (manifest.stat().st_atime, 1_000_000_000))  # synthesised in 2001
+    result = _serve("--port", "0", "--assembly", str(assembly_copy), "--log-file", str(tmp_path / "log"))
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "was synthesised before the last change to" in result.stderr and "make run" in result.stderr
+
+
+@pytest.mark.slow
+def test_an_assembly_of_another_stage_is_refused_with_the_fix(synth: Synthesised, tmp_path: Path) -> None:
+    only_prod = tmp_path / "cdk.out"  # what a plain `npx cdk synth -c stage=prod` leaves
+    shutil.copytree(synth.outdir, only_prod, ignore=shutil.ignore_patterns("assembly-dev-*"))
+    manifest = json.loads((only_prod / "manifest.json").read_text())
+    manifest["artifacts"] = {k: v for k, v in manifest["artifacts"].items() if "dev-" not in k}
+    (only_prod / "manifest.json").write_text(json.dumps(manifest))
+    result = _serve("--port", "0", "--assembly", str(only_prod), "--log-file", str(tmp_path / "log"))
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "no stack of stage 'dev'" in result.stderr and "make synth STAGE=dev" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_taken_emulator_port_is_one_line_and_an_exit(synth: Synthesised, tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        started = time.monotonic()
+        result = _serve("--port", "0", "--backend", "server", "--moto-port", str(port), "--assembly", str(synth.outdir),
+                        "--log-file", str(tmp_path / "log"))
+    assert result.returncode == 1 and time.monotonic() - started < 30
+    assert result.stderr.strip().splitlines() == [f"error: the emulator's port {port} is already in use; stop the other process or set MOTO_PORT="]
+
+
+@pytest.mark.slow
+def test_the_function_log_holds_only_the_functions_json_lines_fresh_each_run_and_the_console_a_line_per_request(
+        synth: Synthesised, tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    log.write_text("a line from an earlier run\n")
+    process = _start_serving(synth, tmp_path, "--port", "0", "--batching-window", "0")
+    try:
+        assert process.stdout is not None
+        url = ""
+        while not url:
+            line = process.stdout.readline()
+            assert line, process.stderr.read() if process.stderr else ""
+            if "ready in" in line:
+                url = line.rsplit(" ", 1)[1].strip()
+        runner = Runner(url=url, process=process)
+        runner.token = runner.local("token", "POST")["token"]
+        created = runner.request("POST", "/users", {"name": "Log", "email": "log@example.com"})
+        assert created.status == 201
+        assert runner.request("GET", "/users/not-a-user").status == 404
+        console = [process.stdout.readline().strip() for _ in range(2)]
+        assert runner.wait_for(lambda: "welcome email sent" in log.read_text())
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+    caller = json.loads(__import__("base64").urlsafe_b64decode(runner.token.split(".")[1] + "==="))["sub"]
+    assert console[0].startswith("POST /users 201 ") and console[0].endswith(f" ms {caller}")
+    assert console[1].startswith("GET /users/not-a-user 404 ")
+    lines = log.read_text().splitlines()
+    assert lines and "an earlier run" not in log.read_text()
+    for line in lines:
+        entry = json.loads(line)  # nothing but JSON: no SDK, emulator or runner lines
+        assert "timestamp" in entry or "Timestamp" in entry.get("_aws", {}), line

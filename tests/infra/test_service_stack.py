@@ -219,8 +219,12 @@ def test_cors_comes_from_config_and_is_never_a_wildcard(synth, stage):
         assert origin in text
     assert "'*'" not in text
     for response in resources(template, "AWS::ApiGateway::GatewayResponse").values():
+        # A gateway response cannot pick among origins: it repeats the caller's, whom the
+        # preflight above has already held to the configured ones.
         headers = response["Properties"].get("ResponseParameters", {})
-        assert headers.get("gatewayresponse.header.Access-Control-Allow-Origin") == f"'{cfg.api.cors_origins[0]}'"
+        assert headers.get("gatewayresponse.header.Access-Control-Allow-Origin") == "method.request.header.Origin"
+        assert headers.get("gatewayresponse.header.Vary") == "'Origin'"
+        assert headers.get("gatewayresponse.header.Access-Control-Expose-Headers") == "'Location,Retry-After'"
 
 
 def test_gateway_errors_follow_the_error_contract(synth):
@@ -231,6 +235,8 @@ def test_gateway_errors_follow_the_error_contract(synth):
     assert '"message": "No such route or method."' in responses["MISSING_AUTHENTICATION_TOKEN"]["ResponseTemplates"]["application/json"]
     body = responses["UNAUTHORIZED"]["ResponseTemplates"]["application/json"]
     assert '"code": "unauthorized"' in body and '"request_id": "$context.requestId"' in body
+    for kind in ("BAD_REQUEST_BODY", "BAD_REQUEST_PARAMETERS"):  # the validator's text names the fields at fault
+        assert '"details": [{"issue": "$context.error.validationErrorString"}]' in responses[kind]["ResponseTemplates"]["application/json"]
 
 
 @pytest.mark.parametrize("stage", STAGES)

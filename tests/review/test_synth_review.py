@@ -176,3 +176,18 @@ def test_an_unknown_base_ref_is_one_line(capsys):
     assert main(["--base", "no-such-ref-anywhere"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: finding 'no-such-ref-anywhere' (set BASE=<ref>") and "\n" not in err
+
+
+def test_a_failed_synth_shows_the_underlying_error(tmp_path):
+    import sys
+
+    from synth_review.__main__ import _run
+    from synth_review.compare import ReviewError
+
+    command = [sys.executable, "-c", "import sys; print('b\\'!!  Node 20 is end-of-life  !!\\'', file=sys.stderr); "
+               "raise ValueError('stages.qa is not a stage')"]
+    with pytest.raises(ReviewError) as failed:
+        _run(command, cwd=tmp_path, what="cdk synth in the base")
+    message = str(failed.value)
+    assert "ValueError: stages.qa is not a stage" in message and "Traceback" in message
+    assert "end-of-life" not in message

@@ -70,3 +70,39 @@ def test_processor_metrics(aws, context, capsys):
     assert metrics["WelcomeEmailsSent"] == 1
     assert metrics["WelcomeEmailsDeduplicated"] == 1
     assert metrics["WelcomeEmailsFailed"] == 1
+
+
+def test_openapi_reads_well_in_a_generated_client(_mocked):
+    doc = json.loads(DOC.read_text())
+    operations = {op["operationId"]: (path, method, op) for path, ops in doc["paths"].items() for method, op in ops.items()}
+    assert set(operations) == {"createUser", "getUser", "listUsers"}
+    assert all(op["tags"] == ["users"] for _, _, op in operations.values())
+    user = doc["components"]["schemas"]["User"]["properties"]
+    assert user["user_id"]["format"] == "uuid" and user["created_at"]["format"] == "date-time"
+    page = doc["components"]["schemas"]["UserPage"]
+    assert page["properties"]["next_cursor"] == {**page["properties"]["next_cursor"], "type": "string"}  # never null
+    assert "next_cursor" not in page["required"]
+    (header,) = operations["createUser"][2]["parameters"]
+    assert header["required"] is False and header["schema"]["type"] == "string" and "anyOf" not in header["schema"]
+    created = operations["createUser"][2]["responses"]
+    assert "Location" in created["201"]["headers"]
+    for status in ("409", "429"):
+        assert "Retry-After" in created[status]["headers"], status
+    assert "Retry-After" in operations["getUser"][2]["responses"]["503"]["headers"]
+
+
+def test_every_error_status_names_its_codes_and_the_layer_that_answers(_mocked):
+    from handlers.users_api import app  # noqa: F401 - the routes' error codes, as the function raises them
+
+    doc = json.loads(DOC.read_text())
+    codes = {"unauthorized", "forbidden", "throttled", "internal_error", "temporarily_unavailable", "not_found",
+             "validation_error", "email_taken", "request_in_progress", "payload_too_large", "unsupported_media_type",
+             "idempotency_key_reused", "rate_limited", "invalid_json", "invalid_cursor"}
+    described = " ".join(r["description"] for ops in doc["paths"].values() for op in ops.values()
+                         for status, r in op["responses"].items() if status >= "400")
+    assert all(code in described for code in codes), sorted(c for c in codes if c not in described)
+    for ops in doc["paths"].values():
+        for op in ops.values():
+            for status, response in op["responses"].items():
+                if status >= "400":
+                    assert "(API Gateway" in response["description"] or "(function" in response["description"], (status, response)

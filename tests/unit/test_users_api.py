@@ -51,7 +51,7 @@ def test_create_returns_201_with_the_user_and_location(aws, context):
     assert user["email"] == "Ada@Example.COM"  # stored as given
     uuid.UUID(user["user_id"], version=4)
     assert user["created_at"].endswith("Z") and "T" in user["created_at"]
-    assert reply.headers["location"] == f"/users/{user['user_id']}"
+    assert reply.headers["location"] == f"/dev/users/{user['user_id']}"  # under the stage the client called
     assert reply.headers["content-type"] == "application/json"
 
 
@@ -283,7 +283,26 @@ def test_last_page_has_no_cursor(aws, context):
     for i in range(5):
         create(aws, context, email=f"l{i}@example.com")
     reply = call(aws, context, api_event("GET", "/users", query={"limit": "5"}))
-    assert len(reply.body["users"]) == 5 and reply.body.get("next_cursor") is None
+    assert len(reply.body["users"]) == 5 and "next_cursor" not in reply.body  # absent, not null
+
+
+@pytest.mark.parametrize("sent, route, base", [
+    ("/dev/users", "/users", "/dev"),  # the execute-api URL: the stage's path
+    ("/v1/users", "/users", "/v1"),  # a custom domain with a base path mapping
+    ("/users", "/users", ""),  # a custom domain at the empty base path, or the local run
+    (None, "/users", ""),
+])
+def test_location_is_valid_under_the_path_the_client_called(aws, context, sent, route, base):
+    event = api_event("POST", "/users", body={"name": "Ada", "email": f"{uuid.uuid4().hex[:8]}@example.com"})
+    event["requestContext"]["path"] = sent
+    reply = call(aws, context, event)
+    assert reply.headers["location"] == f"{base}/users/{reply.body['user_id']}"
+
+
+def test_location_and_retry_after_are_exposed_to_browsers(aws, context):
+    reply = create(aws, context, headers={"Origin": "https://app.example.com"})
+    exposed = {h.strip().lower() for h in reply.headers["access-control-expose-headers"].split(",")}
+    assert {"location", "retry-after"} <= exposed
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "eyJ2IjoxLCJwIjoiJ30", "eyJ2IjoyLCJwIjoiMjAyNi0wMS0wMVQwMDowMDowMC4wMDBaI3gifQ", "%%%", "e30"])

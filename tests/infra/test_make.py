@@ -1,0 +1,84 @@
+"""make as the README tells users to call it: help lists every command the README names, a bad
+STAGE never deletes output, and config errors name the line, the key and the fix."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cdk_app.config import CONFIG_FILE, ROOT, ConfigError, load_stages
+
+pytestmark = pytest.mark.slow
+
+
+def test_make_help_lists_every_command_the_readme_names() -> None:
+    readme = (ROOT / "README.md").read_text()
+    named = set(re.findall(r"\bmake (?:-s )?([a-z][a-z0-9-]+)", readme)) - {"sure", "it", "the", "a"}
+    helped = subprocess.run(["make", "help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    listed = set(re.findall(r"^make ([a-z][a-z0-9-]+)", helped, flags=re.MULTILINE))
+    assert named, "the README names no make command?"
+    assert named <= listed, f"make help omits {sorted(named - listed)}"
+    targets = set(re.findall(r"^([a-z][a-z0-9-]+):", (ROOT / "Makefile").read_text(), flags=re.MULTILINE))
+    assert listed <= targets, f"make help lists commands the Makefile lacks: {sorted(listed - targets)}"
+
+
+def test_make_synth_with_a_bad_stage_keeps_the_previous_output(tmp_path: Path) -> None:
+    """In a copy of the project (links to everything but cdk.out), so the real cdk.out is untouched."""
+    for entry in ROOT.iterdir():
+        if entry.name not in ("cdk.out", "build"):
+            (tmp_path / entry.name).symlink_to(entry)
+    (tmp_path / "build").mkdir()
+    for built in (ROOT / "build").glob("layer*"):
+        (tmp_path / "build" / built.name).symlink_to(built)
+    previous = tmp_path / "cdk.out"
+    previous.mkdir()
+    (previous / "manifest.json").write_text("{}")
+    # -o: the tools are set up already (the copy links them); only the synth runs.
+    keep = [arg for target in (".venv/.stamp", "node_modules/.stamp", ".tools/node/bin/node", "build/layer.stamp", ".tools/checkov/.stamp")
+            for arg in ("-o", target)]
+    result = subprocess.run(["make", *keep, "synth", "STAGE=prd"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "CI": "true"})
+    assert result.returncode != 0
+    assert "stages.prd: no such stage; allowed: dev, staging, prod" in result.stderr + result.stdout
+    assert (previous / "manifest.json").read_text() == "{}"
+
+
+def _config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "stages.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_a_yaml_error_keeps_the_parsers_line_column_and_reason(tmp_path: Path) -> None:
+    broken = CONFIG_FILE.read_text().replace("    log_retention_days: 14", "    log_retention_days: [14", 1)
+    line = next(i for i, text in enumerate(broken.splitlines(), start=1) if "log_retention_days: [14" in text)
+    with pytest.raises(ConfigError) as error:
+        load_stages(_config(tmp_path, broken))
+    message = str(error.value)
+    assert re.search(rf"line {line + 1}, column \d+: not valid YAML \(.*expected ',' or '\]'", message), message
+
+
+@pytest.mark.parametrize("region", ["us-east-7", "eu-north-9", "ap-south-9"])
+def test_a_region_aws_does_not_have_is_refused(tmp_path: Path, region: str) -> None:
+    data = yaml.safe_load(CONFIG_FILE.read_text())
+    data["stages"]["dev"]["aws_regions"] = [region]
+    with pytest.raises(ConfigError, match=rf"stages\.dev\.aws_regions\[0\]: '{region}' is not allowed; allowed: a region AWS has"):
+        load_stages(_config(tmp_path, yaml.safe_dump(data, sort_keys=False)))
+
+
+def test_regions_come_from_the_sdk_not_a_hand_list() -> None:
+    from cdk_app.config import aws_regions
+
+    assert {"us-east-1", "eu-west-1", "ap-southeast-2", "us-gov-west-1", "cn-north-1"} <= aws_regions()
+
+
+def test_an_api_timeout_past_api_gateways_29_seconds_is_refused(tmp_path: Path) -> None:
+    data = yaml.safe_load(CONFIG_FILE.read_text())
+    data["stages"]["prod"]["functions"]["users_api"]["timeout_seconds"] = 30
+    with pytest.raises(ConfigError, match=r"stages\.prod\.functions\.users_api\.timeout_seconds: 30 is not allowed; allowed: at most 29"):
+        load_stages(_config(tmp_path, yaml.safe_dump(data, sort_keys=False)))
