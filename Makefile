@@ -40,8 +40,11 @@ $(VENV)/.stamp: requirements-dev.txt requirements.txt lambda_src/requirements.tx
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-node_modules/.stamp: package.json package-lock.json
+# npx puts node_modules/.bin first on PATH, so the supported Node linked there runs the CDK CLI
+# (and the jsii runtime it starts) however it is called: make, or npx cdk as the README says.
+node_modules/.stamp: package.json package-lock.json .tools/node/bin/node
 	npm ci --no-audit --no-fund --loglevel=error
+	ln -sf $(CURDIR)/.tools/node/bin/node node_modules/.bin/node
 	touch $@
 
 .tools/node/bin/node:
@@ -67,13 +70,19 @@ layer: build/layer.stamp
 	.tools/checkov/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-checkov.txt
 	touch $@
 
+# The third-party client generator of the contract test, in a venv of its own (its own ruff and typer).
+.tools/openapi-client/.stamp: tools/requirements-openapi-client.txt
+	$(PYTHON) -m venv .tools/openapi-client
+	.tools/openapi-client/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-openapi-client.txt
+	touch $@
+
 # Stock moto 5.2.5 in a venv of its own for bench/yardstick.py: the runner pins 5.1.22.
 .tools/yardstick/.stamp: bench/requirements-yardstick.txt
 	$(PYTHON) -m venv .tools/yardstick
 	.tools/yardstick/bin/pip install --quiet --disable-pip-version-check -r bench/requirements-yardstick.txt
 	touch $@
 
-setup: $(VENV)/.stamp node_modules/.stamp .tools/node/bin/node build/layer.stamp .tools/checkov/.stamp
+setup: $(VENV)/.stamp node_modules/.stamp .tools/node/bin/node build/layer.stamp .tools/checkov/.stamp .tools/openapi-client/.stamp
 
 # Offline synth review (no AWS credentials): FORMAT=md|text, DIFF_FLAGS e.g. --fail-on-destructive.
 BASE ?= origin/main
@@ -156,6 +165,7 @@ lock:  ## re-pin every Python dependency after editing a requirements*.in file
 	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header -c requirements-dev.txt -o requirements.txt requirements.in
 	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header -c requirements-dev.txt -o lambda_src/requirements.txt lambda_src/requirements.in
 	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header -o tools/requirements-checkov.txt tools/requirements-checkov.in
+	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header -o tools/requirements-openapi-client.txt tools/requirements-openapi-client.in
 	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header -o bench/requirements-yardstick.txt bench/requirements-yardstick.in
 
 clean:

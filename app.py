@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""CDK entry: one Stage per (stage, AWS region) in config/stages.yaml.
+"""CDK entry: one stack per (stage, AWS region) in config/stages.yaml, named <stage>-<region>.
 
-`cdk synth` builds every stage; `cdk synth -c stage=prod` (make synth STAGE=prod) just one;
+`cdk synth` builds every stage; `cdk synth -c stage=prod` (make synth STAGE=prod) just one, and
+then `cdk ls`, `cdk diff` and `cdk deploy --all` act on that stage's stacks only;
 `-c config=other.yaml` reads another config file.
 """
 

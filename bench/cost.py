@@ -73,7 +73,7 @@ def stages() -> list[Stage]:
 
 
 def template_counts() -> dict[str, int]:
-    template = next((ROOT / "cdk.out").rglob("*Service*.template.json"))
+    template = next((ROOT / "cdk.out").glob("dev-*.template.json"))
     resources = json.loads(template.read_text())["Resources"].values()
     kinds = [r["Type"] for r in resources]
     return {kind: kinds.count(kind) for kind in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard", "AWS::KMS::Key")}

@@ -154,7 +154,7 @@ def package_sizes() -> dict[str, tuple[int, int]]:
     import io
     import zipfile
 
-    template = next((ROOT / "cdk.out").rglob("*Service*.template.json"))
+    template = next((ROOT / "cdk.out").glob("dev-*.template.json"))
     resources = json.loads(template.read_text())["Resources"]
     sizes = {}
     for logical_id, resource in sorted(resources.items()):

@@ -1,4 +1,4 @@
-"""Builds the Archon app: a Stage per (stage, region), each checked by cdk-nag."""
+"""Builds the Archon app: a stack per (stage, region), each checked by cdk-nag."""
 
 from __future__ import annotations
 
@@ -9,17 +9,16 @@ import aws_cdk as cdk
 from cdk_app.config import CONFIG_FILE, account_groups, load_raw, stages_from
 from cdk_app.deploy_identity import DeployIdentityStack
 from cdk_app.nag import apply_nag
-from cdk_app.stack import UsersServiceStage
+from cdk_app.stack import UsersServiceStack, service_stacks
 
 
 def build_app(app: cdk.App, *, only: str | None = None, config_file: Path = CONFIG_FILE,
-              with_deploy_identity: bool = True) -> list[UsersServiceStage]:
-    stages = []
+              with_deploy_identity: bool = True) -> list[UsersServiceStack]:
+    stages: list[UsersServiceStack] = []
     raw = load_raw(config_file)  # read and validated once
     configs = stages_from(raw, path=config_file, only=only)
     for stage in configs:
-        for region in stage.aws_regions:
-            stages.append(UsersServiceStage(app, stage=stage, region=region))
+        stages += service_stacks(app, stage=stage)
     repository = raw.get("delivery", {}).get("github_repository")
     if repository and only is None and with_deploy_identity:  # one per account, never with a single stage
         for group in account_groups(configs):

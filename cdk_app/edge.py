@@ -10,6 +10,7 @@ from constructs import Construct
 
 from cdk_app.config import StageConfig
 from cdk_app.defaults import log_group
+from cdk_app.ids import staged_unique_id
 
 # AWS managed rule groups, in evaluation order after the rate limit.
 MANAGED_RULE_GROUPS = (
@@ -81,7 +82,8 @@ class ApiFirewall(Construct):
         )
         # Stated here rather than left to WAF to add on first delivery: only this group, only
         # for log deliveries from this account.
-        delivery = logs.ResourcePolicy(self, "LogDelivery")
+        # Named as CDK named it while the stacks sat in a Stage: a new name would replace it.
+        delivery = logs.ResourcePolicy(self, "LogDelivery", resource_policy_name=staged_unique_id(self, "LogDelivery"))
         delivery.document.add_statements(
             iam.PolicyStatement(
                 principals=[iam.ServicePrincipal("delivery.logs.amazonaws.com")],

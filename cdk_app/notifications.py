@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Names, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_ses as ses
 from constructs import Construct
 
 from cdk_app.config import StageConfig
 from cdk_app.functions import ServiceFunction
+from cdk_app.ids import staged_unique_id
 from cdk_app.messaging import NotificationQueue
 from cdk_app.nag import acknowledge
 
@@ -71,15 +71,19 @@ class WelcomeNotifications(Construct):
                 conditions={"StringEquals": {"ses:FromAddress": stage.sender}},
             )
         )
-        source = sources.SqsEventSource(
-            self.queue.queue,
+        # What SqsEventSource does (a mapping and the consume grant), under the id it gave the
+        # mapping while the stacks sat in a Stage: Lambda refuses a second mapping of one queue to
+        # one function, so a new logical id would fail the deploy of every stage deployed before.
+        mapping = self.processor.function.add_event_source_mapping(
+            f"SqsEventSource:{staged_unique_id(self.queue.queue)}",
+            event_source_arn=self.queue.queue.queue_arn,
             batch_size=BATCH_SIZE,
             max_batching_window=BATCHING_WINDOW,
             report_batch_item_failures=True,
         )
-        self.processor.function.add_event_source(source)
+        self.queue.queue.grant_consume_messages(self.processor.function)
         acknowledge(
-            self.processor.function.node.find_child(f"SqsEventSource:{Names.node_unique_id(self.queue.queue.node)}"),
+            mapping,
             "Serverless::Serverless-LambdaEventSourceMappingDestination",
             "SQS event sources take no on-failure destination; the queue's redrive policy moves failed messages to its DLQ.",
         )

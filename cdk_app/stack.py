@@ -1,10 +1,10 @@
-"""One (stage, region) of the users service: a Stage holding the service stack."""
+"""One (stage, region) of the users service: a top-level stack."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Environment, Stack, Stage, Tags
+from aws_cdk import Environment, Stack, Tags
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -29,6 +29,7 @@ API_ITEM_PREFIXES = ("user#", "email#", "quota#")
 class UsersServiceStack(Stack):
     def __init__(self, scope: Construct, id: str, *, stage: StageConfig, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
+        self.service_config = stage
         layer = dependencies_layer(self, "Dependencies")
         self.data = UsersTable(self, "Data", stage=stage)
         self.users = ApiUsers(self, "Identity", stage=stage)
@@ -107,20 +108,31 @@ class UsersServiceStack(Stack):
             )
 
 
-class UsersServiceStage(Stage):
-    """The unit `cdk deploy` targets: `cdk deploy 'dev-us-east-1/*'`."""
+def deployment_id(stage: StageConfig, region: str) -> str:
+    """What `cdk deploy` and `cdk ls` call one (stage, region): dev-us-east-1."""
+    return f"{stage.name}-{region}"
 
-    def __init__(self, scope: Construct, *, stage: StageConfig, region: str) -> None:
-        super().__init__(scope, f"{stage.name}-{region}", env=Environment(account=stage.account, region=region))
-        self.service_config = stage
-        self.service = UsersServiceStack(
-            self,
-            "Service",
+
+def service_stacks(scope: Construct, *, stage: StageConfig) -> list[UsersServiceStack]:
+    """One top-level stack per region of the stage, the primary first, each a deployment unit
+    (`cdk deploy dev-us-east-1`), named archon-<stage>-<region> in CloudFormation. Top-level, not
+    in a Stage: the CDK CLI's default selection (cdk diff, cdk deploy --all) sees only top-level
+    stacks, and would otherwise compare or deploy nothing."""
+    stacks: list[UsersServiceStack] = []
+    for region in stage.aws_regions:
+        stack = UsersServiceStack(
+            scope,
+            deployment_id(stage, region),
             stage=stage,
+            env=Environment(account=stage.account, region=region),
             stack_name=f"archon-{stage.name}-{region}",
             description=f"Archon users service, {stage.name} stage, {region}"
             + (" (primary: owns the global table)" if region == stage.primary_region else f" (replica of {stage.primary_region})"),
             termination_protection=stage.retain_data,
         )
         for key, value in {"service": SERVICE, "stage": stage.name, "region": region}.items():
-            Tags.of(self.service).add(key, value)
+            Tags.of(stack).add(key, value)
+        if stacks:  # the primary region's stack creates the global table the others use
+            stack.add_stack_dependency(stacks[0], "the primary region's stack owns the global table")
+        stacks.append(stack)
+    return stacks

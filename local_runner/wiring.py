@@ -182,9 +182,9 @@ class Wiring:
         return next(f for f in self.functions.values() if f.name == name)
 
 
-def find_template(assembly_dir: Path, stage: str) -> tuple[str, Path, dict[str, Any]]:
-    """(stack name, template path, template) of the stage's stack that holds the table: the
-    primary region's."""
+def find_template(assembly_dir: Path, stage: str) -> tuple[str, str, Path, dict[str, Any]]:
+    """(stack name, region, template path, template) of the stage's stack that holds the table:
+    the primary region's."""
     def read(manifest_file: Path) -> dict[str, Any]:
         try:
             return json.loads(manifest_file.read_text())
@@ -193,18 +193,15 @@ def find_template(assembly_dir: Path, stage: str) -> tuple[str, Path, dict[str, 
         except (OSError, ValueError) as exc:
             raise WiringError(f"{manifest_file} is unreadable ({exc.__class__.__name__}): run make synth STAGE={stage} again") from None
 
-    for name, artifact in read(assembly_dir / "manifest.json").get("artifacts", {}).items():
-        if artifact.get("type") != "cdk:cloud-assembly" or not name.startswith(f"assembly-{stage}-"):
+    for name, stack in read(assembly_dir / "manifest.json").get("artifacts", {}).items():
+        if stack.get("type") != "aws:cloudformation:stack" or not name.startswith(f"{stage}-"):
             continue
-        nested = assembly_dir / artifact["properties"]["directoryName"]
-        for stack in read(nested / "manifest.json").get("artifacts", {}).values():
-            if stack.get("type") != "aws:cloudformation:stack":
-                continue
-            template_file = nested / stack["properties"]["templateFile"]
-            body = read(template_file)
-            types = {r["Type"] for r in body.get("Resources", {}).values()}
-            if types & {"AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table"}:
-                return stack["properties"].get("stackName", template_file.stem), template_file, body
+        template_file = assembly_dir / stack["properties"]["templateFile"]
+        body = read(template_file)
+        types = {r["Type"] for r in body.get("Resources", {}).values()}
+        if types & {"AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table"}:
+            region = stack.get("environment", "").rsplit("/", 1)[-1]
+            return stack["properties"].get("stackName", template_file.stem), region, template_file, body
     raise WiringError(f"no stack of stage '{stage}' with the users table in {assembly_dir}: run make synth STAGE={stage}")
 
 
@@ -255,7 +252,7 @@ def check_fresh(assembly_dir: Path, stage: str, root: Path = ROOT) -> None:
 
 def load_wiring(assembly_dir: Path, stage: str) -> Wiring:
     check_fresh(assembly_dir, stage)
-    stack_name, path, body = find_template(assembly_dir, stage)
+    stack_name, region, path, body = find_template(assembly_dir, stage)
     t = _Template(body, path)
     for logical_id, resource in t.resources.items():
         if resource["Type"] not in MAPPED and resource["Type"] not in IGNORED:
@@ -264,7 +261,7 @@ def load_wiring(assembly_dir: Path, stage: str) -> Wiring:
     stage_props = t.one("AWS::ApiGateway::Stage")[1]
     return Wiring(
         stack_name=stack_name,
-        region=_region(path.parent.name, stage),
+        region=region,
         stage_name=stage_props.get("StageName", stage),
         table=_table(t),
         queues=_queues(t),
@@ -276,10 +273,6 @@ def load_wiring(assembly_dir: Path, stage: str) -> Wiring:
         routes=_routes(t),
         gateway_responses=_gateway_responses(t),
     )
-
-
-def _region(directory: str, stage: str) -> str:
-    return directory.removeprefix(f"assembly-{stage}-")
 
 
 def _table(t: _Template) -> TableSpec:

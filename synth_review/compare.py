@@ -65,7 +65,8 @@ class Report:
 
 
 def load_assembly(directory: Path) -> dict[str, dict[str, Any]]:
-    """Every CloudFormation stack in a cloud assembly (nested stage assemblies included), by display name."""
+    """Every CloudFormation stack in a cloud assembly (nested stage assemblies included), by its
+    CloudFormation stack name: what is deployed, however the CDK app nests it."""
     manifest_file = directory / "manifest.json"
     if not manifest_file.is_file():
         raise ReviewError(f"{directory}: no cloud assembly here (manifest.json missing); synthesise first")
@@ -73,7 +74,7 @@ def load_assembly(directory: Path) -> dict[str, dict[str, Any]]:
     stacks: dict[str, dict[str, Any]] = {}
     for artifact_id, artifact in manifest.get("artifacts", {}).items():
         if artifact["type"] == "aws:cloudformation:stack":
-            name = artifact.get("displayName", artifact_id)
+            name = artifact.get("properties", {}).get("stackName") or artifact.get("displayName", artifact_id)
             stacks[name] = json.loads((directory / artifact["properties"]["templateFile"]).read_text())
         elif artifact["type"] == "cdk:cloud-assembly":
             stacks.update(load_assembly(directory / artifact["properties"]["directoryName"]))
@@ -99,7 +100,8 @@ def _replace_ids(value: Any, renames: dict[str, str]) -> Any:
 
 def normalise(template: dict[str, Any]) -> Normalised:
     resources = {k: v for k, v in template.get("Resources", {}).items() if v["Type"] not in IGNORED_TYPES}
-    labels = {k: _label(k, v, resources) for k, v in resources.items()}
+    stack_depth = _stack_depth(resources)
+    labels = {k: _label(k, v, resources, stack_depth) for k, v in resources.items()}
     # API deployments get a new logical id whenever the API changes: one stable name per API.
     renames = {}
     for logical_id, res in resources.items():
@@ -131,7 +133,19 @@ def _api_path(resource_id: str, resources: dict[str, dict[str, Any]]) -> str:
     return "/" + "/".join(reversed(parts))
 
 
-def _label(logical_id: str, resource: dict[str, Any], resources: dict[str, dict[str, Any]]) -> str:
+def _stack_depth(resources: dict[str, dict[str, Any]]) -> int:
+    """How many components of a construct path name the stack: its resources' common prefix
+    (dev-us-east-1 for a top-level stack; dev-us-east-1/Service inside a Stage)."""
+    paths = [r["Metadata"]["aws:cdk:path"].split("/") for r in resources.values() if r.get("Metadata", {}).get("aws:cdk:path")]
+    if len(paths) < 2:
+        return 1
+    depth = 0
+    while all(len(p) > depth + 1 and p[depth] == paths[0][depth] for p in paths):
+        depth += 1
+    return depth
+
+
+def _label(logical_id: str, resource: dict[str, Any], resources: dict[str, dict[str, Any]], stack_depth: int = 1) -> str:
     props = resource.get("Properties", {})
     if resource["Type"] == "AWS::ApiGateway::Method":
         target = props.get("ResourceId", {})
@@ -139,7 +153,7 @@ def _label(logical_id: str, resource: dict[str, Any], resources: dict[str, dict[
         return f"{props.get('HttpMethod', '?')} {path}"
     path = resource.get("Metadata", {}).get("aws:cdk:path")
     if path:
-        return "/".join(path.split("/")[2:]).removesuffix("/Resource") or logical_id
+        return "/".join(path.split("/")[stack_depth:]).removesuffix("/Resource") or logical_id
     return logical_id
 
 

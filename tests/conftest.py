@@ -42,8 +42,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesised:
     built = build_app(app)
     assembly = app.synth()
     templates = {}
-    for stage in built:
-        artifact = assembly.get_nested_assembly(stage.artifact_id).get_stack_artifact(stage.service.artifact_id)
-        templates[stage.stage_name] = artifact.template
+    for stack in built:
+        templates[stack.node.id] = assembly.get_stack_artifact(stack.artifact_id).template
     report = json.loads((outdir / "validation-report.json").read_text())
     return Synthesised(outdir=outdir, templates=templates, stages={s.name: s for s in load_stages()}, validation_report=report)

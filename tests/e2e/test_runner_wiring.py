@@ -25,7 +25,7 @@ from tests.e2e.conftest import ROOT, Runner, runner_env
 
 
 def _template_file(assembly: Path) -> Path:
-    return next((assembly / "assembly-dev-us-east-1").glob("*.template.json"))
+    return assembly / "dev-us-east-1.template.json"
 
 
 def test_wiring_is_the_dev_templates(synth: Synthesised) -> None:
@@ -60,7 +60,7 @@ def test_the_input_template_renders_the_original_message() -> None:
 @pytest.fixture
 def assembly_copy(synth: Synthesised, tmp_path: Path) -> Path:
     copy = tmp_path / "cdk.out"
-    shutil.copytree(synth.outdir, copy, ignore=shutil.ignore_patterns("assembly-staging-*", "assembly-prod-*"))
+    shutil.copytree(synth.outdir, copy, ignore=shutil.ignore_patterns("staging-*", "prod-*"))
     return copy
 
 
@@ -302,9 +302,9 @@ def test_an_assembly_older_than_the_code_is_refused_with_the_fix(assembly_copy: 
 @pytest.mark.slow
 def test_an_assembly_of_another_stage_is_refused_with_the_fix(synth: Synthesised, tmp_path: Path) -> None:
     only_prod = tmp_path / "cdk.out"  # what a plain `npx cdk synth -c stage=prod` leaves
-    shutil.copytree(synth.outdir, only_prod, ignore=shutil.ignore_patterns("assembly-dev-*"))
+    shutil.copytree(synth.outdir, only_prod, ignore=shutil.ignore_patterns("dev-*"))
     manifest = json.loads((only_prod / "manifest.json").read_text())
-    manifest["artifacts"] = {k: v for k, v in manifest["artifacts"].items() if "dev-" not in k}
+    manifest["artifacts"] = {k: v for k, v in manifest["artifacts"].items() if not k.startswith("dev-")}
     (only_prod / "manifest.json").write_text(json.dumps(manifest))
     result = _serve("--port", "0", "--assembly", str(only_prod), "--log-file", str(tmp_path / "log"))
     assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1

@@ -227,7 +227,7 @@ def with_domains(tmp_path_factory) -> dict[str, Any]:
     report = json.loads((tmp / "cdk.out" / "validation-report.json").read_text())
     for plugin in report["pluginReports"]:
         assert plugin["violations"] == [], plugin["pluginName"]
-    templates = {s.stage_name: assembly.get_nested_assembly(s.artifact_id).get_stack_artifact(s.service.artifact_id).template
+    templates = {s.node.id: assembly.get_stack_artifact(s.artifact_id).template
                  for s in built}
     return {"outdir": tmp / "cdk.out", **templates}
 

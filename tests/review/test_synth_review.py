@@ -16,23 +16,23 @@ from aws_cdk import aws_iam as iam
 
 from cdk_app import packaging
 from cdk_app.config import ROOT, load_stages
-from cdk_app.stack import UsersServiceStage
+from cdk_app.stack import UsersServiceStack, service_stacks
 from synth_review.__main__ import main
 from synth_review.compare import Report, compare, load_assembly
 from synth_review.report import MARKER, markdown, text
 from tests.conftest import cdk_context
 
-STACK = "dev-us-east-1/Service"
+STACK = "archon-dev-us-east-1"
 
 
-def assemble(out: Path, mutate: Callable[[UsersServiceStage], None] | None = None, **stage_changes) -> Path:
+def assemble(out: Path, mutate: Callable[[UsersServiceStack], None] | None = None, **stage_changes) -> Path:
     """One real cloud assembly of the dev stage, optionally changed."""
     dev = dataclasses.replace(load_stages(only="dev")[0], **stage_changes)
     # As the CLI does: construct paths in the template metadata, which the report uses as labels.
     app = cdk.App(context={**cdk_context(), "aws:cdk:enable-path-metadata": True}, outdir=str(out))
-    stage = UsersServiceStage(app, stage=dev, region="us-east-1")
+    (stack,) = service_stacks(app, stage=dev)
     if mutate:
-        mutate(stage)
+        mutate(stack)
     app.synth()
     return out
 
@@ -65,8 +65,8 @@ def test_changed_memory_size_is_one_modified_property(base, tmp_path):
 
 
 def test_a_new_route_is_an_added_method_and_flagged_if_unauthenticated(base, tmp_path):
-    def add_route(stage: UsersServiceStage) -> None:
-        health = stage.service.api.api.root.add_resource("health")
+    def add_route(stage: UsersServiceStack) -> None:
+        health = stage.api.api.root.add_resource("health")
         health.add_method("GET", apigw.MockIntegration(), authorization_type=apigw.AuthorizationType.NONE)
 
     report = review(base, assemble(tmp_path / "head", add_route))
@@ -80,8 +80,8 @@ def test_a_new_route_is_an_added_method_and_flagged_if_unauthenticated(base, tmp
 
 
 def test_a_removed_authorizer_is_a_security_finding(base, tmp_path):
-    def remove_authorizer(stage: UsersServiceStage) -> None:
-        method = stage.service.api.api.root.get_resource("users").get_resource("{user_id}").node.find_child("GET")
+    def remove_authorizer(stage: UsersServiceStack) -> None:
+        method = stage.api.api.root.get_resource("users").get_resource("{user_id}").node.find_child("GET")
         cfn = method.node.default_child
         cfn.add_property_override("AuthorizationType", "NONE")
         cfn.add_property_deletion_override("AuthorizerId")
@@ -94,8 +94,8 @@ def test_a_removed_authorizer_is_a_security_finding(base, tmp_path):
 
 
 def test_a_table_key_change_is_a_destructive_replacement(base, tmp_path):
-    def change_key(stage: UsersServiceStage) -> None:
-        table = stage.service.data.node.find_child("Table").node.default_child
+    def change_key(stage: UsersServiceStack) -> None:
+        table = stage.data.node.find_child("Table").node.default_child
         table.add_property_override("KeySchema", [{"AttributeName": "id", "KeyType": "HASH"}])
 
     report = review(base, assemble(tmp_path / "head", change_key))
@@ -108,8 +108,8 @@ def test_a_table_key_change_is_a_destructive_replacement(base, tmp_path):
 
 
 def test_a_renamed_queue_is_a_destructive_replacement(base, tmp_path):
-    def rename(stage: UsersServiceStage) -> None:
-        stage.service.notifications.queue.queue.node.default_child.add_property_override("QueueName", "welcome-dev")
+    def rename(stage: UsersServiceStack) -> None:
+        stage.notifications.queue.queue.node.default_child.add_property_override("QueueName", "welcome-dev")
 
     report = review(base, assemble(tmp_path / "head", rename))
     assert [f.message for f in report.destructive] == [
@@ -117,8 +117,8 @@ def test_a_renamed_queue_is_a_destructive_replacement(base, tmp_path):
 
 
 def test_a_widened_iam_statement_is_reported_with_its_actions_and_resources(base, tmp_path):
-    def widen(stage: UsersServiceStage) -> None:
-        stage.service.users_api.role.add_to_policy(iam.PolicyStatement(actions=["dynamodb:Scan"], resources=["*"]))
+    def widen(stage: UsersServiceStack) -> None:
+        stage.users_api.role.add_to_policy(iam.PolicyStatement(actions=["dynamodb:Scan"], resources=["*"]))
 
     report = review(base, assemble(tmp_path / "head", widen))
     assert messages(report, "iam") == [
@@ -142,8 +142,8 @@ def test_a_code_only_change_reads_function_code_changed(base, tmp_path, monkeypa
 
 
 def test_cli_fails_on_destructive_changes_unless_allowed(base, tmp_path, capsys, monkeypatch):
-    def change_key(stage: UsersServiceStage) -> None:
-        stage.service.data.node.find_child("Table").node.default_child.add_property_override(
+    def change_key(stage: UsersServiceStack) -> None:
+        stage.data.node.find_child("Table").node.default_child.add_property_override(
             "KeySchema", [{"AttributeName": "id", "KeyType": "HASH"}])
 
     head = assemble(tmp_path / "head", change_key)
@@ -151,7 +151,7 @@ def test_cli_fails_on_destructive_changes_unless_allowed(base, tmp_path, capsys,
     monkeypatch.delenv("ALLOW_DESTRUCTIVE", raising=False)
     assert main(args) == 3
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: destructive changes (dev-us-east-1/Service Data/Table")
+    assert len(err) == 1 and err[0].startswith("error: destructive changes (archon-dev-us-east-1 Data/Table")
     assert main([*args, "--allow-destructive", "--format", "md", "--output", str(tmp_path / "r.md")]) == 0
     assert (tmp_path / "r.md").read_text().startswith(MARKER)
     monkeypatch.setenv("ALLOW_DESTRUCTIVE", "true")
