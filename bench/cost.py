@@ -3,7 +3,7 @@ the original design's configuration, from list prices written down here with the
 
     make bench          # all benchmarks; this one alone: .venv/bin/python bench/cost.py
 
-Inputs measured by the other benchmarks (build/bench/handlers.json, from bench/handlers.py): each
+Inputs measured by the other benchmarks (build/bench/handlers.json, from bench/handler_timings.py): each
 handler's warm CPU time, Archon's and the original's. Per-stage inputs from config/stages.yaml
 (regions, memory, WAF) and the dev template's resource counts (alarms, dashboards, keys).
 Everything else is a stated assumption (ASSUMED below); change it and re-run.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from report import publish  # noqa: E402
 # us-east-1 list prices, USD, as published on the AWS pricing pages in 2025 (DynamoDB after its
 # November 2024 on-demand and global-tables price cut). Free tiers ignored. Re-check before use.
 PRICES_AS_OF = "2025 (us-east-1 list prices; DynamoDB after the November 2024 cut)"
-PRICE = {
+PRICE: dict[str, Any] = {
     "lambda_request": 0.20 / 1e6,
     "lambda_gb_second": {"x86_64": 0.0000166667, "arm64": 0.0000133334},
     "api_gateway_rest_request": 3.50 / 1e6,  # first 333 million per month
@@ -40,7 +41,7 @@ PRICE = {
     "waf_request": 0.60 / 1e6, "waf_web_acl_month": 5.00, "waf_rule_month": 1.00,
     "alarm_month": 0.10, "dashboard_month": 3.00, "kms_key_month": 1.00,
 }
-ASSUMED = {
+ASSUMED: dict[str, Any] = {
     "dynamodb_single_call_ms": 6, "dynamodb_transaction_ms": 12, "sqs_send_ms": 8, "ses_send_ms": 25,
     "cpu_full_vcpu_at_mb": 1769,  # Lambda gives one full vCPU at 1,769 MB, proportionally less below
     "clients_send_idempotency_key": True,
@@ -149,12 +150,12 @@ def original(creations: float, cpu: dict[str, float]) -> dict[str, float]:
 def main() -> None:
     measured = ROOT / "build" / "bench" / "handlers.json"
     if not measured.exists():
-        raise SystemExit("run bench/handlers.py first (make bench runs it before this)")
+        raise SystemExit("run bench/handler_timings.py first (make bench runs it before this)")
     data = json.loads(measured.read_text())
     counts = template_counts()
     volumes = (1e6, 100e6)
     lines = [
-        f"Prices: {PRICES_AS_OF}. Handler CPU per request from `bench/handlers.py` on this machine "
+        f"Prices: {PRICES_AS_OF}. Handler CPU per request from `bench/handler_timings.py` on this machine "
         f"(Archon POST {data['archon']['users_api POST /users'] * 1e3:.2f} ms, per message "
         f"{data['archon']['notifications per message (batches of 10)'] * 1e3:.2f} ms; original POST "
         f"{data['original']['users_api POST /users'] * 1e3:.2f} ms, per message {data['original']['notifications per message (batches of 10)'] * 1e3:.2f} ms), "

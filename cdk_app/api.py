@@ -12,24 +12,36 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from cdk_app.config import StageConfig
+from cdk_app.config import ROOT, StageConfig
 from cdk_app.defaults import log_group
 from cdk_app.identity import scope_name
 from cdk_app.nag import acknowledge
 
-# The request model for POST /users (JSON Schema draft 4, as API Gateway wants it). The function
-# validates again, more precisely (trimming, control characters, email syntax).
-NEW_USER_SCHEMA = apigw.JsonSchema(
-    schema=apigw.JsonSchemaVersion.DRAFT4,
-    title="NewUser",
-    type=apigw.JsonSchemaType.OBJECT,
-    required=["name", "email"],
-    additional_properties=False,
-    properties={
-        "name": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=1, max_length=100),
-        "email": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=3, max_length=254, pattern="^[^@\\s]+@[^@\\s]+$"),
-    },
-)
+CONTRACT = ROOT / "docs" / "openapi.json"
+# What a JSON Schema draft-4 request model takes of the contract's schema (API Gateway's models
+# are draft 4: no examples, no format "email").
+_MODEL_KEYWORDS = ("type", "minLength", "maxLength", "pattern")
+
+
+def new_user_model() -> apigw.JsonSchema:
+    """POST /users's request model, from the contract (docs/openapi.json, generated from the
+    function's own model): one statement of the name and email rules. The function validates
+    again, more precisely (trimming, email syntax, format characters beyond the BMP)."""
+    schema = json.loads(CONTRACT.read_text())["components"]["schemas"]["NewUser"]
+    return apigw.JsonSchema(
+        schema=apigw.JsonSchemaVersion.DRAFT4,
+        title="NewUser",
+        type=apigw.JsonSchemaType.OBJECT,
+        required=schema["required"],
+        additional_properties=schema.get("additionalProperties", True),
+        properties={
+            name: apigw.JsonSchema(
+                type=apigw.JsonSchemaType[prop["type"].upper()], min_length=prop.get("minLength"),
+                max_length=prop.get("maxLength"), pattern=prop.get("pattern"))
+            for name, prop in schema["properties"].items() if set(prop) & set(_MODEL_KEYWORDS)
+        },
+    )
+
 
 # Errors API Gateway answers itself, in the service's error contract (DESIGN.md).
 _ERROR_TEMPLATE = (
@@ -154,7 +166,7 @@ class UsersApi(Construct):
         params_validator = self.api.add_request_validator(
             "ParamsValidator", validate_request_body=False, validate_request_parameters=True
         )
-        new_user = self.api.add_model("NewUserModel", content_type="application/json", model_name="NewUser", schema=NEW_USER_SCHEMA)
+        new_user = self.api.add_model("NewUserModel", content_type="application/json", model_name="NewUser", schema=new_user_model())
 
         users = self.api.root.add_resource("users")
         users.add_method(

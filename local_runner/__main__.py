@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def serve(args: argparse.Namespace) -> None:
     from local_runner.faults import Faults, FaultSpecError
+    from local_runner.moto_patches import UnsupportedMoto
     from local_runner.runner import LocalService, Options
     from local_runner.server import AccessLog, make_server
     from local_runner.wiring import WiringError
@@ -113,7 +114,7 @@ def serve(args: argparse.Namespace) -> None:
     try:
         service = LocalService(options)
         service.start()
-    except WiringError as exc:
+    except (WiringError, UnsupportedMoto) as exc:
         sys.stdout = console
         _fail(str(exc))
     except OSError as exc:

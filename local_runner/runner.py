@@ -177,7 +177,7 @@ class LocalService:
             "endpoint_url": self.emulator.endpoint_url,
             "pipes": {p.spec.name: {"forwarded": p.forwarded, "dead_lettered": p.dead_lettered, "poll_errors": p.poll_errors}
                       for p in self.pipes},
-            "event_sources": {e.spec.function_logical_id: {"invocations": e.invocations, "failed_invocations": e.failed_invocations, "poll_errors": e.poll_errors,
+            "event_sources": {self.wiring.functions[e.spec.function_logical_id].name: {"invocations": e.invocations, "failed_invocations": e.failed_invocations, "poll_errors": e.poll_errors,
                                                            "batching_window_seconds": e.batching_window} for e in self.event_sources},
             "poller_turns_deferred": self.turns.deferred,
             # How many welcome emails went out, without the outbox's every email (make outbox lists them).

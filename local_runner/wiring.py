@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cloud_assembly
+
 ACCOUNT = "123456789012"  # moto's default account
 
 
@@ -185,23 +187,17 @@ class Wiring:
 def find_template(assembly_dir: Path, stage: str) -> tuple[str, str, Path, dict[str, Any]]:
     """(stack name, region, template path, template) of the stage's stack that holds the table:
     the primary region's."""
-    def read(manifest_file: Path) -> dict[str, Any]:
-        try:
-            return json.loads(manifest_file.read_text())
-        except FileNotFoundError:
-            raise WiringError(f"{manifest_file} not found: synthesise first (make synth STAGE={stage})") from None
-        except (OSError, ValueError) as exc:
-            raise WiringError(f"{manifest_file} is unreadable ({exc.__class__.__name__}): run make synth STAGE={stage} again") from None
-
-    for name, stack in read(assembly_dir / "manifest.json").get("artifacts", {}).items():
-        if stack.get("type") != "aws:cloudformation:stack" or not name.startswith(f"{stage}-"):
+    try:
+        found = cloud_assembly.stacks(assembly_dir)
+    except cloud_assembly.AssemblyError as exc:
+        fix = f"synthesise first (make synth STAGE={stage})" if str(exc).endswith("not found") else f"run make synth STAGE={stage} again"
+        raise WiringError(f"{exc}: {fix}") from None
+    for stack in found:
+        if not stack.artifact_id.startswith(f"{stage}-"):
             continue
-        template_file = assembly_dir / stack["properties"]["templateFile"]
-        body = read(template_file)
-        types = {r["Type"] for r in body.get("Resources", {}).values()}
+        types = {r["Type"] for r in stack.template.get("Resources", {}).values()}
         if types & {"AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table"}:
-            region = stack.get("environment", "").rsplit("/", 1)[-1]
-            return stack["properties"].get("stackName", template_file.stem), region, template_file, body
+            return stack.stack_name, stack.region, stack.template_file, stack.template
     raise WiringError(f"no stack of stage '{stage}' with the users table in {assembly_dir}: run make synth STAGE={stage}")
 
 
@@ -348,16 +344,6 @@ def _user_pool(t: _Template) -> UserPoolSpec:
     )
 
 
-def _file_assets(assembly_dir: Path) -> dict[str, str]:
-    """S3 object key -> source path, from the assembly's asset manifests (what `cdk deploy` uploads)."""
-    keys = {}
-    for manifest in assembly_dir.glob("*.assets.json"):
-        for asset in json.loads(manifest.read_text()).get("files", {}).values():
-            for destination in asset.get("destinations", {}).values():
-                keys[destination["objectKey"]] = asset["source"]["path"]
-    return keys
-
-
 def _code_asset(code: dict[str, Any], assets: dict[str, str]) -> str | None:
     key = code.get("S3Key")
     return assets.get(key) if isinstance(key, str) else None
@@ -365,7 +351,7 @@ def _code_asset(code: dict[str, Any], assets: dict[str, str]) -> str | None:
 
 def _functions(t: _Template, assembly_dir: Path) -> dict[str, FunctionSpec]:
     functions = {}
-    assets = _file_assets(assembly_dir)
+    assets = cloud_assembly.file_assets(assembly_dir)
     for logical_id, p in t.of_type("AWS::Lambda::Function").items():
         runtime = p.get("Runtime", "")
         if not runtime.startswith("python3"):
@@ -430,19 +416,6 @@ def _pipes(t: _Template) -> list[PipeSpec]:
     return pipes
 
 
-def _resource_paths(t: _Template) -> dict[str, str]:
-    """Logical id of each API resource -> its path, "/" for the root."""
-    parts = {k: (p["ParentId"], p["PathPart"]) for k, p in t.of_type("AWS::ApiGateway::Resource").items()}
-
-    def path_of(logical_id: str) -> str:
-        parent, part = parts[logical_id]
-        parent_id = ref_id(parent, f"{logical_id} ParentId")
-        base = "" if parent_id not in parts else path_of(parent_id)
-        return f"{base}/{part}"
-
-    return {k: path_of(k) for k in parts}
-
-
 _CORS_ORIGIN_TEST = re.compile(r'#if\(\$origin == "([^"]+)"\)')
 _CDK_CORS_TEMPLATE = re.compile(
     r'^#set\(\$origin = \$input\.params\(\)\.header\.get\("Origin"\)\)\n'
@@ -452,7 +425,7 @@ _CDK_CORS_TEMPLATE = re.compile(
 
 
 def _routes(t: _Template) -> dict[str, dict[str, MethodSpec]]:
-    paths = _resource_paths(t)
+    paths = cloud_assembly.api_resource_paths(t.resources)
     authorizers = t.of_type("AWS::ApiGateway::Authorizer")
     validators = t.of_type("AWS::ApiGateway::RequestValidator")
     models = {k: p for k, p in t.of_type("AWS::ApiGateway::Model").items()}

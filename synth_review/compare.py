@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+import cloud_assembly
+
 from synth_review.rules import (
     IGNORED_TYPES, POLICY_DOCUMENTS, REPLACEMENT, SECURITY_PATHS, SECURITY_TYPES, STATEFUL,
 )
 
-ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 
 
 class ReviewError(Exception):
@@ -67,18 +68,12 @@ class Report:
 def load_assembly(directory: Path) -> dict[str, dict[str, Any]]:
     """Every CloudFormation stack in a cloud assembly (nested stage assemblies included), by its
     CloudFormation stack name: what is deployed, however the CDK app nests it."""
-    manifest_file = directory / "manifest.json"
-    if not manifest_file.is_file():
+    if not (directory / "manifest.json").is_file():
         raise ReviewError(f"{directory}: no cloud assembly here (manifest.json missing); synthesise first")
-    manifest = json.loads(manifest_file.read_text())
-    stacks: dict[str, dict[str, Any]] = {}
-    for artifact_id, artifact in manifest.get("artifacts", {}).items():
-        if artifact["type"] == "aws:cloudformation:stack":
-            name = artifact.get("properties", {}).get("stackName") or artifact.get("displayName", artifact_id)
-            stacks[name] = json.loads((directory / artifact["properties"]["templateFile"]).read_text())
-        elif artifact["type"] == "cdk:cloud-assembly":
-            stacks.update(load_assembly(directory / artifact["properties"]["directoryName"]))
-    return stacks
+    try:
+        return {stack.stack_name: stack.template for stack in cloud_assembly.stacks(directory)}
+    except cloud_assembly.AssemblyError as exc:
+        raise ReviewError(str(exc)) from None
 
 
 # --- normalising ----------------------------------------------------------------------------
@@ -101,7 +96,8 @@ def _replace_ids(value: Any, renames: dict[str, str]) -> Any:
 def normalise(template: dict[str, Any]) -> Normalised:
     resources = {k: v for k, v in template.get("Resources", {}).items() if v["Type"] not in IGNORED_TYPES}
     stack_depth = _stack_depth(resources)
-    labels = {k: _label(k, v, resources, stack_depth) for k, v in resources.items()}
+    api_paths = cloud_assembly.api_resource_paths(resources)
+    labels = {k: _label(k, v, api_paths, stack_depth) for k, v in resources.items()}
     # API deployments get a new logical id whenever the API changes: one stable name per API.
     renames = {}
     for logical_id, res in resources.items():
@@ -115,22 +111,10 @@ def normalise(template: dict[str, Any]) -> Normalised:
         if res["Type"] in ("AWS::Lambda::Function", "AWS::Lambda::LayerVersion") and isinstance(source, dict):
             code[renames.get(logical_id, logical_id)] = json.dumps(source.get("S3Key"))
         kept = {k: v for k, v in res.items() if k not in ("Metadata",)}
-        kept = json.loads(ASSET_HASH.sub("<asset>", json.dumps(kept)))
+        kept = json.loads(cloud_assembly.ASSET_HASH.sub("<asset>", json.dumps(kept)))
         out[renames.get(logical_id, logical_id)] = _replace_ids(kept, renames)
     labels = {renames.get(k, k): v for k, v in labels.items()}
     return Normalised(resources=out, code=code, labels=labels)
-
-
-def _api_path(resource_id: str, resources: dict[str, dict[str, Any]]) -> str:
-    parts = []
-    seen = set()
-    while resource_id in resources and resource_id not in seen:
-        seen.add(resource_id)
-        props = resources[resource_id].get("Properties", {})
-        parts.append(props.get("PathPart", ""))
-        parent = props.get("ParentId")
-        resource_id = parent.get("Ref") if isinstance(parent, dict) and "Ref" in parent else ""
-    return "/" + "/".join(reversed(parts))
 
 
 def _stack_depth(resources: dict[str, dict[str, Any]]) -> int:
@@ -145,11 +129,11 @@ def _stack_depth(resources: dict[str, dict[str, Any]]) -> int:
     return depth
 
 
-def _label(logical_id: str, resource: dict[str, Any], resources: dict[str, dict[str, Any]], stack_depth: int = 1) -> str:
+def _label(logical_id: str, resource: dict[str, Any], api_paths: dict[str, str], stack_depth: int = 1) -> str:
     props = resource.get("Properties", {})
     if resource["Type"] == "AWS::ApiGateway::Method":
         target = props.get("ResourceId", {})
-        path = _api_path(target["Ref"], resources) if isinstance(target, dict) and "Ref" in target else "/"
+        path = api_paths.get(target.get("Ref", ""), "/") if isinstance(target, dict) else "/"
         return f"{props.get('HttpMethod', '?')} {path}"
     path = resource.get("Metadata", {}).get("aws:cdk:path")
     if path:
@@ -305,6 +289,7 @@ def compare_stack(stack: str, base: dict[str, Any], head: dict[str, Any]) -> tup
         type_ = (b or a)["Type"]  # type: ignore[index]
         label = new.labels.get(logical_id) or old.labels.get(logical_id) or logical_id
         if a is None:
+            assert b is not None  # in one of the two, by the loop's set
             changes.append(Change(logical_id, type_, label, "added"))
             findings += _policy_findings(stack, label, None, b)
             if type_ in SECURITY_TYPES:

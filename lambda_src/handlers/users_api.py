@@ -324,9 +324,7 @@ def _idempotency_store_busy(_: IdempotencyPersistenceLayerError) -> Response:
 
 @app.not_found
 def _not_found(_: Exception) -> Response:
-    path = app.current_event.path
-    if app.current_event.http_method not in ("GET", "POST") and (path == "/users" or path.startswith("/users/")):
-        return error_response(HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed", "That method is not allowed on this resource.")
+    # API Gateway answers undeclared routes and methods itself; this is for a call made otherwise.
     return error_response(HTTPStatus.NOT_FOUND, "not_found", "No such route.")
 
 

@@ -34,8 +34,11 @@ NAME_SCHEMA: JsonDict = {"minLength": 1, "maxLength": NAME_MAX, "pattern": rf"^[
 # special-use domains like .test that cannot receive the welcome email; JSON Schema regexes have
 # no flags, hence the [tT] classes); email-validator's full syntax rules still apply on top.
 _SPECIAL_USE = "|".join("".join(f"[{c}{c.upper()}]" if c.isalpha() else re.escape(c) for c in d) for d in SPECIAL_USE_DOMAIN_NAMES)
+# A domain's labels may be separated by any full stop UTS #46 maps to ".": the ASCII one, the
+# ideographic, the fullwidth and the halfwidth ideographic.
+_DOT = r"[.\u3002\uff0e\uff61]"
 EMAIL_SCHEMA: JsonDict = {"format": "email", "minLength": 3, "maxLength": EMAIL_MAX,
-                "pattern": rf"^(?![^@]*@(?:[^@]*\.)?(?:{_SPECIAL_USE})\.?$)[^@\s]+@[^@\s]+\.[^@\s]+$"}
+                "pattern": rf"^(?![^@]*@(?:[^@]*{_DOT})?(?:{_SPECIAL_USE}){_DOT}?$)[^@\s]+@[^@\s]+{_DOT}[^@\s]+$"}
 
 
 def clean_name(value: str) -> str:

@@ -11,7 +11,7 @@ import pytest
 _path = list(sys.path)
 from bench import runner  # noqa: E402
 
-# The script puts bench/ first on sys.path for its own imports; there, bench/handlers.py would
+# The script puts bench/ first on sys.path for its own imports; there, bench/handler_timings.py would
 # shadow lambda_src's handlers package for every test after this one.
 sys.path[:] = _path
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e import fuzz
+from tools import fuzz
 
 
 def test_schemathesis_finds_nothing_against_the_local_runner(launch):

@@ -1,7 +1,7 @@
 """The contract as a real client sees it: openapi-python-client (pinned in
 tools/requirements-openapi-client.txt) generates a client from docs/openapi.json, and that
 client drives create, read, list with paging, idempotency, Location and every error it can
-provoke against the local runner (tests/e2e/generated_client_driver.py)."""
+provoke against the local runner (tools/generated_client_driver.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import pytest
 
-from tests.e2e.conftest import ROOT, Runner
+from tools.runner_client import ROOT, Runner
 
 pytestmark = pytest.mark.slow
 TOOL = ROOT / ".tools" / "openapi-client" / "bin"
@@ -37,7 +37,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def seen(generated: Path, runner: Runner, launch: Callable[..., Runner]) -> dict[str, Any]:
     read_only = runner.request("POST", "/_local/token", {"scopes": ["users/read"]}, auth=False).json()["token"]
     limited = launch("--creates-per-caller", "2")
-    result = subprocess.run([str(TOOL / "python"), str(ROOT / "tests" / "e2e" / "generated_client_driver.py"), str(generated),
+    result = subprocess.run([str(TOOL / "python"), str(ROOT / "tools" / "generated_client_driver.py"), str(generated),
                              runner.url, runner.token, read_only, limited.url, limited.token],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr

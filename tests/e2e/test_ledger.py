@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from tests.e2e import ledger
+from tools import ledger
 
 
 def test_every_user_is_accounted_for_under_injected_faults(launch):

@@ -6,9 +6,10 @@ import json
 import uuid
 from typing import Any, Callable
 
+import boto3
 import pytest
 
-from tests.e2e.conftest import Runner
+from tools.runner_client import Runner
 
 pytestmark = pytest.mark.slow
 
@@ -250,7 +251,7 @@ def test_token_command_prints_one_line(runner: Runner) -> None:
     import subprocess
     import sys
 
-    from tests.e2e.conftest import ROOT, runner_env
+    from tools.runner_client import ROOT, runner_env
 
     out = subprocess.run([sys.executable, "-m", "local_runner", "token", "--url", runner.url], cwd=ROOT, env=runner_env(),
                          capture_output=True, text=True, timeout=30, check=True).stdout
@@ -272,7 +273,7 @@ def test_a_processor_crash_still_gives_exactly_one_email(faulty: Runner) -> None
     assert faulty.wait_for(lambda: emails_to(faulty, user["email"]), timeout=30)
     status = faulty.local("status")
     assert status["faults_fired"]["processor.crash"] == 1
-    assert status["event_sources"]["NotificationsProcessorFunction8EA4472A"]["failed_invocations"] == 1
+    assert status["event_sources"]["archon-notifications-dev"]["failed_invocations"] == 1
     faulty.wait_for(lambda: False, timeout=2)  # a late duplicate would arrive in this time
     assert len(emails_to(faulty, user["email"])) == 1
 
@@ -293,11 +294,11 @@ def test_a_poison_message_reaches_the_dead_letter_queue(launch: Callable[..., Ru
     assert queues["notifications-dev"] == {"visible": 0, "in_flight": 0}
     assert emails_to(runner, user["email"]) == []
     # maxReceiveCount is 5 in the template: five deliveries, then the redrive.
-    assert runner.local("status")["event_sources"]["NotificationsProcessorFunction8EA4472A"]["invocations"] == 5
+    assert runner.local("status")["event_sources"]["archon-notifications-dev"]["invocations"] == 5
     # The runbook's redrive, the cause not fixed: back to the queue, five more deliveries, back to the DLQ.
     moved = runner.request("POST", "/_local/redrive")
     assert moved.status == 200 and moved.json() == {"moved": {"notifications-dev-dlq": 1}}  # the Pipe's DLQ is no queue's redrive target
-    assert runner.wait_for(lambda: runner.local("status")["event_sources"]["NotificationsProcessorFunction8EA4472A"]["invocations"] == 10
+    assert runner.wait_for(lambda: runner.local("status")["event_sources"]["archon-notifications-dev"]["invocations"] == 10
                            and runner.local("queues")["notifications-dev-dlq"]["visible"] == 1, timeout=30)
     assert json.loads(runner.local("dead-letters")["notifications-dev-dlq"][0])["email"] == user["email"]
 
@@ -337,3 +338,17 @@ def test_under_a_sustained_load_the_api_comes_first_and_every_email_follows(runn
     delivered = runner.wait_for(lambda: all(emails_to(runner, u["email"]) for u in users), timeout=120, interval=0.5)
     assert delivered, json.dumps([runner.local("status"), runner.local("queues")])
     assert all(len(emails_to(runner, u["email"])) == 1 for u in users)
+
+
+@pytest.mark.slow
+def test_server_backend_shares_state_with_other_processes(launch: Callable[..., Runner]) -> None:
+    runner = launch("--backend", "server", "--moto-port", "0")
+    endpoint = runner.local("status")["endpoint_url"]
+    assert endpoint and endpoint.startswith("http://127.0.0.1:")
+    created = runner.request("POST", "/users", {"name": "Shared", "email": "shared@example.com"}).json()
+    # Another client, as the AWS CLI would be, sees the same table through the moto server.
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+    item = dynamodb.get_item(TableName="users-dev", Key={"pk": {"S": f"user#{created['user_id']}"}})["Item"]
+    assert item["email"]["S"] == "shared@example.com"
+    assert runner.wait_for(lambda: runner.local("outbox")["emails"], timeout=30)

@@ -38,23 +38,23 @@ os.environ.update(
 )
 
 
-def create_users_table(client: Any) -> None:
-    client.create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "entity", "created_key")],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by_creation",
-                "KeySchema": [
-                    {"AttributeName": "entity", "KeyType": "HASH"},
-                    {"AttributeName": "created_key", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
+def create_users_table(client: Any, spec: Any, name: str = TABLE, *, stream: bool = False) -> None:
+    """The users table as the dev template defines it (keys, index and its projection, TTL),
+    read by the local runner's own assembly reader, under another name."""
+    create: dict[str, Any] = dict(TableName=name, BillingMode="PAY_PER_REQUEST", AttributeDefinitions=spec.attributes,
+                                  KeySchema=spec.key_schema, GlobalSecondaryIndexes=spec.indexes)
+    if stream:
+        create["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": spec.stream_view}
+    client.create_table(**create)
+    if spec.ttl_attribute:
+        client.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute})
+
+
+@pytest.fixture(scope="session")
+def table_spec(synth: Any) -> Any:
+    from local_runner.wiring import load_wiring
+
+    return load_wiring(synth.outdir, "dev").table
 
 
 @dataclass
@@ -63,6 +63,7 @@ class Aws:
     ses: Any
     users_api: Any  # the handler module
     notifications: Any
+    table_spec: Any
 
     def items(self) -> list[dict[str, Any]]:
         return self.dynamodb.scan(TableName=TABLE)["Items"]
@@ -74,15 +75,19 @@ class Aws:
 
 
 @pytest.fixture(scope="session")
-def _mocked():
+def _mocked(table_spec):
+    from local_runner import moto_patches
+
+    # These tests hold the functions to stock moto: the local run's patches must not be in.
+    assert not moto_patches.installed(), "a test left moto patched (local_runner/moto_patches.py)"
     with mock_aws():
         dynamodb = boto3.client("dynamodb")
         ses = boto3.client("ses")
-        create_users_table(dynamodb)
+        create_users_table(dynamodb, table_spec)
         ses.verify_email_identity(EmailAddress=SENDER)
         users_api = importlib.import_module("handlers.users_api")
         notifications = importlib.import_module("handlers.notifications")
-        yield Aws(dynamodb=dynamodb, ses=ses, users_api=users_api, notifications=notifications)
+        yield Aws(dynamodb=dynamodb, ses=ses, users_api=users_api, notifications=notifications, table_spec=table_spec)
 
 
 @pytest.fixture
@@ -91,7 +96,7 @@ def aws(_mocked: Aws) -> Aws:
     from moto.ses.models import ses_backends
 
     _mocked.dynamodb.delete_table(TableName=TABLE)
-    create_users_table(_mocked.dynamodb)
+    create_users_table(_mocked.dynamodb, _mocked.table_spec)
     ses_backends["123456789012"][REGION].sent_messages.clear()
     return _mocked
 

@@ -1,5 +1,5 @@
 """A create whose answer was lost after the commit (the idempotency save throttled, a timeout)
-must not turn the client's retry into "email taken": found by the ledger (tests/e2e/ledger.py),
+must not turn the client's retry into "email taken": found by the ledger (tools/ledger.py),
 where 500s for committed users left the client unable to learn its user."""
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from botocore.exceptions import EndpointConnectionError
 from moto.events.models import EventPattern
 
 from cdk_app.outbox import outbox_filter
-from tests.unit.conftest import SENDER
+from tests.unit.conftest import SENDER, create_users_table
 from tests.unit.events import api_event
 from tests.unit.replication import Replication, StreamReader
 from tests.unit.test_users_api import ONE_MAILBOX, Reply, assert_error
@@ -48,15 +48,7 @@ def replicas(aws: Any) -> Replication:
         client = boto3.client("dynamodb", region_name=region)
         if TABLE in client.list_tables()["TableNames"]:
             client.delete_table(TableName=TABLE)
-        client.create_table(
-            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "entity", "created_key")],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            GlobalSecondaryIndexes=[{"IndexName": "by_creation", "KeySchema": [
-                {"AttributeName": "entity", "KeyType": "HASH"}, {"AttributeName": "created_key", "KeyType": "RANGE"}],
-                "Projection": {"ProjectionType": "ALL"}}],
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )
+        create_users_table(client, aws.table_spec, TABLE, stream=True)
         boto3.client("ses", region_name=region).verify_email_identity(EmailAddress=SENDER)
     return Replication(table=TABLE, regions=REGIONS, lag_seconds=LAG_SECONDS)
 

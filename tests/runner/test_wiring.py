@@ -14,14 +14,13 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import boto3
 import pytest
 
 from local_runner.__main__ import base_url, token_command
 from local_runner.pipe import render
 from local_runner.wiring import WiringError, load_wiring
 from tests.conftest import Synthesised
-from tests.e2e.conftest import ROOT, Runner, runner_env
+from tools.runner_client import ROOT, Runner, runner_env
 
 
 def _template_file(assembly: Path) -> Path:
@@ -178,20 +177,6 @@ def test_a_fault_seed_repeats_each_fault_however_the_threads_interleave() -> Non
     assert ses_fates(1) == alone and ses_fates(3) == alone
     other_seed = Faults.parse(["ses.throttle=0.3"], seed=12)
     assert [other_seed.fire("ses.throttle") for _ in range(50)] != alone
-
-
-@pytest.mark.slow
-def test_server_backend_shares_state_with_other_processes(launch: Callable[..., Runner]) -> None:
-    runner = launch("--backend", "server", "--moto-port", "0")
-    endpoint = runner.local("status")["endpoint_url"]
-    assert endpoint and endpoint.startswith("http://127.0.0.1:")
-    created = runner.request("POST", "/users", {"name": "Shared", "email": "shared@example.com"}).json()
-    # Another client, as the AWS CLI would be, sees the same table through the moto server.
-    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
-    item = dynamodb.get_item(TableName="users-dev", Key={"pk": {"S": f"user#{created['user_id']}"}})["Item"]
-    assert item["email"]["S"] == "shared@example.com"
-    assert runner.wait_for(lambda: runner.local("outbox")["emails"], timeout=30)
 
 
 class _FlakyStreams:

@@ -1,7 +1,7 @@
 """The API fuzz: schemathesis drives the committed OpenAPI document (docs/openapi.json) against
 the local runner, over HTTP on 127.0.0.1 only.
 
-Every schemathesis check runs (tests/e2e/schemathesis.toml says which one is off, and why): no
+Every schemathesis check runs (tools/schemathesis.toml says which one is off, and why): no
 5xx, every status and body as documented (so every error in the error contract), schema-valid
 requests accepted, schema-invalid ones rejected. (Its auth probe, `ignored_auth`, handles only
 apiKey and HTTP schemes, not the document's OAuth2 client-credentials scheme; the end-to-end tests
@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.e2e.conftest import ROOT, Runner, start_runner, stop_runner
+from tools.runner_client import ROOT, Runner, start_runner, stop_runner
 
 OPENAPI = ROOT / "docs" / "openapi.json"
 CONFIG = Path(__file__).resolve().parent / "schemathesis.toml"
@@ -74,9 +74,9 @@ def report(result: FuzzResult, max_examples: int, seed: int) -> str:
     cases = re.search(r"(\d+) generated", result.summary)
     return f"""## API fuzz (schemathesis against the local runner)
 
-Command: `make fuzz` (`python -m tests.e2e.fuzz --max-examples {max_examples} --seed {seed}`): schemathesis
+Command: `make fuzz` (`python -m tools.fuzz --max-examples {max_examples} --seed {seed}`): schemathesis
 {_version()} runs every phase (examples, coverage, fuzzing, stateful) and every check but one
-(`tests/e2e/schemathesis.toml` says which and why) from `docs/openapi.json` against `make run`'s
+(`tools/schemathesis.toml` says which and why) from `docs/openapi.json` against `make run`'s
 runner on 127.0.0.1.
 
 | Count | Value |

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import Reply, Runner, start_runner, stop_runner
+from tools.runner_client import Reply, Runner, start_runner, stop_runner
 
 # 10% of API calls and 10% of processor calls fail, spread over every kind of fault we inject.
 FAULTS = ("dynamodb.throttle=0.05", "dynamodb.conflict=0.05", "ses.throttle=0.04", "ses.reject=0.03", "processor.crash=0.03")
@@ -243,7 +243,7 @@ def report(summary: dict[str, Any], users: int, workers: int, seed: int, problem
     listed = "".join(f"\n- {p}" for p in problems[:20]) or " none."
     return f"""## The ledger under injected faults
 
-Command: `make chaos` (`python -m tests.e2e.ledger --users {users} --workers {workers} --seed {seed}`), against the
+Command: `make chaos` (`python -m tools.ledger --users {users} --workers {workers} --seed {seed}`), against the
 local runner (`make run`'s code) on 127.0.0.1 with faults: {", ".join(f"`{f}`" for f in FAULTS)}
 (seeded), failed messages redelivered after 0 s, batching window 0 s. Clients retry 5xx and
 "in progress" answers with the same Idempotency-Key for up to {CLIENT_BUDGET_SECONDS} s.

@@ -1,0 +1,94 @@
+"""Reading a synthesised cloud assembly (cdk.out): the one reader the local runner's wiring, the
+synth review and the snapshot test share.
+
+It knows the assembly's manifests (top-level stacks, and stacks in nested Stage assemblies as
+older versions of this app wrote them), the file assets `cdk deploy` uploads, the API's resource
+paths, and which parts of a template are hashes that change with every build.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class AssemblyError(Exception):
+    """The assembly is missing or unreadable; the message names the file."""
+
+
+@dataclass
+class StackArtifact:
+    artifact_id: str  # what `cdk deploy` calls it: dev-us-east-1
+    stack_name: str  # what CloudFormation calls it: archon-dev-us-east-1
+    region: str
+    template_file: Path
+
+    @functools.cached_property
+    def template(self) -> dict[str, Any]:
+        """Read when first asked for: a caller looking for one stack reads one template."""
+        return read_json(self.template_file)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads(path.read_text()))
+    except FileNotFoundError:
+        raise AssemblyError(f"{path} not found") from None
+    except (OSError, ValueError) as exc:
+        raise AssemblyError(f"{path} is unreadable ({exc.__class__.__name__})") from None
+
+
+def stacks(directory: Path) -> list[StackArtifact]:
+    """Every CloudFormation stack of the assembly, in manifest order, nested assemblies included."""
+    found = []
+    for artifact_id, artifact in read_json(directory / "manifest.json").get("artifacts", {}).items():
+        if artifact.get("type") == "aws:cloudformation:stack":
+            template_file = directory / artifact["properties"]["templateFile"]
+            found.append(StackArtifact(
+                artifact_id=artifact_id,
+                stack_name=artifact["properties"].get("stackName") or artifact.get("displayName", artifact_id),
+                region=artifact.get("environment", "").rsplit("/", 1)[-1],
+                template_file=template_file,
+            ))
+        elif artifact.get("type") == "cdk:cloud-assembly":
+            found += stacks(directory / artifact["properties"]["directoryName"])
+    return found
+
+
+def file_assets(directory: Path) -> dict[str, str]:
+    """S3 object key -> source path, from the assembly's asset manifests (what `cdk deploy` uploads)."""
+    keys = {}
+    for manifest in directory.glob("*.assets.json"):
+        for asset in read_json(manifest).get("files", {}).values():
+            for destination in asset.get("destinations", {}).values():
+                keys[destination["objectKey"]] = asset["source"]["path"]
+    return keys
+
+
+def api_resource_paths(resources: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Logical id of each AWS::ApiGateway::Resource -> its path, such as /users/{user_id}."""
+    parents = {k: r.get("Properties", {}) for k, r in resources.items() if r["Type"] == "AWS::ApiGateway::Resource"}
+
+    def path_of(logical_id: str, seen: frozenset[str] = frozenset()) -> str:
+        props = parents[logical_id]
+        parent = props.get("ParentId")
+        parent_id = parent.get("Ref") if isinstance(parent, dict) else None
+        base = path_of(parent_id, seen | {logical_id}) if parent_id in parents and parent_id not in seen else ""
+        return f"{base}/{props.get('PathPart', '')}"
+
+    return {k: path_of(k) for k in parents}
+
+
+ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
+_DEPLOYMENT_ID = re.compile(r"(ApiDeployment[0-9A-F]{8})[0-9a-f]{32}")
+
+
+def mask_build_hashes(template: dict[str, Any]) -> dict[str, Any]:
+    """The template with what changes on every build masked: asset hashes (in S3 keys and asset
+    paths) and API deployment ids, which CDK derives from the API's whole definition."""
+    text = ASSET_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True))
+    return dict(json.loads(_DEPLOYMENT_ID.sub(r"\1<deployment-hash>", text)))
