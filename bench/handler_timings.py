@@ -1,4 +1,4 @@
-"""Cold start and warm overhead of the two handlers (the figures the users-service issue asks for).
+"""Cold start and warm overhead of the two handlers (the figures docs/benchmarks.md reports).
 
     make bench      # writes docs/benchmarks.md
 

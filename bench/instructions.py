@@ -115,7 +115,7 @@ def main() -> None:
     counts = count(CALLS)
     get_rows = [(name, n) for name, n in counts.items() if name.startswith("GET: ")]
     lines = [
-        f"Machine: {platform.machine()}; Python {platform.python_version()} ({sys.executable} -> {Path(sys.executable).resolve()}); "
+        f"Machine: {platform.machine()}; Python {platform.python_version()} ({platform.python_implementation()}, the project venv); "
         f"valgrind's callgrind, {CALLS} calls per step after {WARM_UP} to warm up.", "",
         "| Step | instructions per call (millions) | its own |", "| --- | --- | --- |",
     ]

@@ -1,4 +1,4 @@
-"""The original design's handler code (../shared/ORIGINAL_DESIGN.md, "Serverless Architecture"),
+"""The original design's handler code (the design Archon started from, its "Serverless Architecture" section),
 made to run, as the warm-overhead baseline. Kept as written (structure, calls, error handling)
 apart from what it needs to run at all:
 

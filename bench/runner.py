@@ -71,19 +71,19 @@ def emails_caught_up(base: str, timeout: float = 900) -> float:
         time.sleep(0.25)
 
 
-REFERENCE = {"GET": 606, "POST": 156}  # the issue's prototype, requests/s at one connection
-# What stock moto did in-process on the machine the prototype was measured on, as the issue gives it.
+REFERENCE = {"GET": 606, "POST": 156}  # the prototype reference, requests/s at one connection
+# What stock moto did in-process on the machine the prototype was measured on, as given beside it.
 ISSUE_YARDSTICK = {"start_s": 0.6, "dynamodb_ops": 700}
 # bench/yardstick.py under two interpreters: stock moto 5.2.5 in its own venv (make bench sets it
-# up), whose start and ops factors against the issue's figures agree more nearly than 5.1's do
+# up), whose start and ops factors against those figures agree more nearly than 5.1's do
 # (measured here: 1.2x apart against 1.9x), and the runner's pinned 5.1.22 beside it.
 YARDSTICKS = {"5.2.5": ROOT / ".tools" / "yardstick" / "bin" / "python", "5.1.22": Path(sys.executable)}
 SCALE_BY = "5.2.5"
 
 
 def yardsticks() -> dict[str, dict[str, float]]:
-    """The issue's emulator yardstick measured now, per moto version, with its speed factors
-    against the issue's figures (above 1: this machine is faster now than it was then)."""
+    """The prototype reference's emulator yardstick measured now, per moto version, with its speed factors
+    against the reference's figures (above 1: this machine is faster now than it was then)."""
     measured = {}
     for version, python in YARDSTICKS.items():
         if not python.exists():
@@ -99,8 +99,8 @@ def yardsticks() -> dict[str, dict[str, float]]:
 
 
 def versus_reference(runs: dict[tuple[str, int], dict], scale: float) -> str:
-    """Each one-connection median against the prototype's figure as the issue gives it, and scaled
-    by how much faster (or slower) the issue's emulator yardstick runs here now."""
+    """Each one-connection median against the prototype's figure as given, and scaled
+    by how much faster (or slower) its emulator yardstick runs here now."""
     parts = []
     for op, ref in REFERENCE.items():
         rate = runs[(op, 1)]["rps"]

@@ -1,6 +1,6 @@
-"""The emulator yardstick that issue 4 gives beside its prototype's throughput, measured again now.
+"""The emulator yardstick given beside the prototype reference's throughput, measured again now.
 
-The issue states the prototype's rates (606 GET/s, 156 POST/s at one connection) next to what
+The reference states the prototype's rates (606 GET/s, 156 POST/s at one connection) next to what
 stock moto did in-process on the same machine: ~0.6 s to start and ~700 DynamoDB ops/s. This
 machine's speed differs up to 3x between days, so bench/runner.py runs this script and scales the
 prototype's rates by how fast the same yardstick runs today.

@@ -43,7 +43,7 @@ def new_user_model() -> apigw.JsonSchema:
     )
 
 
-# Errors API Gateway answers itself, in the service's error contract (DESIGN.md).
+# Errors API Gateway answers itself, in the service's error contract (the function's ErrorResponse).
 _ERROR_TEMPLATE = (
     '{"error": {"code": "%s", "message": %s, "details": %s}, '
     '"request_id": "$context.requestId"}'

@@ -133,6 +133,17 @@ class AlarmTopic(Construct):
             )
 
 
+def pipe_metric(pipe_name: str, name: str) -> cloudwatch.Metric:
+    """A metric of the outbox Pipe, summed; alarms and the dashboard set their own period."""
+    return cloudwatch.Metric(namespace="AWS/EventBridge/Pipes", metric_name=name, dimensions_map={"PipeName": pipe_name}, statistic="Sum")
+
+
+def table_metric(table_name: str, name: str, *, statistic: str = "Sum", **dimensions: str) -> cloudwatch.Metric:
+    """A metric of the users table (summed unless said otherwise)."""
+    return cloudwatch.Metric(namespace="AWS/DynamoDB", metric_name=name, dimensions_map={"TableName": table_name, **dimensions},
+                             statistic=statistic)
+
+
 class ServiceMonitoring(Construct):
     """Alarms and the dashboard for one (stage, region) of the service."""
 
@@ -178,23 +189,17 @@ class ServiceMonitoring(Construct):
                         f"{name}: messages waiting in the dead-letter queue", subject=name)
         self._alarm("queue-age", queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum"),
                     "Age (s) of the oldest welcome message waiting")
-        self._alarm("pipe-failures", cloudwatch.Metric(
-            namespace="AWS/EventBridge/Pipes", metric_name="ExecutionFailed", dimensions_map={"PipeName": pipe_name},
-            statistic="Sum", period=FIVE_MINUTES), "Outbox Pipe executions that failed")
-        table = {"TableName": stage.table_name}
+        self._alarm("pipe-failures", pipe_metric(pipe_name, "ExecutionFailed").with_(period=FIVE_MINUTES),
+                    "Outbox Pipe executions that failed")
         self._alarm("table-throttles", cloudwatch.MathExpression(
             expression="reads + writes", label="throttled requests", period=FIVE_MINUTES,
             using_metrics={
-                "reads": cloudwatch.Metric(namespace="AWS/DynamoDB", metric_name="ReadThrottleEvents",
-                                           dimensions_map=table, statistic="Sum", period=FIVE_MINUTES),
-                "writes": cloudwatch.Metric(namespace="AWS/DynamoDB", metric_name="WriteThrottleEvents",
-                                            dimensions_map=table, statistic="Sum", period=FIVE_MINUTES),
+                "reads": table_metric(stage.table_name, "ReadThrottleEvents").with_(period=FIVE_MINUTES),
+                "writes": table_metric(stage.table_name, "WriteThrottleEvents").with_(period=FIVE_MINUTES),
             }), "Throttled requests on the users table")
         # ReplicationLatency is published in the sending region, per receiving region.
         self.replication = {
-            other: cloudwatch.Metric(
-                namespace="AWS/DynamoDB", metric_name="ReplicationLatency",
-                dimensions_map={**table, "ReceivingRegion": other}, statistic="Average", period=FIVE_MINUTES)
+            other: table_metric(stage.table_name, "ReplicationLatency", statistic="Average", ReceivingRegion=other).with_(period=FIVE_MINUTES)
             for other in stage.aws_regions if other != region
         }
         for other, metric in self.replication.items():
@@ -271,17 +276,14 @@ class ServiceMonitoring(Construct):
         )
         dashboard.add_widgets(
             cloudwatch.GraphWidget(title="Outbox Pipe", width=width, left=[
-                cloudwatch.Metric(namespace="AWS/EventBridge/Pipes", metric_name=name, dimensions_map={"PipeName": pipe_name},
-                                  statistic="Sum", period=ONE_MINUTE, label=name)
+                pipe_metric(pipe_name, name).with_(period=ONE_MINUTE, label=name)
                 for name in ("EventCount", "ExecutionFailed", "ExecutionThrottled")]),
             cloudwatch.GraphWidget(title="Users table throttles", width=width, left=[
-                cloudwatch.Metric(namespace="AWS/DynamoDB", metric_name=name, dimensions_map={"TableName": stage.table_name},
-                                  statistic="Sum", period=ONE_MINUTE, label=name)
+                table_metric(stage.table_name, name).with_(period=ONE_MINUTE, label=name)
                 for name in ("ReadThrottleEvents", "WriteThrottleEvents")]),
             cloudwatch.GraphWidget(title="Replication latency (ms)", width=width,
                                    left=[m.with_(label=f"to {other}") for other, m in self.replication.items()] or [
-                                       cloudwatch.Metric(namespace="AWS/DynamoDB", metric_name="SuccessfulRequestLatency",
-                                                         dimensions_map={"TableName": stage.table_name, "Operation": "GetItem"},
-                                                         statistic="Average", period=ONE_MINUTE, label="GetItem latency (single region)")]),
+                                       table_metric(stage.table_name, "SuccessfulRequestLatency", statistic="Average", Operation="GetItem")
+                                       .with_(period=ONE_MINUTE, label="GetItem latency (single region)")]),
         )
         return dashboard

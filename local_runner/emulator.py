@@ -106,7 +106,7 @@ class Emulator:
             self._mock.start()
             # moto never checks a signature, and in this process nothing else can see the call:
             # the clients (the functions' too: they use the default session) skip computing
-            # SigV4, a tenth of each GET's CPU. The server backend keeps signing, for the account.
+            # SigV4, a cost on every call. The server backend keeps signing, for the account.
             boto3.setup_default_session()
             boto3.DEFAULT_SESSION.events.register("choose-signer", _unsigned)
         else:

@@ -125,7 +125,7 @@ def snapshot_only_the_items_a_transaction_names(replaced: _Replaced) -> None:
 def tell_queue_time_with_time_time(replaced: _Replaced) -> None:
     """moto checks every message's visibility and delay against a clock built from datetime
     arithmetic (moto/sqs/models.py, unix_time_millis), several times per message: here the
-    same milliseconds from time.time(), about six times cheaper."""
+    same milliseconds from time.time(), at a fraction of the cost."""
     import moto.sqs.models as sqs_models
 
     original = sqs_models.unix_time_millis
@@ -188,8 +188,8 @@ def read_queue_attributes_one_at_a_time(replaced: _Replaced) -> None:
 
 def write_stream_records_as_json(replaced: _Replaced) -> None:
     """moto answers GetRecords through its generic response serializer, which walks the botocore
-    shape of every attribute value of every record (moto/dynamodbstreams/responses.py), half of
-    the Pipe's time. Its records are already in the wire's JSON form but for the creation time,
+    shape of every attribute value of every record (moto/dynamodbstreams/responses.py), most
+    of the Pipe's time. Its records are already in the wire's JSON form but for the creation time,
     an ISO string the wire carries as epoch seconds (to the millisecond): this writes them as
     JSON directly. The same parsed answer as moto's, but for binary values, which moto's
     serializer base64-encodes a second time and these return as written, as DynamoDB Streams does."""

@@ -1,9 +1,9 @@
 """The HTTP front door: the users API at `/`, and the runner's own endpoints under `/_local/`
-(demo token, outbox, queue depths, dead letters and their redrive, status), which exist only locally.
+(tokens, outbox, queue depths, dead letters and their redrive, status), which exist only locally.
 
-uvicorn serves it, with the httptools (llhttp) parser and uvloop: a third of the per-request cost
-of http.server, whose header parsing alone took a tenth of a GET. The app calls the gateway inline on the event
-loop: the runner runs one invocation at a time anyway, and a thread hop would only add latency.
+uvicorn serves it, with the httptools (llhttp) parser and uvloop, which cost far less per request
+than http.server (docs/benchmarks.md). The app calls the gateway inline on the event loop: the
+runner runs one invocation at a time anyway, and a thread hop would only add latency.
 """
 
 from __future__ import annotations
@@ -295,7 +295,7 @@ class LocalHttpServer:
 
 def _listen(host: str, port: int) -> socket.socket:
     # proto=IPPROTO_TCP, not create_server's 0: asyncio sets TCP_NODELAY only on sockets that
-    # say they are TCP, and without it every keep-alive answer waited ~40 ms for a delayed ACK.
+    # say they are TCP, and without it every keep-alive answer waited for a delayed ACK.
     listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

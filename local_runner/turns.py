@@ -2,7 +2,7 @@
 
 On AWS the Pipe and the processor have their own compute, so a burst of sign-ups does not slow
 the API. Here they share one interpreter (one GIL, one invocation at a time), and a processor
-batch holds it for ~100 ms. So the pollers (the Pipe, the event source) take a turn once the API
+batch holds it for a while. So the pollers (the Pipe, the event source) take a turn once the API
 has been quiet for QUIET_SECONDS, and never wait longer than MAX_WAIT_SECONDS: under a sustained
 load they still move one batch a second, and the welcome emails catch up when the load stops.
 """

@@ -69,14 +69,10 @@ def generate() -> str:
 
 
 def main() -> int:
-    text = generate()
-    if "--check" in sys.argv:
-        if not OUTPUT.exists() or OUTPUT.read_text() != text:
-            print("cdk_app/cfn_permissions.json is stale: run `.venv/bin/python scripts/cfn_permissions.py`", file=sys.stderr)
-            return 1
-        return 0
-    OUTPUT.write_text(text)
-    return 0
+    sys.path.insert(0, str(ROOT))  # run as a script: scripts/ is first on the path, not the project
+    from scripts.generated_file import write_or_check
+
+    return write_or_check(OUTPUT, generate(), ".venv/bin/python scripts/cfn_permissions.py")
 
 
 if __name__ == "__main__":

@@ -57,14 +57,10 @@ def generate() -> str:
 
 
 def main() -> int:
-    text = generate()
-    if "--check" in sys.argv:
-        if not DOC.exists() or DOC.read_text() != text:
-            print("docs/openapi.json is stale: run `.venv/bin/python scripts/openapi.py`", file=sys.stderr)
-            return 1
-        return 0
-    DOC.write_text(text)
-    return 0
+    sys.path.insert(0, str(ROOT))  # run as a script: scripts/ is first on the path, not the project
+    from scripts.generated_file import write_or_check
+
+    return write_or_check(DOC, generate(), ".venv/bin/python scripts/openapi.py")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from botocore.config import Config
 
+from users import cursor as cursor_codec
 from users.errors import CreateLimitReached, DomainError, TemporarilyUnavailable
 from users.logic import UsersService
 from users.models import PAGE_DEFAULT, PAGE_MAX, ErrorBody, ErrorDetail, ErrorResponse, NewUser, User, UserPage
@@ -152,7 +153,7 @@ def _retry_after(description: str) -> dict[str, Any]:
 
 # What each status carries, route by route, and which layer answers it: API Gateway (its
 # authorizer, request validator, throttling, integration) or the function. All in the error
-# contract (DESIGN.md); `code` is what a client switches on.
+# contract (ErrorResponse); `code` is what a client switches on.
 _ANY_ROUTE_ERRORS: dict[int, dict[str, Any]] = {
     401: _error("unauthorized (API Gateway): the token is missing, expired, malformed or not an access token of the stage's user pool"),
     403: _error("forbidden (API Gateway): the token is valid but lacks the route's scope"),
@@ -248,7 +249,7 @@ def get_user(user_id: Annotated[str, Path(description="The user's id, a UUIDv4; 
              404: _NOT_FOUND}))
 def list_users(
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX, description=f"Users per page, 1 to {PAGE_MAX}.")] = PAGE_DEFAULT,
-    cursor: Annotated[str | SkipJsonSchema[None], Query(max_length=256, description="The next_cursor of the previous page.")] = None,
+    cursor: Annotated[str | SkipJsonSchema[None], Query(max_length=cursor_codec.MAX_LENGTH, description="The next_cursor of the previous page.")] = None,
 ) -> Response[str]:
     page = service.list(limit=limit, cursor_token=cursor)
     # next_cursor is left out, not null, on the last page.

@@ -16,7 +16,7 @@ from users.errors import InvalidCursor
 _POSITION = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 )
-_MAX_LEN = 256
+MAX_LENGTH = 256  # longer than any cursor this service issues
 
 
 def encode(position: str) -> str:
@@ -25,7 +25,7 @@ def encode(position: str) -> str:
 
 
 def decode(cursor: str) -> str:
-    if not isinstance(cursor, str) or not cursor or len(cursor) > _MAX_LEN:
+    if not isinstance(cursor, str) or not cursor or len(cursor) > MAX_LENGTH:
         raise InvalidCursor()
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))

@@ -80,7 +80,7 @@ class NewUser(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=False)
 
-    name: Name = Field(description="Display name, 1 to 100 characters after trimming.", examples=["Ada Lovelace"],
+    name: Name = Field(description=f"Display name, 1 to {NAME_MAX} characters after trimming.", examples=["Ada Lovelace"],
                        json_schema_extra=NAME_SCHEMA)
     email: Email = Field(description=EMAIL_DESCRIPTION, examples=["ada@example.com"],
                          json_schema_extra=EMAIL_SCHEMA)

@@ -71,7 +71,7 @@ def welcome_content(name: str) -> EmailContent:
     )
 
 
-# On top of the SDK's own retries: ~1.5 s in all, well inside the processor's timeout.
+# On top of the SDK's own retries: their sum stays well inside the processor's timeout.
 MARK_BACKOFF_SECONDS = (0.05, 0.1, 0.2, 0.4, 0.8)
 TRANSIENT_CODES = THROTTLE_CODES | {"InternalServerError", "ServiceUnavailable", "TransactionConflictException"}
 

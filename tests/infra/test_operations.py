@@ -1,4 +1,4 @@
-"""Operations (issue 7): every alarm's metric, threshold and action; the alarm topic; the dashboard;
+"""Operations: every alarm's metric, threshold and action; the alarm topic; the dashboard;
 the WAF per stage; the custom domain with and without a domain in config; the runbook."""
 
 from __future__ import annotations
