@@ -12,6 +12,7 @@ from pathlib import Path
 import aws_cdk as cdk
 
 from cdk_app.app import build_app
+from cdk_app.checks import fail_on_unacknowledged
 from cdk_app.config import ConfigError
 
 
@@ -23,7 +24,7 @@ def main() -> None:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
-    app.synth()
+    fail_on_unacknowledged(app.synth().directory)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from constructs import Construct
 from cdk_app.config import ROOT, StageConfig
 from cdk_app.defaults import log_group
 from cdk_app.identity import scope_name
-from cdk_app.nag import acknowledge
+from cdk_app.checks import acknowledge
 
 CONTRACT = ROOT / "docs" / "openapi.json"
 # What a JSON Schema draft-4 request model takes of the contract's schema (API Gateway's models
@@ -191,6 +191,19 @@ class UsersApi(Construct):
             request_parameters={"method.request.path.user_id": True},
             **secured("read"),
         )
+        # The integrations' invoke permissions name the API's execution ARN; the account too, so
+        # that no other account's API could ever use them (AWS Control Tower's Lambda control).
+        account = Stack.of(self).account
+        for permission in self.api.node.find_all():
+            if isinstance(permission, lambda_.CfnPermission):
+                permission.add_property_override("SourceAccount", account)
+                if Token.is_unresolved(account):  # a stage without an account id in config
+                    acknowledge(
+                        permission, "cdk-validator-cfnguard::lambda_function_public_access_prohibited_check",
+                        "SourceAccount is this stack's own account and SourceArn this API's execute-api ARN, both "
+                        "written as CloudFormation references (the stage's config names no account id), which the "
+                        "control does not read; with an account id in config it reads them and passes.",
+                    )
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the users API").override_logical_id("ApiUrl")
 
     def _logging_role(self, stage: StageConfig) -> None:

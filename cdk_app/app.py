@@ -8,7 +8,7 @@ import aws_cdk as cdk
 
 from cdk_app.config import CONFIG_FILE, account_groups, load_raw, stages_from
 from cdk_app.deploy_identity import DeployIdentityStack
-from cdk_app.nag import apply_nag
+from cdk_app.checks import apply_checks
 from cdk_app.stack import UsersServiceStack, service_stacks
 
 
@@ -28,5 +28,5 @@ def build_app(app: cdk.App, *, only: str | None = None, config_file: Path = CONF
                                 env=cdk.Environment(account=group.account, region=group.stages[0].primary_region),
                                 description=f"Archon deploy identity for {', '.join(s.name for s in group.stages)}: "
                                 "GitHub OIDC role and CloudFormation execution policy (deploy once per account)")
-    apply_nag(app)
+    apply_checks(app)
     return stages

@@ -10,7 +10,8 @@ from constructs import Construct
 
 from cdk_app.config import StageConfig
 from cdk_app.defaults import log_group, removal_policy
-from cdk_app.nag import acknowledge
+from cdk_app.functions import NO_VPC_REASON
+from cdk_app.checks import acknowledge
 
 LIST_INDEX = "by_creation"  # users in creation order (GET /users)
 TTL_ATTRIBUTE = "expiration"  # idempotency records expire; users never carry it
@@ -87,6 +88,7 @@ class UsersTable(Construct):
             self.stream_arn = lookup.get_response_field("Table.LatestStreamArn")
             # The singleton provider's construct id is "AWS" + its UUID without dashes.
             provider = stack.node.find_child("AWS" + cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace("-", ""))
+            acknowledge(provider, "cdk-validator-cfnguard::lambda_inside_vpc_check", NO_VPC_REASON)
             for finding in (
                 "Serverless::Serverless-LambdaDLQ",
                 "Serverless::Serverless-LambdaDefaultMemorySize",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from cdk_app.checks import acknowledge
 from cdk_app.config import SERVICE_NAME, StageConfig
 
 SERVICE = SERVICE_NAME
@@ -38,12 +41,57 @@ _RETENTION = {
 }
 
 
+# A year: what AWS Control Tower's control asks of log retention (prod keeps that).
+CONTROL_TOWER_RETENTION_DAYS = 365
+
+
+def customer_key(scope: Construct, id: str, *, stage: StageConfig, description: str) -> kms.Key:
+    """A customer-managed key, rotated, that grants may be created on only for AWS resources,
+    by AWS services (AWS Control Tower's KMS control)."""
+    key = kms.Key(scope, id, description=description, enable_key_rotation=True, removal_policy=removal_policy(stage))
+    key.add_to_resource_policy(iam.PolicyStatement(
+        effect=iam.Effect.DENY,
+        principals=[iam.AnyPrincipal()],
+        actions=["kms:CreateGrant"],
+        resources=["*"],  # in a key policy, "*" is this key
+        conditions={"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
+    ))
+    return key
+
+
+def logs_key(scope: Construct, *, stage: StageConfig) -> kms.Key:
+    """The stack's one key for its log groups, which CloudWatch Logs may use for this account's
+    log groups in this region only."""
+    stack = Stack.of(scope)
+    existing = stack.node.try_find_child("LogsKey")
+    if isinstance(existing, kms.Key):
+        return existing
+    key = customer_key(stack, "LogsKey", stage=stage, description=f"archon-{stage.name} log groups")
+    key.add_to_resource_policy(iam.PolicyStatement(
+        principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+        actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        resources=["*"],
+        conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+            service="logs", resource="log-group", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME)}},
+    ))
+    return key
+
+
 def log_group(scope: Construct, id: str, *, stage: StageConfig, name: str | None = None) -> logs.LogGroup:
-    """A log group owned by the stack: the stage's retention, removed with a dev stack."""
-    return logs.LogGroup(
+    """A log group owned by the stack: encrypted with the stack's key, the stage's retention,
+    removed with a dev stack."""
+    group = logs.LogGroup(
         scope,
         id,
         log_group_name=name,
         retention=_RETENTION[stage.log_retention_days],
+        encryption_key=logs_key(scope, stage=stage),
         removal_policy=removal_policy(stage),
     )
+    if stage.log_retention_days < CONTROL_TOWER_RETENTION_DAYS:
+        acknowledge(
+            group, "cdk-validator-cfnguard::cloudwatch_log_group_retention_period_check",
+            f"The {stage.name} stage's config keeps logs {stage.log_retention_days} days (log_retention_days): "
+            "a test stage's logs are not worth a year's storage; prod keeps 365.",
+        )
+    return group

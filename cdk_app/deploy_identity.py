@@ -22,7 +22,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from cdk_app.config import AccountGroup
-from cdk_app.nag import acknowledge
+from cdk_app.checks import acknowledge
 
 GITHUB_ISSUER = "token.actions.githubusercontent.com"
 CDK_QUALIFIER = "hnb659fds"  # `cdk bootstrap`'s default qualifier

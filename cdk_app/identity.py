@@ -13,7 +13,7 @@ from constructs import Construct
 
 from cdk_app.config import SCOPES, StageConfig
 from cdk_app.defaults import removal_policy
-from cdk_app.nag import acknowledge
+from cdk_app.checks import acknowledge
 
 RESOURCE_SERVER = "users"  # scopes read "users/read" and "users/create" in tokens
 

@@ -14,17 +14,15 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk_app.config import StageConfig
-from cdk_app.defaults import METRICS_NAMESPACE, removal_policy
+from cdk_app.defaults import METRICS_NAMESPACE, customer_key
 from cdk_app.functions import ServiceFunction
-from cdk_app.messaging import secure_queue
-from cdk_app.nag import acknowledge
+from cdk_app.messaging import dead_letter_queue
 
 RUNBOOK = "docs/operations.md"
 FIVE_MINUTES = Duration.minutes(5)
@@ -94,10 +92,7 @@ class AlarmTopic(Construct):
         stack = Stack.of(self)
         # CloudWatch cannot publish to a topic under the AWS-managed SNS key, so the topic gets a
         # key of its own whose policy lets CloudWatch, for this account only, use it.
-        self.key = kms.Key(
-            self, "Key", description=f"archon-{stage.name} alarm topic", enable_key_rotation=True,
-            removal_policy=removal_policy(stage),
-        )
+        self.key = customer_key(self, "Key", stage=stage, description=f"archon-{stage.name} alarm topic")
         self.key.add_to_resource_policy(iam.PolicyStatement(
             principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
             actions=["kms:Decrypt", "kms:GenerateDataKey*"],
@@ -122,12 +117,8 @@ class AlarmTopic(Construct):
         self.dead_letter_queue: sqs.Queue | None = None
         if stage.alarm_email:
             # Notifications SNS cannot deliver (the address bounces) wait here, not vanish.
-            self.dead_letter_queue = secure_queue(self, "DeliveryDeadLetterQueue", name=f"archon-{stage.name}-alarm-delivery-dlq")
-            for finding in ("AwsSolutions::AwsSolutions-SQS3", "Serverless::Serverless-SQSRedrivePolicy"):
-                acknowledge(
-                    self.dead_letter_queue, finding,
-                    "This queue is the alarm email subscription's dead-letter queue; a DLQ has no DLQ of its own.",
-                )
+            self.dead_letter_queue = dead_letter_queue(self, "DeliveryDeadLetterQueue", name=f"archon-{stage.name}-alarm-delivery-dlq",
+                                                       holds="the alarm email subscription")
             self.topic.add_subscription(
                 subscriptions.EmailSubscription(stage.alarm_email, dead_letter_queue=self.dead_letter_queue)
             )

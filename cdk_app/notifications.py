@@ -12,7 +12,7 @@ from cdk_app.config import StageConfig
 from cdk_app.functions import ServiceFunction
 from cdk_app.ids import staged_unique_id
 from cdk_app.messaging import NotificationQueue
-from cdk_app.nag import acknowledge
+from cdk_app.checks import acknowledge
 
 BATCH_SIZE = 10  # as originally designed
 BATCHING_WINDOW = Duration.seconds(5)  # fewer, fuller invocations when traffic is light

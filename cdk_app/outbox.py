@@ -17,8 +17,8 @@ from constructs import Construct
 
 from cdk_app.config import StageConfig
 from cdk_app.defaults import log_group
-from cdk_app.messaging import secure_queue
-from cdk_app.nag import acknowledge
+from cdk_app.messaging import dead_letter_queue
+from cdk_app.checks import acknowledge
 
 STREAM_BATCH_SIZE = 10
 # Retries with backoff before a stream batch goes to the outbox DLQ; stream records live 24 h.
@@ -54,7 +54,8 @@ class OutboxPipe(Construct):
         super().__init__(scope, id)
         stack = Stack.of(self)
         # Stream batches the Pipe could not deliver: kept for redrive, never dropped.
-        self.dead_letter_queue = secure_queue(self, "DeadLetterQueue", name=f"outbox-{stage.name}-dlq")
+        self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", name=f"outbox-{stage.name}-dlq",
+                                                   holds="the outbox Pipe (its DeadLetterConfig)")
         logs = log_group(self, "Logs", stage=stage)
         self.role = iam.Role(
             self,
@@ -121,9 +122,4 @@ class OutboxPipe(Construct):
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
             "Only dynamodb:ListStreams uses Resource '*': it supports no resource-level permissions, and Pipes needs it for a stream source.",
         )
-        for finding in ("AwsSolutions::AwsSolutions-SQS3", "Serverless::Serverless-SQSRedrivePolicy"):
-            acknowledge(
-                self.dead_letter_queue,
-                finding,
-                "This queue is the outbox Pipe's dead-letter queue (its DeadLetterConfig); a DLQ has no DLQ of its own.",
-            )
+

@@ -17,7 +17,7 @@ from cdk_app.edge import ApiFirewall
 from cdk_app.functions import ServiceFunction
 from cdk_app.identity import ApiUsers
 from cdk_app.monitoring import ServiceMonitoring
-from cdk_app.nag import acknowledge
+from cdk_app.checks import acknowledge
 from cdk_app.notifications import WelcomeNotifications
 from cdk_app.outbox import OutboxPipe
 from cdk_app.packaging import dependencies_layer

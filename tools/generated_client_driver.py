@@ -17,10 +17,10 @@ from typing import Any
 
 def main(generated: str, url: str, token: str, read_only: str, limited_url: str, limited_token: str) -> dict[str, Any]:
     sys.path.insert(0, generated)
-    from archon_client import AuthenticatedClient, Client  # type: ignore[import-not-found]
-    from archon_client.api.users import create_user, get_user, list_users  # type: ignore[import-not-found]
-    from archon_client.models import ErrorResponse, NewUser, User, UserPage  # type: ignore[import-not-found]
-    from archon_client.types import UNSET  # type: ignore[import-not-found]
+    from archon_client import AuthenticatedClient, Client
+    from archon_client.api.users import create_user, get_user, list_users
+    from archon_client.models import ErrorResponse, NewUser, User, UserPage
+    from archon_client.types import UNSET
 
     client = AuthenticatedClient(base_url=url, token=token)
     seen: dict[str, Any] = {}

@@ -119,9 +119,10 @@ def test_replication_alarm_watches_the_other_region_from_each_side(synth):
 def test_alarm_topic_is_kms_encrypted_tls_only_and_publishable_by_cloudwatch_only(synth, stack):
     template = synth.templates[stack]
     stage = stack.split("-", 1)[0]
-    [(key_id, key)] = resources(template, "AWS::KMS::Key").items()
-    assert key["Properties"]["EnableKeyRotation"] is True
     topic = only(template, "AWS::SNS::Topic", TopicName=f"archon-{stage}-alarms")
+    key_id = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    key = template["Resources"][key_id]
+    assert key["Properties"]["EnableKeyRotation"] is True
     assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     [policy] = resources(template, "AWS::SNS::TopicPolicy").values()
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
