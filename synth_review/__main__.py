@@ -2,21 +2,31 @@
 
     python -m synth_review [--base REF] [--stage STAGE] [--format md|text] [--output FILE]
                            [--fail-on-destructive] [--allow-destructive]
-    python -m synth_review --base-assembly DIR --head-assembly DIR [...]
+                           [--fail-on-breaking-api] [--allow-breaking-api]
+    python -m synth_review --base-assembly DIR --head-assembly DIR
+                           [--base-openapi FILE] [--head-openapi FILE] [...]
+
+The API contract (docs/openapi.json) is compared too: the base ref's committed document against
+the working tree's, which must match the code; with --base-assembly only when --base-openapi
+names the base document.
 
 Exit codes: 0 reviewed; 1 could not review (one `error:` line); 3 destructive changes found
-with --fail-on-destructive and neither --allow-destructive nor ALLOW_DESTRUCTIVE=true.
+with --fail-on-destructive and neither --allow-destructive nor ALLOW_DESTRUCTIVE=true; 4 breaking
+API changes found with --fail-on-breaking-api and neither --allow-breaking-api nor
+ALLOW_BREAKING_API=true (destructive changes are reported first).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from synth_review.api_contract import DOCUMENT, ApiChange, ContractError, compare_documents, document_at, stale_document
 from synth_review.compare import ReviewError, compare, load_assembly
 from synth_review.report import findings_line, markdown, text
 
@@ -70,6 +80,34 @@ def checkout(ref: str) -> Path:
     return source
 
 
+def _flag(value: bool, variable: str) -> bool:
+    return value or os.environ.get(variable, "").lower() in ("1", "true", "yes")
+
+
+def api_changes(args: argparse.Namespace, notes: list[str]) -> list[ApiChange] | None:
+    """docs/openapi.json's changes from the base to the head; None when there is no base document."""
+    if args.head_openapi:
+        head = args.head_openapi.read_text()
+    else:
+        stale = stale_document()
+        if stale:
+            raise ReviewError(f"{DOCUMENT} does not describe the code ({stale}); the API review compares it")
+        head = (ROOT / DOCUMENT).read_text()
+    if args.base_openapi:
+        base = args.base_openapi.read_text()
+    elif args.base_assembly:
+        return None
+    else:
+        base = document_at(args.base)
+        if base is None:
+            notes.append(f"{DOCUMENT} is new since {args.base}: every operation is added.")
+            base = json.dumps({"openapi": json.loads(head).get("openapi", "3.1.0"), "info": {}, "paths": {}})
+    try:
+        return compare_documents(base, head)
+    except ContractError as exc:
+        raise ReviewError(str(exc)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make diff", description="Offline synth review of BASE against the working tree.")
     parser.add_argument("--base", default="origin/main")
@@ -78,12 +116,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="also write the report here")
     parser.add_argument("--fail-on-destructive", action="store_true")
     parser.add_argument("--allow-destructive", action="store_true")
+    parser.add_argument("--fail-on-breaking-api", action="store_true")
+    parser.add_argument("--allow-breaking-api", action="store_true")
+    parser.add_argument("--base-openapi", type=Path, help="the base's OpenAPI document (default: BASE's docs/openapi.json)")
+    parser.add_argument("--head-openapi", type=Path, help="the head's OpenAPI document (default: the working tree's)")
     parser.add_argument("--base-assembly", type=Path, help="compare this assembly instead of synthesising BASE")
     parser.add_argument("--head-assembly", type=Path, help="compare this assembly instead of synthesising the working tree")
     args = parser.parse_args(argv)
-    allow = args.allow_destructive or os.environ.get("ALLOW_DESTRUCTIVE", "").lower() in ("1", "true", "yes")
+    allow = _flag(args.allow_destructive, "ALLOW_DESTRUCTIVE")
+    allow_breaking = _flag(args.allow_breaking_api, "ALLOW_BREAKING_API")
     try:
-        notes = []
+        notes: list[str] = []
+        api = api_changes(args, notes)  # first: a stale document fails before any synth
         if args.base_assembly:
             base_dir, base_name = args.base_assembly, str(args.base_assembly)
         else:
@@ -99,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             head_dir, head_name = WORK / "head", "working tree"
             synth(ROOT, head_dir, args.stage)
         report = compare(load_assembly(base_dir), load_assembly(head_dir), base_name=base_name, head_name=head_name)
+        report.api = api
         report.notes += notes
     except ReviewError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -112,6 +157,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: destructive changes ({findings_line(report.destructive)}); "
               "label the pull request allow-destructive or pass --allow-destructive once reviewed", file=sys.stderr)
         return 3
+    if args.fail_on_breaking_api and report.breaking_api and not allow_breaking:
+        print(f"error: breaking API changes ({'; '.join(f'{c.where}: {c.description}' for c in report.breaking_api)}); "
+              "label the pull request allow-breaking-api or pass --allow-breaking-api once clients are ready",
+              file=sys.stderr)
+        return 4
     return 0
 
 

@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 import cloud_assembly
 
+from synth_review.api_contract import ApiChange
 from synth_review.rules import (
     IGNORED_TYPES, POLICY_DOCUMENTS, REPLACEMENT, SECURITY_PATHS, SECURITY_TYPES, STATEFUL,
 )
@@ -53,10 +54,15 @@ class Report:
     changes: dict[str, list[Change]] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    api: list[ApiChange] | None = None  # docs/openapi.json's changes; None when not compared
 
     @property
     def destructive(self) -> list[Finding]:
         return [f for f in self.findings if f.category == "destructive"]
+
+    @property
+    def breaking_api(self) -> list[ApiChange]:
+        return [c for c in self.api or [] if c.type == "breaking"]
 
     def of(self, category: str) -> list[Finding]:
         return [f for f in self.findings if f.category == category]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from synth_review.api_contract import DOCUMENT, ApiChange
 from synth_review.compare import Change, Finding, Report
 
 MARKER = "<!-- archon-synth-review -->"  # the workflow finds and updates its one comment by this
@@ -43,8 +44,27 @@ def _summary(report: Report) -> str:
             f"{counts['modified']} modified, {counts['replaced']} replaced.")
 
 
+def _api_summary(report: Report) -> str:
+    if report.api is None:
+        return f"API contract ({DOCUMENT}) not compared."
+    if not report.api:
+        return f"API contract ({DOCUMENT}): no changes."
+    kinds: dict[str, int] = {}
+    for change in report.api:
+        kinds[change.type] = kinds.get(change.type, 0) + 1
+    return f"API contract ({DOCUMENT}): " + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())) + "."
+
+
+def _api_line(change: ApiChange) -> str:
+    return f"{change.where}: {change.description}"
+
+
 def markdown(report: Report) -> str:
-    out = [MARKER, f"## Synth review: `{report.base}` → `{report.head}`", "", _summary(report), ""]
+    out = [MARKER, f"## Synth review: `{report.base}` → `{report.head}`", "", _summary(report), _api_summary(report), ""]
+    if report.breaking_api:
+        out += [f"### 🛑 Breaking API changes ({len(report.breaking_api)})", ""]
+        out += [f"- `{_cell(c.where)}`: {c.description}" for c in report.breaking_api]
+        out.append("")
     for category, title in SECTIONS:
         findings = report.of(category)
         icon = {"destructive": "🛑", "iam": "🔐", "security": "⚠️"}[category]
@@ -58,6 +78,11 @@ def markdown(report: Report) -> str:
         out += ["**Stacks added:** " + ", ".join(f"`{s}`" for s in report.stacks_added), ""]
     if report.stacks_removed:
         out += ["**Stacks removed:** " + ", ".join(f"`{s}`" for s in report.stacks_removed), ""]
+    if report.api:
+        out += [f"<details><summary><b>API contract</b>: {len(report.api)} change(s)</summary>", "",
+                "| Where | Kind | Change |", "| --- | --- | --- |"]
+        out += [f"| `{_cell(c.where)}` | {c.type} | {_cell(c.description)} |" for c in report.api]
+        out += ["", "</details>", ""]
     for stack, changes in report.changes.items():
         out += [f"<details><summary><b>{stack}</b>: {len(changes)} change(s)</summary>", "",
                 "| Resource | Change |", "| --- | --- |"]
@@ -67,7 +92,11 @@ def markdown(report: Report) -> str:
 
 
 def text(report: Report) -> str:
-    out = [f"Synth review: {report.base} -> {report.head}", _summary(report), ""]
+    out = [f"Synth review: {report.base} -> {report.head}", _summary(report), _api_summary(report), ""]
+    if report.breaking_api:
+        out.append(f"BREAKING API CHANGES ({len(report.breaking_api)}):")
+        out += [f"  {_api_line(c)}" for c in report.breaking_api]
+        out.append("")
     for category, title in SECTIONS:
         findings = report.of(category)
         if findings:
@@ -79,6 +108,9 @@ def text(report: Report) -> str:
         out.append("stacks added: " + ", ".join(report.stacks_added))
     if report.stacks_removed:
         out.append("stacks removed: " + ", ".join(report.stacks_removed))
+    if report.api:
+        out.append("API contract:")
+        out += [f"  [{c.type}] {_api_line(c)}" for c in report.api]
     for stack, changes in report.changes.items():
         out.append(f"{stack}:")
         out += [f"  [{c.kind}] {c.label}: {_describe(c)}" for c in changes]

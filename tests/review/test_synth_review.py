@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import json
 import shutil
 import subprocess
 import sys
@@ -18,6 +20,7 @@ from cdk_app import packaging
 from cdk_app.config import ROOT, load_stages
 from cdk_app.stack import UsersServiceStack, service_stacks
 from synth_review.__main__ import main
+from synth_review.api_contract import ContractError, compare_documents
 from synth_review.compare import Report, compare, load_assembly
 from synth_review.report import MARKER, markdown, text
 from tests.conftest import cdk_context
@@ -170,6 +173,7 @@ def test_make_diff_on_this_repositorys_history(tmp_path):
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(MARKER) and "## Synth review: `HEAD` → `working tree`" in result.stdout
+    assert "API contract (docs/openapi.json): " in result.stdout
 
 
 def test_an_unknown_base_ref_is_one_line(capsys):
@@ -191,3 +195,87 @@ def test_a_failed_synth_shows_the_underlying_error(tmp_path):
     message = str(failed.value)
     assert "ValueError: stages.qa is not a stage" in message and "Traceback" in message
     assert "end-of-life" not in message
+
+
+# --- the API contract ---------------------------------------------------------------------
+
+CONTRACT = json.loads((ROOT / "docs" / "openapi.json").read_text())
+
+
+def _changed(edit: Callable[[dict], None]) -> str:
+    document = copy.deepcopy(CONTRACT)
+    edit(document)
+    return json.dumps(document)
+
+
+def _schemas(document: dict) -> dict:
+    return document["components"]["schemas"]
+
+
+BREAKING = {
+    "a removed operation": lambda d: d["paths"]["/users/{user_id}"].pop("get"),
+    "a new required request field": lambda d: (_schemas(d)["NewUser"]["properties"].update(age={"type": "integer"}),
+                                               _schemas(d)["NewUser"]["required"].append("age")),
+    "a removed response field": lambda d: _schemas(d)["User"]["properties"].pop("created_at"),
+    "a shorter maximum name": lambda d: _schemas(d)["NewUser"]["properties"]["name"].update(maxLength=10),
+    "another scope required": lambda d: d["paths"]["/users"]["get"].update(security=[{"cognito": ["users/admin"]}]),
+}
+NOT_BREAKING = {
+    "a new optional request field": lambda d: _schemas(d)["NewUser"]["properties"].update(nickname={"type": "string"}),
+    "a reworded description": lambda d: _schemas(d)["User"].update(description="Someone who signed up."),
+}
+
+
+@pytest.mark.parametrize("change", BREAKING)
+def test_the_api_diff_classifies_a_breaking_change(change):
+    changes = compare_documents(json.dumps(CONTRACT), _changed(BREAKING[change]))
+    assert changes and any(c.type == "breaking" for c in changes), changes
+
+
+@pytest.mark.parametrize("change", NOT_BREAKING)
+def test_the_api_diff_lets_a_compatible_change_pass(change):
+    changes = compare_documents(json.dumps(CONTRACT), _changed(NOT_BREAKING[change]))
+    assert changes and not any(c.type == "breaking" for c in changes), changes
+
+
+def test_the_same_contract_has_no_api_changes():
+    assert compare_documents(json.dumps(CONTRACT), json.dumps(CONTRACT)) == []
+
+
+def test_a_planted_breaking_api_change_fails_the_review_unless_labelled(base, tmp_path, capsys, monkeypatch):
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    before.write_text(json.dumps(CONTRACT))
+    after.write_text(_changed(BREAKING["a removed response field"]))
+    args = ["--base-assembly", str(base), "--head-assembly", str(base), "--base-openapi", str(before),
+            "--head-openapi", str(after), "--fail-on-breaking-api", "--format", "md", "--output", str(tmp_path / "r.md")]
+    monkeypatch.delenv("ALLOW_BREAKING_API", raising=False)
+    assert main(args) == 4
+    out, err = capsys.readouterr()
+    err_lines = err.strip().splitlines()
+    assert len(err_lines) == 1 and err_lines[0].startswith("error: breaking API changes (GET /users responses 200")
+    assert "created_at" in err_lines[0] and "allow-breaking-api" in err_lines[0]
+    # Flagged at the top of the report, before the infrastructure's findings and changes.
+    report = (tmp_path / "r.md").read_text()
+    lines = report.splitlines()
+    assert lines[4] == "API contract (docs/openapi.json): 3 breaking."
+    assert lines[6] == "### 🛑 Breaking API changes (3)"
+    assert "<b>API contract</b>: 3 change(s)" in report
+    assert main([*args, "--allow-breaking-api"]) == 0
+    monkeypatch.setenv("ALLOW_BREAKING_API", "true")
+    assert main(args) == 0
+
+
+def test_a_compatible_api_change_is_listed_and_passes(base, tmp_path, capsys):
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    before.write_text(json.dumps(CONTRACT))
+    after.write_text(_changed(NOT_BREAKING["a new optional request field"]))
+    assert main(["--base-assembly", str(base), "--head-assembly", str(base), "--base-openapi", str(before),
+                 "--head-openapi", str(after), "--fail-on-breaking-api"]) == 0
+    out = capsys.readouterr().out
+    assert "API contract (docs/openapi.json): 1 non-breaking." in out
+    assert "[non-breaking] POST /users requestBody content application/json schema properties nickname: [Added] property `nickname`" in out
+
+
+def test_an_api_document_that_is_not_json_is_named(tmp_path):
+    with pytest.raises(ContractError, match=r"docs/openapi.json \(after\) is not JSON"):
+        compare_documents(json.dumps(CONTRACT), "{")
