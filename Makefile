@@ -15,13 +15,14 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION :=
 
 STAGE_CONTEXT := $(if $(STAGE),-c stage=$(STAGE),)
 
-.PHONY: help setup synth test bench snapshot layer lock clean run token outbox diff tf-provider-tests chaos fuzz migrate-email-keys
+.PHONY: e2e help setup synth test bench snapshot layer lock clean run token outbox diff tf-provider-tests chaos fuzz migrate-email-keys
 
 help:
 	@echo "make run [PORT=3000 HOST= BACKEND=memory|server]  serve the dev stage locally (no AWS account, no Docker)"
 	@echo "make token [PORT=3000 SCOPES='users/read']      print an access token of the local run (default scopes: users/read users/create)"
 	@echo "make outbox [PORT=3000]                          list the welcome emails the local run has sent"
 	@echo "make test                                        run the whole test suite (sets up what it needs)"
+	@echo "make e2e URL=<api url>                           the API suite against a stage (ARCHON_TOKEN_URL, ARCHON_CLIENT_ID, ARCHON_CLIENT_SECRET)"
 	@echo "make setup                                       install the pinned tools: .venv, the CDK CLI, Node, the layer, checkov"
 	@echo "make synth [STAGE=dev|staging|prod]              synthesise every (stage, region), or one stage, into cdk.out"
 	@echo "make diff [BASE=origin/main STAGE= FORMAT=text|md]  offline synth review of BASE against the working tree"
@@ -121,6 +122,15 @@ BACKEND ?= memory
 ALLOW_NON_LOOPBACK ?=
 run: $(VENV)/.stamp cdk.out/.dev.stamp
 	@$(VENV)/bin/python -m local_runner serve --host $(HOST) --port $(PORT) --backend $(BACKEND) $(if $(ALLOW_NON_LOOPBACK),--allow-non-loopback,)
+
+# The API suite (tests/api) against any stage: black-box, HTTP only, a token by client credentials.
+URL ?=
+E2E_VARIABLES := ARCHON_TOKEN_URL ARCHON_CLIENT_ID ARCHON_CLIENT_SECRET
+e2e: $(VENV)/.stamp
+	@if [ -z "$(URL)" ]; then echo "usage: make e2e URL=<the stage's ApiUrl output>, with $(E2E_VARIABLES) set (README: Testing a deployed stage)" >&2; exit 2; fi
+	@missing=""; for v in $(E2E_VARIABLES); do [ -n "$$(printenv $$v)" ] || missing="$$missing $$v"; done; \
+	  if [ -n "$$missing" ]; then echo "make e2e: set$$missing (README: Testing a deployed stage; scripts/e2e-credentials.sh prints them)" >&2; exit 2; fi
+	ARCHON_API_URL="$(URL)" $(VENV)/bin/python -m pytest -q -p no:cacheprovider --confcutdir=tests/api tests/api
 
 SCOPES ?=
 token: $(VENV)/.stamp

@@ -23,6 +23,7 @@ from constructs import Construct
 
 from cdk_app.config import AccountGroup
 from cdk_app.checks import acknowledge
+from cdk_app.defaults import SERVICE
 
 GITHUB_ISSUER = "token.actions.githubusercontent.com"
 CDK_QUALIFIER = "hnb659fds"  # `cdk bootstrap`'s default qualifier
@@ -98,6 +99,29 @@ class DeployIdentityStack(Stack):
                 ],
             )
         )
+        # After a deploy, the workflow's smoke test and API suite read the stack's outputs and the
+        # e2e client's secret: these stages' stacks and user pools only (pools by their tags).
+        stacks = [f"{region}:{Aws.ACCOUNT_ID}:stack/archon-{s.name}-{region}/*" for s in group.stages for region in s.aws_regions]
+        pools = [f"{region}:{Aws.ACCOUNT_ID}:userpool/*" for region in regions]
+        self.role.add_to_policy(iam.PolicyStatement(
+            actions=["cloudformation:DescribeStacks"],
+            resources=[f"arn:{Aws.PARTITION}:cloudformation:{arn}" for arn in stacks],
+        ))
+        self.role.add_to_policy(iam.PolicyStatement(
+            actions=["cognito-idp:DescribeUserPoolClient"],
+            resources=[f"arn:{Aws.PARTITION}:cognito-idp:{arn}" for arn in pools],
+            conditions={"StringEquals": {"aws:ResourceTag/service": SERVICE,
+                                         "aws:ResourceTag/stage": [s.name for s in group.stages]}},
+        ))
+        # cdk-nag names each wildcard resource in its finding, with tokens spelled <AWS::...>.
+        for service, arn in [("cloudformation", a) for a in stacks] + [("cognito-idp", a) for a in pools]:
+            spelled = arn.replace(Aws.ACCOUNT_ID, "<AWS::AccountId>")
+            acknowledge(
+                self.role,
+                f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:{service}:{spelled}]",
+                "Stack ids that CloudFormation appends to these stages' stack names, and user pool ids, are unknown "
+                "before deploy: the stacks are named, and the pools are limited by their service and stage tags.",
+            )
         self.execution_policies = []
         for number, actions in enumerate(policy_chunks(execution_actions(resource_types)), start=1):
             policy = iam.ManagedPolicy(

@@ -76,13 +76,27 @@ def test_the_role_may_only_assume_the_bootstrap_roles_of_its_stages_regions(per_
     for name, regions in (("archon-deploy-identity-prod", ["eu-west-1", "us-east-1"]),
                           ("archon-deploy-identity-dev-staging", ["eu-west-1", "us-east-1"])):
         [policy] = resources(per_account[0][name], "AWS::IAM::Policy").values()
-        [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
-        assert sorted(statement["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
-        arns = [json.dumps(r) for r in statement["Resource"]]
+        assume, describe_stacks, describe_client = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert sorted(assume["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
+        arns = [json.dumps(r) for r in assume["Resource"]]
         assert len(arns) == 4 * len(regions)
         assert all(":role/cdk-hnb659fds-" in a and "*" not in a for a in arns)
         for region in regions:
             assert any(f'-deploy-role-", {{"Ref": "AWS::AccountId"}}, "-{region}"' in a for a in arns), region
+
+
+def test_after_a_deploy_the_role_reads_its_stages_stack_outputs_and_e2e_client_only(per_account):
+    """The smoke test and make e2e in the deploy workflow: describe these stages' stacks, and read
+    client secrets of user pools tagged with this service and these stages, nothing else."""
+    for name, stages in (("archon-deploy-identity-prod", ["prod"]), ("archon-deploy-identity-dev-staging", ["dev", "staging"])):
+        [policy] = resources(per_account[0][name], "AWS::IAM::Policy").values()
+        _, describe_stacks, describe_client = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert describe_stacks["Action"] == "cloudformation:DescribeStacks"
+        stacks = [json.dumps(r) for r in describe_stacks["Resource"]]
+        assert stacks and all(any(f":stack/archon-{s}-" in a for s in stages) and a.endswith('/*"]]}') for a in stacks), stacks
+        assert describe_client["Action"] == "cognito-idp:DescribeUserPoolClient"
+        assert describe_client["Condition"] == {"StringEquals": {"aws:ResourceTag/service": "archon-serverless-api",
+                                                                 "aws:ResourceTag/stage": stages}}
 
 
 def test_the_execution_policy_covers_every_synthesised_resource_and_no_more(per_account):
