@@ -138,6 +138,8 @@ def serve(args: argparse.Namespace) -> None:
     reaches_loopback = host in ("127.0.0.1", "0.0.0.0", "::") or is_loopback_address(host)
     local = base if is_loopback_address(host) else f"http://127.0.0.1:{port}"
     say(f"token: {token_command(host, port)}" + (f"   (or curl -s -X POST {local}/_local/token)" if reaches_loopback else ""))
+    if reaches_loopback:
+        say(f"API explorer: {local}/_local/docs/   mailbox: {local}/_local/mailbox/")
     say(f"ready in {time.perf_counter() - started:.1f}s: {base}")
 
     try:

@@ -36,6 +36,8 @@ class SentEmail:
     to: list[str]
     subject: str
     sent_at: str
+    sender: str
+    body: str
 
 
 class LocalService:
@@ -93,7 +95,8 @@ class LocalService:
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
         with self._outbox_lock:
             for message in self.emulator.sent_emails(since=len(self._outbox)):
-                self._outbox.append(SentEmail(to=list(message.destinations.get("ToAddresses", [])), subject=message.subject, sent_at=now))
+                self._outbox.append(SentEmail(to=list(message.destinations.get("ToAddresses", [])), subject=message.subject,
+                                             sent_at=now, sender=message.source, body=message.body))
 
     def _emails_sent(self) -> int:
         self._collect_emails()

@@ -18,11 +18,12 @@ import uuid
 from dataclasses import asdict
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from local_runner import pages
 from local_runner.gateway import MAX_PAYLOAD_BYTES
 from local_runner.runner import LocalService
 
@@ -171,12 +172,22 @@ class LocalApp:
         path = scope["raw_path"].decode("latin-1")
         method = scope["method"]
         if path.startswith(LOCAL_PREFIX):
-            if not is_loopback_host(lower.get(b"host", b"").decode("latin-1")):
+            host = lower.get(b"host", b"").decode("latin-1")
+            origin = lower.get(b"origin", b"").decode("latin-1")
+            name = path[len(LOCAL_PREFIX):]
+            if not is_loopback_host(host):
                 # A page elsewhere that got a name to resolve to 127.0.0.1 (DNS rebinding) sends
                 # its own name as Host: the runner's tokens and emails are not for it.
                 status, payload = 403, {"message": "/_local/ answers requests addressed to a loopback host only (127.0.0.1, localhost, [::1])"}
+            elif method == "POST" and origin and urlsplit(origin).netloc != host:
+                # A form or fetch from another site's page (cross-site request forgery): only the
+                # runner's own pages, and clients that send no Origin, may mint tokens or redrive.
+                status, payload = 403, {"message": "/_local/ takes POSTs from the runner's own pages only (Origin must match Host)"}
+            elif method == "GET" and (page := self._page(name, host)) is not None:
+                await _send(send, *page)
+                return
             else:
-                status, payload = self._local(method, path[len(LOCAL_PREFIX):], lower, body)
+                status, payload = self._local(method, name, lower, body)
             await _send(send, status, [("Content-Type", "application/json"), ("Cache-Control", "no-store")], json.dumps(payload).encode())
             return
         target = path + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else "")
@@ -187,6 +198,19 @@ class LocalApp:
         await _send(send, response.status, response.headers, response.body)
         if self.access is not None:
             self.access(method, path, response.status, round((time.perf_counter() - started) * 1000, 2), response.caller)
+
+    def _page(self, name: str, host: str) -> tuple[int, list[tuple[str, str]], bytes] | None:
+        """The explorer's and mailbox's files, and the OpenAPI document they read."""
+        if name == "openapi.json":
+            return 200, [("Content-Type", "application/json"), ("Cache-Control", "no-store")], pages.openapi_for(f"http://{host}")
+        try:
+            found = pages.static(name)
+        except pages.PageMissing as missing:
+            return 503, [("Content-Type", "text/plain; charset=utf-8")], str(missing).encode()
+        if found is None:
+            return None
+        content, media_type = found
+        return 200, [("Content-Type", media_type), *pages.SECURITY_HEADERS], content
 
     def _local(self, method: str, name: str, headers: dict[bytes, bytes], body: bytes) -> tuple[int, Any]:
         from local_runner.emulator import TokenRefused
@@ -218,7 +242,7 @@ class LocalApp:
             return 200, service.dead_letters()
         if name == "redrive" and method == "POST":
             return 200, {"moved": service.redrive()}
-        return 404, {"message": "local endpoints: POST /_local/token, POST /_local/oauth2/token, GET /_local/clients, GET /_local/outbox, GET /_local/queues, GET /_local/dead-letters, "
+        return 404, {"message": "local pages: GET /_local/docs/ (API explorer), GET /_local/mailbox/; local endpoints: POST /_local/token, POST /_local/oauth2/token, GET /_local/clients, GET /_local/outbox, GET /_local/queues, GET /_local/dead-letters, "
                                 "POST /_local/redrive, GET /_local/status"}
 
 
