@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 
 from synth_review.api_contract import DOCUMENT, ApiChange, ContractError, compare_documents, document_at, stale_document
+from synth_review.cdk_diff import cdk_diffs
 from synth_review.compare import ReviewError, compare, load_assembly
 from synth_review.report import findings_line, markdown, text
 
@@ -144,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             synth(ROOT, head_dir, args.stage)
         report = compare(load_assembly(base_dir), load_assembly(head_dir), base_name=base_name, head_name=head_name)
         report.api = api
+        report.cdk_diff = cdk_diffs(base_dir, head_dir, [*report.changes, *report.stacks_added])
         report.notes += notes
     except ReviewError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -55,6 +55,7 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     api: list[ApiChange] | None = None  # docs/openapi.json's changes; None when not compared
+    cdk_diff: dict[str, str] = field(default_factory=dict)  # the CDK CLI's own diff, per changed stack
 
     @property
     def destructive(self) -> list[Finding]:

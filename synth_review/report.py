@@ -87,6 +87,8 @@ def markdown(report: Report) -> str:
         out += [f"<details><summary><b>{stack}</b>: {len(changes)} change(s)</summary>", "",
                 "| Resource | Change |", "| --- | --- |"]
         out += [f"| `{c.label}` | {_cell(_describe(c))} |" for c in changes]
+        if stack in report.cdk_diff:
+            out += ["", "As `cdk diff` shows it (asset hashes and deployment ids unmasked):", "", "```", report.cdk_diff[stack], "```"]
         out += ["", "</details>", ""]
     return "\n".join(out).rstrip() + "\n"
 
@@ -114,6 +116,9 @@ def text(report: Report) -> str:
     for stack, changes in report.changes.items():
         out.append(f"{stack}:")
         out += [f"  [{c.kind}] {c.label}: {_describe(c)}" for c in changes]
+        if stack in report.cdk_diff:
+            out.append("  as cdk diff shows it:")
+            out += [f"    {line}" for line in report.cdk_diff[stack].splitlines()]
     return "\n".join(out).rstrip() + "\n"
 
 

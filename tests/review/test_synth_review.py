@@ -279,3 +279,12 @@ def test_a_compatible_api_change_is_listed_and_passes(base, tmp_path, capsys):
 def test_an_api_document_that_is_not_json_is_named(tmp_path):
     with pytest.raises(ContractError, match=r"docs/openapi.json \(after\) is not JSON"):
         compare_documents(json.dumps(CONTRACT), "{")
+
+
+def test_each_changed_stack_also_shows_the_cdk_clis_own_diff(base, tmp_path, capsys):
+    head = assemble(tmp_path / "head", users_api=dataclasses.replace(load_stages(only="dev")[0].users_api, memory_mb=2048))
+    assert main(["--base-assembly", str(base), "--head-assembly", str(head), "--format", "md"]) == 0
+    report = capsys.readouterr().out
+    shown = report[report.index("As `cdk diff` shows it"):]
+    assert "[~] AWS::Lambda::Function UsersApi/Function" in shown
+    assert "[~] MemorySize" in shown and "[-] 1024" in shown and "[+] 2048" in shown
