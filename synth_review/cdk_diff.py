@@ -15,7 +15,7 @@ from pathlib import Path
 import cloud_assembly
 
 ROOT = Path(__file__).resolve().parent.parent
-EMPTY_TEMPLATE = {"Resources": {}}
+EMPTY_TEMPLATE: dict[str, dict[str, object]] = {"Resources": {}}
 
 
 def cdk_diffs(base_dir: Path, head_dir: Path, stack_names: list[str]) -> dict[str, str]:
