@@ -5,7 +5,7 @@ the original design's configuration, from list prices written down here with the
 
 Inputs measured by the other benchmarks (build/bench/handlers.json, from bench/handler_timings.py): each
 handler's warm CPU time, Archon's and the original's. Per-stage inputs from config/stages.yaml
-(regions, memory, WAF) and the dev template's resource counts (alarms, dashboards, keys).
+(regions, memory, WAF) and each stage's synthesised templates (alarms, dashboards, keys, app clients).
 Everything else is a stated assumption (ASSUMED below); change it and re-run.
 """
 
@@ -40,6 +40,9 @@ PRICE: dict[str, Any] = {
     "xray_trace": 5.00 / 1e6,
     "waf_request": 0.60 / 1e6, "waf_web_acl_month": 5.00, "waf_rule_month": 1.00,
     "alarm_month": 0.10, "dashboard_month": 3.00, "kms_key_month": 1.00,
+    # Cognito machine-to-machine (client-credentials) authorization, since 2024: per app client
+    # per month, and per token issued (first tier).
+    "cognito_m2m_client_month": 6.00, "cognito_m2m_token": 2.25 / 1e3,
 }
 ASSUMED: dict[str, Any] = {
     "dynamodb_single_call_ms": 6, "dynamodb_transaction_ms": 12, "sqs_send_ms": 8, "ses_send_ms": 25,
@@ -53,6 +56,7 @@ ASSUMED: dict[str, Any] = {
     "xray_reservoir_per_second": 1, "xray_rate": 0.05,  # X-Ray's default sampling rule
     "waf_rules": 2,
     "batch_size": 10,
+    "m2m_tokens_per_client_per_hour": 1,  # clients cache their 1-hour token, as the README asks
 }
 SECONDS_PER_MONTH = 30 * 24 * 3600
 
@@ -73,11 +77,41 @@ def stages() -> list[Stage]:
                   processor_memory_mb=s.notifications.memory_mb, waf=s.waf.enabled) for s in load_stages()]
 
 
-def template_counts() -> dict[str, int]:
-    template = next((ROOT / "cdk.out").glob("dev-*.template.json"))
-    resources = json.loads(template.read_text())["Resources"].values()
-    kinds = [r["Type"] for r in resources]
-    return {kind: kinds.count(kind) for kind in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard", "AWS::KMS::Key")}
+COUNTED = ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard", "AWS::KMS::Key", "AWS::Cognito::UserPoolClient")
+
+
+def template_counts() -> dict[str, dict[str, int]]:
+    """Per stage, the resources that cost by the month, summed over its regions' templates (one
+    synth of the app, as `cdk synth` makes it)."""
+    import aws_cdk as cdk
+
+    from cdk_app.app import build_app
+
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    app = cdk.App(context=context, outdir=str(ROOT / "build" / "bench" / "cost.out"))
+    built = build_app(app)
+    assembly = app.synth()
+    counts: dict[str, dict[str, int]] = {}
+    for stack in built:
+        kinds = [r["Type"] for r in assembly.get_stack_artifact(stack.artifact_id).template["Resources"].values()]
+        stage = counts.setdefault(stack.node.id.split("-", 1)[0], dict.fromkeys(COUNTED, 0))
+        for kind in COUNTED:
+            stage[kind] += kinds.count(kind)
+    return counts
+
+
+def idle(stage: Stage, counts: dict[str, int]) -> dict[str, float]:
+    """What a stage costs a month with no traffic at all, before free tiers."""
+    return {
+        "alarms": counts["AWS::CloudWatch::Alarm"] * PRICE["alarm_month"],
+        "dashboards": counts["AWS::CloudWatch::Dashboard"] * PRICE["dashboard_month"],
+        "KMS keys": counts["AWS::KMS::Key"] * PRICE["kms_key_month"],
+        "Cognito M2M app clients": counts["AWS::Cognito::UserPoolClient"] * PRICE["cognito_m2m_client_month"],
+        "stream polling (the Pipe)": stage.regions * ASSUMED["stream_shards"] * ASSUMED["stream_polls_per_second"]
+        * SECONDS_PER_MONTH * PRICE["dynamodb_stream_read"],
+        "queue polling (the event source)": stage.regions * ASSUMED["sqs_idle_polls_per_month"] * PRICE["sqs_request"],
+        "WAF web ACL and rules": stage.regions * (PRICE["waf_web_acl_month"] + ASSUMED["waf_rules"] * PRICE["waf_rule_month"]) if stage.waf else 0.0,
+    }
 
 
 def lambda_cost(cpu_seconds: float, calls_ms: float, memory_mb: int, arch: str, invocations: float) -> float:
@@ -95,6 +129,7 @@ def traces(per_second: float) -> float:
 
 
 def archon(stage: Stage, creations: float, cpu: dict[str, float], counts: dict[str, int]) -> dict[str, float]:
+    """Cost at a volume: usage, then the stage's idle cost."""
     batch = ASSUMED["batch_size"]
     idem_calls = 2 if ASSUMED["clients_send_idempotency_key"] else 0
     api = lambda_cost(cpu["users_api POST /users"], ASSUMED["dynamodb_transaction_ms"] + idem_calls * ASSUMED["dynamodb_single_call_ms"],
@@ -102,17 +137,14 @@ def archon(stage: Stage, creations: float, cpu: dict[str, float], counts: dict[s
     per_message_ms = 2 * ASSUMED["dynamodb_single_call_ms"] + ASSUMED["ses_send_ms"]
     processor = lambda_cost(cpu["notifications per message (batches of 10)"] * batch, per_message_ms * batch,
                                stage.processor_memory_mb, "arm64", creations / batch)
-    # user + guard in one transaction (2 WRU each), the idempotency record's two writes, the
-    # email lease claim and sent mark; every one of them replicated to each other region.
-    writes = 2 * 2 + idem_calls + 2
-    replicated = (2 + idem_calls + 2) * (stage.regions - 1)
+    # user, email guard and the caller's hourly quota in one transaction (2 WRU each), the
+    # idempotency record's two writes, the email lease claim and sent mark; every one of them
+    # replicated to each other region.
+    writes = 3 * 2 + idem_calls + 2
+    replicated = (3 + idem_calls + 2) * (stage.regions - 1)
     per_second = creations / SECONDS_PER_MONTH
     log_gb = creations * (ASSUMED["log_bytes_api_request"] + ASSUMED["log_bytes_processed_message"]) / 1e9
-    fixed_per_region = (counts["AWS::CloudWatch::Alarm"] * PRICE["alarm_month"] + counts["AWS::CloudWatch::Dashboard"] * PRICE["dashboard_month"]
-                        + counts["AWS::KMS::Key"] * PRICE["kms_key_month"]
-                        + ASSUMED["stream_shards"] * ASSUMED["stream_polls_per_second"] * SECONDS_PER_MONTH * PRICE["dynamodb_stream_read"]
-                        + ASSUMED["sqs_idle_polls_per_month"] * PRICE["sqs_request"]
-                        + ((PRICE["waf_web_acl_month"] + ASSUMED["waf_rules"] * PRICE["waf_rule_month"]) if stage.waf else 0))
+    tokens = counts["AWS::Cognito::UserPoolClient"] * ASSUMED["m2m_tokens_per_client_per_hour"] * 24 * 30
     return {
         "API Gateway": creations * PRICE["api_gateway_rest_request"],
         "WAF requests": creations * PRICE["waf_request"] if stage.waf else 0.0,
@@ -124,7 +156,8 @@ def archon(stage: Stage, creations: float, cpu: dict[str, float], counts: dict[s
         "SES": creations * PRICE["ses_email"],
         "CloudWatch Logs": log_gb * PRICE["logs_ingested_gb"],
         "X-Ray": (traces(per_second) + traces(per_second / batch)) * PRICE["xray_trace"],
-        "fixed (alarms, dashboard, KMS key, stream and queue polling, WAF ACL)": fixed_per_region * stage.regions,
+        "Cognito M2M tokens": tokens * PRICE["cognito_m2m_token"],
+        "idle (alarms, dashboard, keys, app clients, polling, WAF ACL)": sum(idle(stage, counts).values()),
     }
 
 
@@ -143,7 +176,7 @@ def original(creations: float, cpu: dict[str, float]) -> dict[str, float]:
         "SQS": creations * (1 + 2 / batch) * PRICE["sqs_request"],
         "SES": creations * PRICE["ses_email"],
         "CloudWatch Logs": log_gb * PRICE["logs_ingested_gb"],
-        "fixed (alarms, dashboard, KMS key, stream and queue polling, WAF ACL)": ASSUMED["sqs_idle_polls_per_month"] * PRICE["sqs_request"],
+        "idle (alarms, dashboard, keys, app clients, polling, WAF ACL)": ASSUMED["sqs_idle_polls_per_month"] * PRICE["sqs_request"],
     }
 
 
@@ -166,7 +199,7 @@ def main() -> None:
     breakdown_stage = None
     for stage in stages():
         for volume in volumes:
-            ours, theirs = archon(stage, volume, data["archon"], counts), original(volume, data["original"])
+            ours, theirs = archon(stage, volume, data["archon"], counts[stage.name]), original(volume, data["original"])
             total, base = sum(ours.values()), sum(theirs.values())
             lines.append(f"| {stage.name} ({stage.regions}) | {volume / 1e6:.0f} M | ${total:,.2f} | ${base:,.2f} | {total / base:.2f}x | ${total - ours['SES']:,.2f} |")
             if stage.name == "prod" and volume == volumes[0]:
@@ -176,13 +209,22 @@ def main() -> None:
         lines += ["", f"Breakdown, {stage.name}, 1 M creations / month:", "", "| Item | Archon | original design |", "| --- | --- | --- |"]
         for item in ours:
             lines.append(f"| {item} | ${ours[item]:,.2f} | {'$%s' % format(theirs[item], ',.2f') if item in theirs else '-'} |")
+    lines += ["", "Idle: what each stage costs a month with no traffic (before free tiers, which would take most of the "
+              "polling off one account's bill):", "", "| Stage | " + " | ".join(idle(stages()[0], counts["dev"])) + " | total |",
+              "| --- |" + " --- |" * (len(idle(stages()[0], counts["dev"])) + 1)]
+    for stage in stages():
+        items = idle(stage, counts[stage.name])
+        lines.append(f"| {stage.name} | " + " | ".join(f"${v:,.2f}" for v in items.values()) + f" | ${sum(items.values()):,.2f} |")
     lines += ["", "Assumptions: " + ", ".join(f"`{k}` = {v}" for k, v in ASSUMED.items()) + "."]
     publish("cost", "Cost model (AWS, per stage)", lines,
             "SES dominates both ($100 per million emails). Of the rest, Archon pays for what the original lacks: "
-            "a second region's replica writes and stack in staging and prod, the email guard and idempotency "
-            "records, the outbox Pipe, X-Ray, WAF, alarms and a dashboard; it saves on Lambda by running on "
-            "arm64 with shorter billed durations. Cognito's authorizer has no per-request charge; user-pool MAUs "
-            "are not a per-creation cost and are left out, as are data transfer and the free tiers.")
+            "a second region's replica writes and stack in staging and prod, the email guard, quota and idempotency "
+            "records, the outbox Pipe, X-Ray, WAF, alarms and a dashboard, and the machine clients' Cognito charges; "
+            "it saves on Lambda by running on arm64 with shorter billed durations. The dev stage keeps its idle cost "
+            "under $10 a month: one machine client (each costs $6 a month), no alarms (nobody is paged for dev) and "
+            "no dashboard (config `monitoring`). Cognito's authorizer has no per-request charge; user-pool MAUs are "
+            "not a per-creation cost and are left out, as are data transfer and the free tiers. SnapStart is not "
+            "used, so it adds nothing.")
 
 
 if __name__ == "__main__":

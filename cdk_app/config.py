@@ -70,6 +70,12 @@ class WafConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class MonitoringConfig:
+    alarms: bool  # the alarms, their topic and its email subscription
+    dashboard: bool
+
+
+@dataclass(frozen=True, kw_only=True)
 class DomainConfig:
     name: str
     hosted_zone_id: str
@@ -98,6 +104,7 @@ class StageConfig:
     clients: tuple[ClientConfig, ...]  # machine clients of the user pool (client credentials)
     sender: str
     alarm_email: str | None
+    monitoring: MonitoringConfig
     waf: WafConfig
     domain: DomainConfig | None
 
@@ -183,6 +190,17 @@ def _check_semantics(name: str, stage: dict[str, Any], source: str) -> None:
         raise ConfigError(
             f"{source}: stages.{name}.write_region: {stage['write_region']!r} is not allowed; "
             f"allowed: one of the stage's aws_regions ({', '.join(stage['aws_regions'])})"
+        )
+    alarms = stage.get("monitoring", {}).get("alarms", True)
+    if not alarms and "domain" in stage and len(stage["aws_regions"]) > 1:
+        raise ConfigError(
+            f"{source}: stages.{name}.monitoring.alarms: false is not allowed; allowed: true where a domain routes "
+            "between regions (each region's health check is its API 5XX alarm)"
+        )
+    if not alarms and stage.get("alarm_email"):
+        raise ConfigError(
+            f"{source}: stages.{name}.monitoring.alarms: false is not allowed; allowed: true where alarm_email is set "
+            "(or remove alarm_email)"
         )
     if stage["api"]["throttle_burst_limit"] < stage["api"]["throttle_rate_limit"]:
         raise ConfigError(
@@ -289,6 +307,8 @@ def _stage(name: str, raw: dict[str, Any]) -> StageConfig:
         clients=tuple(ClientConfig(name=n, scopes=tuple(c["scopes"])) for n, c in raw["auth"]["clients"].items()),
         sender=raw["email"]["sender"],
         alarm_email=raw.get("alarm_email"),
+        monitoring=MonitoringConfig(alarms=raw.get("monitoring", {}).get("alarms", True),
+                                    dashboard=raw.get("monitoring", {}).get("dashboard", True)),
         waf=WafConfig(
             enabled=raw.get("waf", {}).get("enabled", name == "prod"),
             rate_limit=raw.get("waf", {}).get("rate_limit", DEFAULT_WAF_RATE_LIMIT),

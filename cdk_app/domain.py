@@ -22,7 +22,7 @@ class CustomDomain(Construct):
     """
 
     def __init__(
-        self, scope: Construct, id: str, *, stage: StageConfig, api: apigw.RestApi, health_alarm: cloudwatch.Alarm
+        self, scope: Construct, id: str, *, stage: StageConfig, api: apigw.RestApi, health_alarm: cloudwatch.Alarm | None
     ) -> None:
         super().__init__(scope, id)
         assert stage.domain is not None
@@ -46,6 +46,7 @@ class CustomDomain(Construct):
         apigw.BasePathMapping(self, "Mapping", domain_name=self.domain, rest_api=api, stage=api.deployment_stage)
         target = route53.RecordTarget.from_alias(targets.ApiGatewayDomain(self.domain))
         if len(stage.aws_regions) > 1:
+            assert health_alarm is not None, "config requires monitoring.alarms where a domain routes between regions"
             self.health_check = route53.HealthCheck(
                 self,
                 "Health",

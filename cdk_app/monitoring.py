@@ -136,7 +136,8 @@ def table_metric(table_name: str, name: str, *, statistic: str = "Sum", **dimens
 
 
 class ServiceMonitoring(Construct):
-    """Alarms and the dashboard for one (stage, region) of the service."""
+    """Alarms and the dashboard for one (stage, region) of the service, each where the stage's
+    config turns it on (monitoring.alarms, monitoring.dashboard)."""
 
     def __init__(
         self,
@@ -151,14 +152,33 @@ class ServiceMonitoring(Construct):
         pipe_name: str,
     ) -> None:
         super().__init__(scope, id)
-        stack = Stack.of(self)
-        region = stack.region
+        region = Stack.of(self).region
         self._prefix = f"archon-{stage.name}-{region}"
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+        self.topic: sns.ITopic | None = None
+        self.api_errors: cloudwatch.Alarm | None = None
+        # ReplicationLatency is published in the sending region, per receiving region.
+        self.replication = {
+            other: table_metric(stage.table_name, "ReplicationLatency", statistic="Average", ReceivingRegion=other).with_(period=FIVE_MINUTES)
+            for other in stage.aws_regions if other != region
+        }
+        if stage.monitoring.alarms:
+            dead_letter_queues = self._alarms(stage=stage, api=api, functions=functions, queue=queue,
+                                              dead_letter_queues=dead_letter_queues, pipe_name=pipe_name)
+        self.dashboard: cloudwatch.Dashboard | None = None
+        if stage.monitoring.dashboard:
+            self.dashboard = self._dashboard(stage=stage, api=api, functions=functions, queue=queue,
+                                             dead_letter_queues=dead_letter_queues, pipe_name=pipe_name)
+
+    def _alarms(self, *, stage: StageConfig, api: apigw.RestApi, functions: dict[str, ServiceFunction],
+                queue: sqs.IQueue, dead_letter_queues: dict[str, sqs.IQueue], pipe_name: str) -> dict[str, sqs.IQueue]:
+        """Every alarm of ALARMS that applies here; returns the dead-letter queues watched, the
+        alarm topic's own included."""
+        region = Stack.of(self).region
         alarm_topic = AlarmTopic(self, "Alarms", stage=stage)
         self.topic = alarm_topic.topic
         if alarm_topic.dead_letter_queue is not None:
             dead_letter_queues = {**dead_letter_queues, "alarm-delivery-dlq": alarm_topic.dead_letter_queue}
-        self.alarms: dict[str, cloudwatch.Alarm] = {}
         api_stage = api.deployment_stage
 
         self.api_errors = self._alarm(
@@ -188,20 +208,13 @@ class ServiceMonitoring(Construct):
                 "reads": table_metric(stage.table_name, "ReadThrottleEvents").with_(period=FIVE_MINUTES),
                 "writes": table_metric(stage.table_name, "WriteThrottleEvents").with_(period=FIVE_MINUTES),
             }), "Throttled requests on the users table")
-        # ReplicationLatency is published in the sending region, per receiving region.
-        self.replication = {
-            other: table_metric(stage.table_name, "ReplicationLatency", statistic="Average", ReceivingRegion=other).with_(period=FIVE_MINUTES)
-            for other in stage.aws_regions if other != region
-        }
         for other, metric in self.replication.items():
             self._alarm("replication-latency", metric, f"Replication latency (ms) from {region} to {other}", subject=other)
         if region == stage.primary_region:  # SES reputation is per account; watched once
             for slug, metric_name in (("ses-bounce-rate", "Reputation.BounceRate"), ("ses-complaint-rate", "Reputation.ComplaintRate")):
                 self._alarm(slug, cloudwatch.Metric(namespace="AWS/SES", metric_name=metric_name, statistic="Maximum",
                                                     period=Duration.hours(1)), f"SES {metric_name}")
-
-        self.dashboard = self._dashboard(stage=stage, api=api, functions=functions, queue=queue,
-                                         dead_letter_queues=dead_letter_queues, pipe_name=pipe_name)
+        return dead_letter_queues
 
     def _alarm(self, slug: str, metric: cloudwatch.IMetric, what: str, *, subject: str | None = None,
                value: float | None = None) -> cloudwatch.Alarm:
@@ -219,6 +232,7 @@ class ServiceMonitoring(Construct):
             # No traffic is not an outage; quiet metrics are simply absent.
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+        assert self.topic is not None  # set before any alarm
         alarm.add_alarm_action(actions.SnsAction(self.topic))
         alarm.add_ok_action(actions.SnsAction(self.topic))
         self.alarms[name] = alarm
@@ -231,7 +245,8 @@ class ServiceMonitoring(Construct):
         dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=self._prefix,
                                          default_interval=Duration.hours(3))
         width = 8
-        dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24))
+        if self.alarms:
+            dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24))
         dashboard.add_widgets(
             cloudwatch.GraphWidget(title="API requests", width=width, left=[
                 api_stage.metric_count(statistic="Sum", period=ONE_MINUTE, label="requests")]),

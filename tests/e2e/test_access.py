@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.parse
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -67,8 +67,9 @@ def test_missing_or_malformed_tokens_are_401_in_the_error_body(runner: Runner, v
     assert_error(runner.request("GET", "/users", headers=headers, auth=bool(value)), 401, "unauthorized")
 
 
-def test_the_token_endpoint_grants_a_client_its_scopes_and_nothing_more(runner: Runner) -> None:
-    clients = {c["name"].rsplit("-", 1)[1]: c for c in runner.local("clients")["clients"]}  # archon-dev-reader
+def test_the_token_endpoint_grants_a_client_its_scopes_and_nothing_more(launch: Callable[..., Runner]) -> None:
+    runner = launch("--stage", "staging")  # staging's pool has a read-only client; dev keeps one client
+    clients = {c["name"].rsplit("-", 1)[1]: c for c in runner.local("clients")["clients"]}  # archon-staging-reader
     reader = clients["reader"]
 
     def ask(client: dict[str, Any], scope: str | None, secret: str | None = None) -> Any:

@@ -53,6 +53,8 @@ CASES = {
     "waf rate limit too low": (_set("stages.prod.waf.rate_limit", 10), "stages.prod.waf.rate_limit", "from 100 to"),
     "waf without enabled": (_set("stages.staging.waf", {"rate_limit": 500}), "stages.staging.waf.enabled", "true or false"),
     "bad alarm email": (_set("stages.dev.alarm_email", "oncall"), "stages.dev.alarm_email", "oncall@example.com"),
+    "alarms off with an alarm email": (_set("stages.prod.monitoring", {"alarms": False}), "stages.prod.monitoring.alarms", "where alarm_email is set"),
+    "monitoring misspelt": (_set("stages.staging.monitoring", {"alarm": False}), "stages.staging.monitoring", "alarms and dashboard"),
     "domain outside its zone": (
         _set("stages.prod.domain", {"name": "api.other.example", "hosted_zone_id": "Z123ABC", "hosted_zone_name": "archon.example.com"}),
         "stages.prod.domain.name", "inside the hosted zone 'archon.example.com'"),

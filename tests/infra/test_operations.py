@@ -30,14 +30,15 @@ def _topic_ref(template: dict[str, Any]) -> dict[str, str]:
     return {"Ref": logical_id}
 
 
-def expected_alarms(stage: str, region: str, primary: str, regions: list[str]) -> set[str]:
+def expected_alarms(stage: str, region: str, primary: str, regions: list[str], *, enabled: bool = True) -> set[str]:
+    if not enabled:  # monitoring.alarms: false (dev)
+        return set()
     p = f"archon-{stage}-{region}"
     names = {f"{p}-api-5xx-rate", f"{p}-api-latency-p99", f"{p}-queue-age", f"{p}-pipe-failures", f"{p}-table-throttles"}
     for fn in ("users-api", "notifications"):
         names |= {f"{p}-function-errors-{fn}", f"{p}-function-throttles-{fn}", f"{p}-function-duration-{fn}"}
     names |= {f"{p}-dlq-depth-notifications-dlq", f"{p}-dlq-depth-outbox-dlq"}
-    if stage != "dev":  # staging and prod name an alarm email, whose subscription has a DLQ
-        names.add(f"{p}-dlq-depth-alarm-delivery-dlq")
+    names.add(f"{p}-dlq-depth-alarm-delivery-dlq")  # staging and prod name an alarm email, whose subscription has a DLQ
     names |= {f"{p}-replication-latency-{other}" for other in regions if other != region}
     if region == primary:
         names |= {f"{p}-ses-bounce-rate", f"{p}-ses-complaint-rate"}
@@ -48,10 +49,16 @@ def expected_alarms(stage: str, region: str, primary: str, regions: list[str]) -
 def test_each_stack_has_exactly_the_alarms_of_its_stage_and_region(synth, stack):
     stage, region = stack.split("-", 1)
     cfg = synth.stages[stage]
-    assert set(alarms(synth.templates[stack])) == expected_alarms(stage, region, cfg.primary_region, list(cfg.aws_regions))
+    assert set(alarms(synth.templates[stack])) == expected_alarms(stage, region, cfg.primary_region, list(cfg.aws_regions),
+                                                                  enabled=cfg.monitoring.alarms)
+    if not cfg.monitoring.alarms:
+        assert resources(synth.templates[stack], "AWS::SNS::Topic") == {}  # nor a topic, its key or subscription
 
 
-@pytest.mark.parametrize("stack", ALL_STACKS)
+ALARMED_STACKS = [s for s in ALL_STACKS if not s.startswith("dev-")]  # dev: monitoring.alarms is false
+
+
+@pytest.mark.parametrize("stack", ALARMED_STACKS)
 def test_every_alarm_notifies_the_topic_on_alarm_and_ok_and_links_its_runbook(synth, stack):
     template = synth.templates[stack]
     topic = _topic_ref(template)
@@ -115,7 +122,7 @@ def test_replication_alarm_watches_the_other_region_from_each_side(synth):
     assert {"Name": "ReceivingRegion", "Value": "us-east-1"} in west["Dimensions"]
 
 
-@pytest.mark.parametrize("stack", ALL_STACKS)
+@pytest.mark.parametrize("stack", ALARMED_STACKS)
 def test_alarm_topic_is_kms_encrypted_tls_only_and_publishable_by_cloudwatch_only(synth, stack):
     template = synth.templates[stack]
     stage = stack.split("-", 1)[0]
@@ -152,6 +159,9 @@ def test_email_subscription_exactly_when_the_stage_names_an_address(synth, stack
 @pytest.mark.parametrize("stack", ALL_STACKS)
 def test_dashboard_per_stage_and_region_shows_traffic_errors_queues_emails_and_alarms(synth, stack):
     template = synth.templates[stack]
+    if not synth.stages[stack.split("-", 1)[0]].monitoring.dashboard:  # dev: monitoring.dashboard is false
+        assert resources(template, "AWS::CloudWatch::Dashboard") == {}
+        return
     [dashboard] = resources(template, "AWS::CloudWatch::Dashboard").values()
     assert dashboard["Properties"]["DashboardName"] == f"archon-{stack}"
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
@@ -165,8 +175,8 @@ def test_dashboard_per_stage_and_region_shows_traffic_errors_queues_emails_and_a
 
 
 def test_custom_metrics_are_dimensioned_by_stage_so_stages_sharing_an_account_do_not_mix(synth):
-    body = json.dumps(resources(synth.templates["dev-us-east-1"], "AWS::CloudWatch::Dashboard").popitem()[1])
-    assert '\\"Archon\\",\\"UsersCreated\\",\\"service\\",\\"users-api\\",\\"stage\\",\\"dev\\"' in body
+    body = json.dumps(resources(synth.templates["staging-us-east-1"], "AWS::CloudWatch::Dashboard").popitem()[1])
+    assert '\\"Archon\\",\\"UsersCreated\\",\\"service\\",\\"users-api\\",\\"stage\\",\\"staging\\"' in body
     for handler in ("users_api", "notifications"):
         source = (ROOT / "lambda_src" / "handlers" / f"{handler}.py").read_text()
         assert 'metrics.set_default_dimensions(stage=os.environ["STAGE"])' in source
