@@ -1,5 +1,7 @@
 # Archon: every command sets up what it needs on first use (venv, pinned CDK CLI, a supported Node).
 SHELL := /bin/bash
+# Independent set-up steps (the venvs, Node and the CDK CLI, the layer) run side by side.
+MAKEFLAGS += --jobs=4
 .DEFAULT_GOAL := help
 PYTHON ?= python3
 VENV := .venv
@@ -8,6 +10,10 @@ LAMBDA_PYTHON := 3.14
 # Packages the Lambda Python runtime already provides (boto3 and its dependencies): never shipped,
 # so the layer cannot shadow the runtime's SDK.
 RUNTIME_PROVIDED := boto3|botocore|jmespath|python-dateutil|s3transfer|six|urllib3
+# uv installs the pinned Python packages (every venv and the layer), several times faster than pip;
+# pip only installs uv itself, at this pinned version.
+UV_VERSION := 0.13.9
+UV := .tools/uv/bin/uv
 
 export PATH := $(CURDIR)/.tools/node/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export CDK_DISABLE_VERSION_CHECK := 1
@@ -36,10 +42,13 @@ help:
 	@echo "make migrate-email-keys STAGE= [APPLY=1]         re-key a deployed stage's email guards (dry run without APPLY; AWS credentials)"
 	@echo "make clean                                       remove cdk.out, build/ and test caches"
 
-$(VENV)/.stamp: requirements-dev.txt requirements.txt lambda_src/requirements.txt
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+$(VENV)/.stamp: requirements-dev.txt requirements.txt lambda_src/requirements.txt $(UV)
+	$(UV) venv --quiet --seed --allow-existing --python $(PYTHON) $(VENV)
+	VIRTUAL_ENV=$(VENV) $(UV) pip install --quiet -r requirements-dev.txt
 	touch $@
+
+$(UV):
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target .tools/uv uv==$(UV_VERSION)
 
 # npx puts node_modules/.bin first on PATH, so the supported Node linked there runs the CDK CLI
 # (and the jsii runtime it starts) however it is called: make, or npx cdk as the README says.
@@ -53,12 +62,12 @@ node_modules/.stamp: package.json package-lock.json .tools/node/bin/node
 
 # The functions' dependencies as a Lambda layer: pinned, arm64 wheels for the Lambda runtime's
 # Python, installed without Docker.
-build/layer.stamp: lambda_src/requirements.txt $(VENV)/.stamp
+build/layer.stamp: lambda_src/requirements.txt $(UV)
 	rm -rf build/layer && mkdir -p build/layer
 	grep -E '^[A-Za-z0-9_.-]+==' lambda_src/requirements.txt | grep -vE '^($(RUNTIME_PROVIDED))==' > build/layer-requirements.txt
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-compile \
-	  --platform manylinux2014_aarch64 --implementation cp --python-version $(LAMBDA_PYTHON) \
-	  --only-binary=:all: --target build/layer/python -r build/layer-requirements.txt
+	$(UV) pip install --quiet --no-deps --no-compile --no-build \
+	  --python-platform aarch64-manylinux2014 --python-version $(LAMBDA_PYTHON) \
+	  --target build/layer/python -r build/layer-requirements.txt
 	rm -rf build/layer/python/bin
 	find build/layer -name __pycache__ -prune -exec rm -rf {} +
 	touch $@
@@ -66,21 +75,21 @@ build/layer.stamp: lambda_src/requirements.txt $(VENV)/.stamp
 layer: build/layer.stamp
 
 # checkov in a venv of its own: it ships an `hcl2` module that clashes with python-hcl2.
-.tools/checkov/.stamp: tools/requirements-checkov.txt
-	$(PYTHON) -m venv .tools/checkov
-	.tools/checkov/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-checkov.txt
+.tools/checkov/.stamp: tools/requirements-checkov.txt $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) .tools/checkov
+	VIRTUAL_ENV=.tools/checkov $(UV) pip install --quiet -r tools/requirements-checkov.txt
 	touch $@
 
 # The third-party client generator of the contract test, in a venv of its own (its own ruff and typer).
-.tools/openapi-client/.stamp: tools/requirements-openapi-client.txt
-	$(PYTHON) -m venv .tools/openapi-client
-	.tools/openapi-client/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-openapi-client.txt
+.tools/openapi-client/.stamp: tools/requirements-openapi-client.txt $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) .tools/openapi-client
+	VIRTUAL_ENV=.tools/openapi-client $(UV) pip install --quiet -r tools/requirements-openapi-client.txt
 	touch $@
 
 # Stock moto 5.2.5 in a venv of its own for bench/yardstick.py: the runner pins 5.1.22.
-.tools/yardstick/.stamp: bench/requirements-yardstick.txt
-	$(PYTHON) -m venv .tools/yardstick
-	.tools/yardstick/bin/pip install --quiet --disable-pip-version-check -r bench/requirements-yardstick.txt
+.tools/yardstick/.stamp: bench/requirements-yardstick.txt $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) .tools/yardstick
+	VIRTUAL_ENV=.tools/yardstick $(UV) pip install --quiet -r bench/requirements-yardstick.txt
 	touch $@
 
 setup: $(VENV)/.stamp node_modules/.stamp .tools/node/bin/node build/layer.stamp .tools/checkov/.stamp .tools/openapi-client/.stamp
@@ -177,13 +186,13 @@ snapshot: setup
 	$(VENV)/bin/python -m pytest tests/infra -k snapshot --snapshot-update
 
 lock:  ## re-pin every Python dependency after editing a requirements*.in file
-	$(VENV)/bin/pip install --quiet pip-tools==7.5.2
-	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header -o requirements-dev.txt requirements-dev.in
-	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header -c requirements-dev.txt -o requirements.txt requirements.in
-	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header -c requirements-dev.txt -o lambda_src/requirements.txt lambda_src/requirements.in
-	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header -o tools/requirements-checkov.txt tools/requirements-checkov.in
-	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header -o tools/requirements-openapi-client.txt tools/requirements-openapi-client.in
-	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header -o bench/requirements-yardstick.txt bench/requirements-yardstick.in
+	VIRTUAL_ENV=$(VENV) $(UV) pip install --quiet pip-tools==7.5.2
+	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header --no-emit-index-url --no-emit-find-links -o requirements-dev.txt requirements-dev.in
+	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header --no-emit-index-url --no-emit-find-links -c requirements-dev.txt -o requirements.txt requirements.in
+	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header --no-emit-index-url --no-emit-find-links -c requirements-dev.txt -o lambda_src/requirements.txt lambda_src/requirements.in
+	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header --no-emit-index-url --no-emit-find-links -o tools/requirements-checkov.txt tools/requirements-checkov.in
+	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header --no-emit-index-url --no-emit-find-links -o tools/requirements-openapi-client.txt tools/requirements-openapi-client.in
+	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header --no-emit-index-url --no-emit-find-links -o bench/requirements-yardstick.txt bench/requirements-yardstick.in
 
 clean:
 	rm -rf cdk.out build .pytest_cache .coverage .coverage.* htmlcov
