@@ -19,8 +19,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import publish  # noqa: E402
+
+from tools.shell_env import user_shell_env  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_SYNTH_RUNS", "3"))
 MINIMAL_APP = """
@@ -39,7 +42,7 @@ def timed(command: list[str], **kwargs) -> float:
 
 
 def main() -> None:
-    env = {**os.environ, "CDK_DISABLE_VERSION_CHECK": "1"}
+    env = user_shell_env(CDK_DISABLE_VERSION_CHECK="1")
     synth_all, synth_minimal = [], []
     with tempfile.TemporaryDirectory() as tmp:
         minimal = Path(tmp) / "minimal_app.py"

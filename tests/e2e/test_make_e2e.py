@@ -3,18 +3,18 @@ with its e2e client's credentials: the whole API suite passes, nothing skipped."
 
 from __future__ import annotations
 
-import os
 import subprocess
 
 import pytest
 
 from tools.runner_client import ROOT, Runner
+from tools.shell_env import user_shell_env
 
 pytestmark = pytest.mark.slow
 
 
 def make_e2e(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("ARCHON_", "COVERAGE_", "PYTEST_"))}
+    clean = {k: v for k, v in user_shell_env().items() if not k.startswith(("ARCHON_", "COVERAGE_", "PYTEST_"))}
     return subprocess.run(["make", "-s", "e2e", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=300)
 
 

@@ -3,7 +3,6 @@ STAGE never deletes output, and config errors name the line, the key and the fix
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 import yaml
 
 from cdk_app.config import CONFIG_FILE, ROOT, ConfigError, load_stages
+from tools.shell_env import user_shell_env
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 def test_make_help_lists_every_command_the_readme_names() -> None:
     readme = (ROOT / "README.md").read_text()
     named = set(re.findall(r"\bmake (?:-s )?([a-z][a-z0-9-]+)", readme)) - {"sure", "it", "the", "a"}
-    helped = subprocess.run(["make", "help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    helped = subprocess.run(["make", "help"], cwd=ROOT, env=user_shell_env(), capture_output=True, text=True, check=True).stdout
     listed = set(re.findall(r"^make ([a-z][a-z0-9-]+)", helped, flags=re.MULTILINE))
     assert named, "the README names no make command?"
     assert named <= listed, f"make help omits {sorted(named - listed)}"
@@ -42,7 +42,7 @@ def test_make_synth_with_a_bad_stage_keeps_the_previous_output(tmp_path: Path) -
     keep = [arg for target in (".venv/.stamp", "node_modules/.stamp", ".tools/node/bin/node", "build/layer.stamp", ".tools/checkov/.stamp")
             for arg in ("-o", target)]
     result = subprocess.run(["make", *keep, "synth", "STAGE=prd"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "CI": "true"})
+                            env=user_shell_env(CI="true"))
     assert result.returncode != 0
     assert "stages.prd: no such stage; allowed: dev, staging, prod" in result.stderr + result.stdout
     assert (previous / "manifest.json").read_text() == "{}"

@@ -1,0 +1,89 @@
+"""First run and first test from a clean clone: what a newcomer and CI wait for.
+
+    make bench          # all benchmarks; this one alone: .venv/bin/python bench/first_run.py
+
+Clones the committed HEAD into a scratch directory and, with empty package caches (uv, pip, npm),
+times `make run` until the runner prints its ready line, then stops it. Then, in a second clean
+clone, the whole `make test` with CI=true, as `.ci/run` runs it (skip with BENCH_CLEAN_SUITE=0).
+The packages still come over the network from the registries, so the figure moves with them.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import publish  # noqa: E402
+
+from tools.shell_env import user_shell_env  # noqa: E402
+
+TIMEOUT = 600
+
+
+def clean_clone(into: Path) -> dict[str, str]:
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(into / "archon")], check=True)
+    caches = into / "caches"
+    return {**{k: v for k, v in user_shell_env().items() if not k.startswith(("VIRTUAL_ENV", "COVERAGE_"))},
+            "UV_CACHE_DIR": str(caches / "uv"), "npm_config_cache": str(caches / "npm"),
+            "PIP_NO_CACHE_DIR": "1", "XDG_CACHE_HOME": str(caches / "xdg")}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def first_run(scratch: Path) -> float:
+    env = clean_clone(scratch)
+    started = time.perf_counter()
+    process = subprocess.Popen(["make", "run", f"PORT={free_port()}"], cwd=scratch / "archon", env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    assert process.stdout is not None
+    try:
+        for line in process.stdout:
+            if "ready in" in line:
+                return time.perf_counter() - started
+            if time.perf_counter() - started > TIMEOUT:
+                break
+        raise SystemExit(f"make run did not get ready in a clean clone (exit {process.poll()})")
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def clean_suite(scratch: Path) -> float:
+    env = {**clean_clone(scratch), "CI": "true"}
+    started = time.perf_counter()
+    subprocess.run(["bash", ".ci/run"], cwd=scratch / "archon", env=env, check=True, capture_output=True, text=True)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        run = first_run(Path(tmp))
+    lines = [f"Machine: {platform.machine()}, {os.cpu_count()} cores; one run each, from `git clone` of HEAD with empty "
+             "uv, pip and npm caches.", "", "| Step | wall time |", "| --- | --- |",
+             f"| `make run` until the API answers (venvs, Node, the CDK CLI, the layer, a synth) | {run:.0f} s |"]
+    if os.environ.get("BENCH_CLEAN_SUITE", "1") != "0":
+        with tempfile.TemporaryDirectory() as tmp:
+            suite = clean_suite(Path(tmp))
+        lines.append(f"| `bash .ci/run` (`make test` with its set-up, CI=true) | {suite:.0f} s |")
+    publish("first-run", "First run from a clean clone", lines,
+            "uv installs every venv and the layer's arm64 wheels, and make runs the independent set-up steps "
+            "side by side (the venvs, Node and the CDK CLI, the layer); `make run` installs the whole dev venv, "
+            "which uv makes cheap, so a later `make test` has nothing Python left to install.")
+
+
+if __name__ == "__main__":
+    main()

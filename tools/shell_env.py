@@ -1,0 +1,17 @@
+"""The environment of a user who types `make ...` at a shell.
+
+Tests and benchmarks that run make are often themselves started by make (`make test`, `make bench`);
+the parent's MAKEFLAGS would hand the child a jobserver it cannot reach, and make then prints a
+warning a user never sees.
+"""
+
+from __future__ import annotations
+
+import os
+
+PARENT_MAKE = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKE_TERMOUT", "MAKE_TERMERR")
+
+
+def user_shell_env(base: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
+    source = os.environ if base is None else base
+    return {**{k: v for k, v in source.items() if k not in PARENT_MAKE}, **extra}
