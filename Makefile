@@ -186,14 +186,13 @@ migrate-email-keys: $(VENV)/.stamp
 snapshot: setup
 	$(VENV)/bin/python -m pytest tests/infra -k snapshot --snapshot-update
 
-lock:  ## re-pin every Python dependency after editing a requirements*.in file
-	VIRTUAL_ENV=$(VENV) $(UV) pip install --quiet pip-tools==7.5.2
-	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header --no-emit-index-url --no-emit-find-links -o requirements-dev.txt requirements-dev.in
-	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header --no-emit-index-url --no-emit-find-links -c requirements-dev.txt -o requirements.txt requirements.in
-	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header --no-emit-index-url --no-emit-find-links -c requirements-dev.txt -o lambda_src/requirements.txt lambda_src/requirements.in
-	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header --no-emit-index-url --no-emit-find-links -o tools/requirements-checkov.txt tools/requirements-checkov.in
-	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header --no-emit-index-url --no-emit-find-links -o tools/requirements-openapi-client.txt tools/requirements-openapi-client.in
-	$(VENV)/bin/pip-compile -q --allow-unsafe --strip-extras --no-header --no-emit-index-url --no-emit-find-links -o bench/requirements-yardstick.txt bench/requirements-yardstick.in
+lock: $(UV)  ## re-pin every Python dependency after editing a requirements*.in file
+	$(UV) pip compile -q --no-header --python $(PYTHON) -o requirements-dev.txt requirements-dev.in
+	$(UV) pip compile -q --no-header --python $(PYTHON) -c requirements-dev.txt -o requirements.txt requirements.in
+	$(UV) pip compile -q --no-header --python $(PYTHON) -c requirements-dev.txt -o lambda_src/requirements.txt lambda_src/requirements.in
+	$(UV) pip compile -q --no-header --python $(PYTHON) -o tools/requirements-checkov.txt tools/requirements-checkov.in
+	$(UV) pip compile -q --no-header --python $(PYTHON) -o tools/requirements-openapi-client.txt tools/requirements-openapi-client.in
+	$(UV) pip compile -q --no-header --python $(PYTHON) -o bench/requirements-yardstick.txt bench/requirements-yardstick.in
 
 clean:
 	rm -rf cdk.out build .pytest_cache .coverage .coverage.* htmlcov

@@ -43,6 +43,9 @@ PRICE: dict[str, Any] = {
     # Cognito machine-to-machine (client-credentials) authorization, since 2024: per app client
     # per month, and per token issued (first tier).
     "cognito_m2m_client_month": 6.00, "cognito_m2m_token": 2.25 / 1e3,
+    # Lambda SnapStart for Python: the cached snapshot, per GB of memory per second a version
+    # exists, and each environment restored from it, per GB of memory.
+    "snapstart_cache_gb_second": 0.0000015046, "snapstart_restore_gb": 0.0001397998,
 }
 ASSUMED: dict[str, Any] = {
     "dynamodb_single_call_ms": 6, "dynamodb_transaction_ms": 12, "sqs_send_ms": 8, "ses_send_ms": 25,
@@ -57,6 +60,7 @@ ASSUMED: dict[str, Any] = {
     "waf_rules": 2,
     "batch_size": 10,
     "m2m_tokens_per_client_per_hour": 1,  # clients cache their 1-hour token, as the README asks
+    "snapstart_restores_per_region_per_hour": 12,  # environments Lambda starts (idle gaps, recycling, scale-out)
 }
 SECONDS_PER_MONTH = 30 * 24 * 3600
 
@@ -68,13 +72,19 @@ class Stage:
     api_memory_mb: int
     processor_memory_mb: int
     waf: bool
+    snap_start_mb: int  # memory of the functions with SnapStart, summed
+
+    @property
+    def restores_per_month(self) -> float:
+        return self.regions * ASSUMED["snapstart_restores_per_region_per_hour"] * 24 * 30 if self.snap_start_mb else 0.0
 
 
 def stages() -> list[Stage]:
     from cdk_app.config import load_stages
 
     return [Stage(name=s.name, regions=len(s.aws_regions), api_memory_mb=s.users_api.memory_mb,
-                  processor_memory_mb=s.notifications.memory_mb, waf=s.waf.enabled) for s in load_stages()]
+                  processor_memory_mb=s.notifications.memory_mb, waf=s.waf.enabled,
+                  snap_start_mb=sum(f.memory_mb for f in (s.users_api, s.notifications) if f.snap_start)) for s in load_stages()]
 
 
 COUNTED = ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard", "AWS::KMS::Key", "AWS::Cognito::UserPoolClient")
@@ -111,6 +121,8 @@ def idle(stage: Stage, counts: dict[str, int]) -> dict[str, float]:
         * SECONDS_PER_MONTH * PRICE["dynamodb_stream_read"],
         "queue polling (the event source)": stage.regions * ASSUMED["sqs_idle_polls_per_month"] * PRICE["sqs_request"],
         "WAF web ACL and rules": stage.regions * (PRICE["waf_web_acl_month"] + ASSUMED["waf_rules"] * PRICE["waf_rule_month"]) if stage.waf else 0.0,
+        # One version per function: a replaced one is deleted with its snapshot (cdk_app/functions.py).
+        "SnapStart snapshots": stage.regions * stage.snap_start_mb / 1024 * SECONDS_PER_MONTH * PRICE["snapstart_cache_gb_second"],
     }
 
 
@@ -157,7 +169,8 @@ def archon(stage: Stage, creations: float, cpu: dict[str, float], counts: dict[s
         "CloudWatch Logs": log_gb * PRICE["logs_ingested_gb"],
         "X-Ray": (traces(per_second) + traces(per_second / batch)) * PRICE["xray_trace"],
         "Cognito M2M tokens": tokens * PRICE["cognito_m2m_token"],
-        "idle (alarms, dashboard, keys, app clients, polling, WAF ACL)": sum(idle(stage, counts).values()),
+        "SnapStart restores": stage.restores_per_month * stage.snap_start_mb / 1024 * PRICE["snapstart_restore_gb"],
+        "idle (alarms, dashboard, keys, app clients, polling, WAF ACL, snapshots)": sum(idle(stage, counts).values()),
     }
 
 
@@ -176,7 +189,7 @@ def original(creations: float, cpu: dict[str, float]) -> dict[str, float]:
         "SQS": creations * (1 + 2 / batch) * PRICE["sqs_request"],
         "SES": creations * PRICE["ses_email"],
         "CloudWatch Logs": log_gb * PRICE["logs_ingested_gb"],
-        "idle (alarms, dashboard, keys, app clients, polling, WAF ACL)": ASSUMED["sqs_idle_polls_per_month"] * PRICE["sqs_request"],
+        "idle (alarms, dashboard, keys, app clients, polling, WAF ACL, snapshots)": ASSUMED["sqs_idle_polls_per_month"] * PRICE["sqs_request"],
     }
 
 
@@ -223,8 +236,10 @@ def main() -> None:
             "it saves on Lambda by running on arm64 with shorter billed durations. The dev stage keeps its idle cost "
             "under $10 a month: one machine client (each costs $6 a month), no alarms (nobody is paged for dev) and "
             "no dashboard (config `monitoring`). Cognito's authorizer has no per-request charge; user-pool MAUs are "
-            "not a per-creation cost and are left out, as are data transfer and the free tiers. SnapStart is not "
-            "used, so it adds nothing.")
+            "not a per-creation cost and are left out, as are data transfer and the free tiers. SnapStart (config "
+            "`functions.<name>.snap_start`, on for prod's API) adds its snapshot cache to the idle cost, per region, "
+            "and a charge per environment restored, by an assumed rate of environment starts; publishing a version "
+            "also bills its one init, left out.")
 
 
 if __name__ == "__main__":

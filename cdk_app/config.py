@@ -42,6 +42,9 @@ def aws_regions() -> frozenset[str]:
 class FunctionConfig:
     memory_mb: int
     timeout_seconds: int
+    # Callers invoke an alias on a published version restored from a snapshot of its initialised
+    # environment, instead of $LATEST initialised on each cold start.
+    snap_start: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,8 +1,10 @@
-"""A service function: its own role, its own log group, arm64, tracing, the shared layer."""
+"""A service function: its own role, its own log group, arm64, tracing, the shared layer, and
+optionally SnapStart (callers then invoke an alias on the published version)."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+import aws_cdk as cdk
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
@@ -61,6 +63,9 @@ class ServiceFunction(Construct):
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             tracing=lambda_.Tracing.ACTIVE,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if sizing.snap_start else None,
+            # A replaced version is deleted, and its cached snapshot (billed while it exists) with it.
+            current_version_options=lambda_.VersionOptions(removal_policy=RemovalPolicy.DESTROY) if sizing.snap_start else None,
             environment={
                 "POWERTOOLS_SERVICE_NAME": name,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
@@ -72,6 +77,15 @@ class ServiceFunction(Construct):
                 **environment,
             },
         )
+        # What API Gateway and event sources invoke. Snapshots exist only for published versions, so
+        # with SnapStart that is an alias on the current one; without it, $LATEST.
+        self.entry_point: lambda_.IFunction = (
+            lambda_.Alias(self, "Live", alias_name="live", version=self.function.current_version)
+            if sizing.snap_start else self.function)
+        if sizing.snap_start:
+            # CDK warns whenever SnapStart is set: snapshots exist only for published versions. The alias above publishes one.
+            cdk.Annotations.of(self.function).acknowledge_warning(
+                "@aws-cdk/aws-lambda:snapStartRequirePublish", "The Live alias publishes the current version and callers invoke it")
         acknowledge(
             self.role,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",

@@ -74,7 +74,7 @@ class WelcomeNotifications(Construct):
         # What SqsEventSource does (a mapping and the consume grant), under the id it gave the
         # mapping while the stacks sat in a Stage: Lambda refuses a second mapping of one queue to
         # one function, so a new logical id would fail the deploy of every stage deployed before.
-        mapping = self.processor.function.add_event_source_mapping(
+        mapping = self.processor.entry_point.add_event_source_mapping(
             f"SqsEventSource:{staged_unique_id(self.queue.queue)}",
             event_source_arn=self.queue.queue.queue_arn,
             batch_size=BATCH_SIZE,

@@ -74,7 +74,7 @@ class UsersServiceStack(Stack):
         self.users_api.role.add_to_policy(
             iam.PolicyStatement(actions=["dynamodb:Query"], resources=[self.data.index_arn])
         )
-        self.api = UsersApi(self, "Api", stage=stage, handler=self.users_api.function, user_pool=self.users.user_pool)
+        self.api = UsersApi(self, "Api", stage=stage, handler=self.users_api.entry_point, user_pool=self.users.user_pool)
 
         self.notifications = WelcomeNotifications(
             self, "Notifications", stage=stage, layer=layer,

@@ -28,6 +28,8 @@ IGNORED = {
     "AWS::IAM::Policy": "IAM is not enforced locally",
     "AWS::Lambda::Permission": "IAM is not enforced locally",
     "AWS::Lambda::LayerVersion": "the layer's arm64 wheels are replaced by the same pins in the venv",
+    "AWS::Lambda::Version": "the runner runs the function's current code; an alias on a version invokes its function",
+    "AWS::Lambda::Alias": "the runner runs the function's current code; an alias on a version invokes its function",
     "AWS::Logs::LogGroup": "function logs go to the runner's log file",
     "AWS::SQS::QueuePolicy": "resource policies are not enforced locally",
     "AWS::ApiGateway::RestApi": "the runner is the API",
@@ -381,7 +383,7 @@ def _event_sources(t: _Template) -> list[EventSourceSpec]:
             raise WiringError(f"{logical_id}: event source filters are not emulated")
         sources.append(EventSourceSpec(
             queue_logical_id=source,
-            function_logical_id=ref_id(p["FunctionName"], f"{logical_id} FunctionName"),
+            function_logical_id=_function_behind(t, ref_id(p["FunctionName"], f"{logical_id} FunctionName")),
             batch_size=int(p.get("BatchSize", 10)),
             batching_window_seconds=int(p.get("MaximumBatchingWindowInSeconds", 0)),
             report_batch_item_failures="ReportBatchItemFailures" in p.get("FunctionResponseTypes", []),
@@ -459,7 +461,7 @@ def _routes(t: _Template) -> dict[str, dict[str, MethodSpec]]:
             validate_parameters=bool(validator.get("ValidateRequestParameters")),
         )
         if kind == "AWS_PROXY":
-            method["function_logical_id"] = _proxy_function(integration["Uri"], logical_id)
+            method["function_logical_id"] = _function_behind(t, _proxy_target(integration["Uri"], logical_id))
         elif kind == "MOCK":
             method.update(_mock_response(integration, logical_id))
         else:
@@ -468,12 +470,23 @@ def _routes(t: _Template) -> dict[str, dict[str, MethodSpec]]:
     return routes
 
 
-def _proxy_function(uri: Any, logical_id: str) -> str:
+def _proxy_target(uri: Any, logical_id: str) -> str:
+    """The function, or the alias, that an AWS_PROXY integration's URI invokes."""
     parts = uri.get("Fn::Join", ["", []])[1] if isinstance(uri, dict) else []
     for part in parts:
-        if isinstance(part, dict) and "Fn::GetAtt" in part:
-            return part["Fn::GetAtt"][0]
+        if isinstance(part, dict) and ("Fn::GetAtt" in part or "Ref" in part):
+            return ref_id(part, f"{logical_id} Integration Uri")
     raise WiringError(f"{logical_id}: cannot find the Lambda function in the integration URI")
+
+
+def _function_behind(t: _Template, logical_id: str) -> str:
+    """The function a reference invokes: itself, or the function of an alias or a version."""
+    resource = t.resources.get(logical_id, {})
+    if resource.get("Type") in ("AWS::Lambda::Alias", "AWS::Lambda::Version"):
+        return ref_id(resource["Properties"]["FunctionName"], f"{logical_id} FunctionName")
+    if resource.get("Type") != "AWS::Lambda::Function":
+        raise WiringError(f"{logical_id}: invoked as a Lambda function, but it is {resource.get('Type', 'not in the template')}")
+    return logical_id
 
 
 def _mock_response(integration: dict[str, Any], logical_id: str) -> dict[str, Any]:

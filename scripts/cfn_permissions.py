@@ -27,7 +27,7 @@ UNREGISTERED = {
 
 def synthesised_types() -> set[str]:
     """The resource types of every stage, with every optional feature on (a custom domain, WAF,
-    alarm email), so that turning one on in config needs no new permissions."""
+    alarm email, SnapStart), so that turning one on in config needs no new permissions."""
     import tempfile
 
     import aws_cdk as cdk
@@ -39,8 +39,10 @@ def synthesised_types() -> set[str]:
 
     config = yaml.safe_load(CONFIG_FILE.read_text())
     for name, stage in config["stages"].items():
-        stage.update(waf={"enabled": True}, alarm_email="oncall@example.com",
+        stage.update(waf={"enabled": True}, alarm_email="oncall@example.com", monitoring={"alarms": True, "dashboard": True},
                      domain={"name": f"api-{name}.example.com", "hosted_zone_id": "Z0123456789ABCDEFGHIJ", "hosted_zone_name": "example.com"})
+        for function in stage["functions"].values():
+            function["snap_start"] = True
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     with tempfile.TemporaryDirectory() as folder:
         every_feature = Path(folder) / "stages.yaml"

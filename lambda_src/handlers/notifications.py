@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from botocore.config import Config
 
+from handlers.snapshot_hooks import share_nothing_across_restores
 from users.welcome import Outcome, WelcomeEmails, WelcomeFailure, WelcomeMarkFailed, WelcomeMessage
 
 logger = Logger()
@@ -22,9 +23,12 @@ metrics = Metrics()
 metrics.set_default_dimensions(stage=os.environ["STAGE"])
 
 _retries = Config(retries={"mode": "standard", "max_attempts": 3})
+_dynamodb = boto3.client("dynamodb", config=_retries)
+_ses = boto3.client("sesv2", config=_retries)
+share_nothing_across_restores(_dynamodb, _ses)
 welcome = WelcomeEmails(
-    dynamodb=boto3.client("dynamodb", config=_retries),
-    ses=boto3.client("sesv2", config=_retries),
+    dynamodb=_dynamodb,
+    ses=_ses,
     table_name=os.environ["TABLE_NAME"],
     sender=os.environ["SENDER_ADDRESS"],
     lease_seconds=int(os.environ["DELIVERY_LEASE_SECONDS"]),

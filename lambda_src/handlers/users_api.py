@@ -30,6 +30,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from botocore.config import Config
 
+from handlers.snapshot_hooks import share_nothing_across_restores
 from users import cursor as cursor_codec
 from users.errors import CreateLimitReached, DomainError, TemporarilyUnavailable
 from users.logic import UsersService
@@ -61,6 +62,7 @@ _dynamodb = boto3.client("dynamodb", config=_retries)
 _writer = _dynamodb if WRITE_REGION == REGION else boto3.client(
     "dynamodb", region_name=WRITE_REGION,
     config=_retries.merge(Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})))
+share_nothing_across_restores(_dynamodb, _writer)
 service = UsersService(
     repository=UsersRepository(client=_writer, table_name=TABLE_NAME, region=WRITE_REGION, replica=_dynamodb),
     creates_per_caller_per_hour=int(os.environ["CREATES_PER_CALLER_PER_HOUR"]) if os.environ.get("CREATES_PER_CALLER_PER_HOUR") else None,

@@ -54,6 +54,10 @@ CASES = {
     "waf without enabled": (_set("stages.staging.waf", {"rate_limit": 500}), "stages.staging.waf.enabled", "true or false"),
     "bad alarm email": (_set("stages.dev.alarm_email", "oncall"), "stages.dev.alarm_email", "oncall@example.com"),
     "alarms off with an alarm email": (_set("stages.prod.monitoring", {"alarms": False}), "stages.prod.monitoring.alarms", "where alarm_email is set"),
+    "snap_start not a boolean": (_set("stages.prod.functions.users_api.snap_start", "yes"), "stages.prod.functions.users_api.snap_start",
+                                 "true to publish a version with Lambda SnapStart"),
+    "snap_start misspelt": (_set("stages.dev.functions.notifications", {"memory_mb": 256, "timeout_seconds": 30, "snapstart": True}),
+                            "stages.dev.functions.notifications", "memory_mb, timeout_seconds and snap_start"),
     "monitoring misspelt": (_set("stages.staging.monitoring", {"alarm": False}), "stages.staging.monitoring", "alarms and dashboard"),
     "domain outside its zone": (
         _set("stages.prod.domain", {"name": "api.other.example", "hosted_zone_id": "Z123ABC", "hosted_zone_name": "archon.example.com"}),

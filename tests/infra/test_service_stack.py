@@ -257,3 +257,36 @@ def test_every_stage_and_region_is_synthesised(synth):
     assert set(synth.templates) == expected
     for name, template in synth.templates.items():
         assert only(template, "AWS::Lambda::Function", FunctionName=f"archon-users-api-{name.split('-')[0]}")
+
+
+def _references(value, logical_id: str) -> bool:
+    return logical_id in json.dumps(value)
+
+
+def test_snap_start_functions_are_invoked_through_an_alias_on_a_published_version(synth):
+    """Snapshots exist only for published versions: with SnapStart, API Gateway and the event source
+    invoke the alias, never $LATEST (which would initialise from scratch on every cold start)."""
+    for stage in ("staging", "prod"):
+        assert synth.stages[stage].users_api.snap_start and not synth.stages[stage].notifications.snap_start
+    assert not synth.stages["dev"].users_api.snap_start, "dev keeps no snapshots (each is billed while it exists)"
+    for stack, template in synth.templates.items():
+        stage = synth.stages[stack.split("-")[0]]
+        callers = {**resources(template, "AWS::ApiGateway::Method"), **resources(template, "AWS::Lambda::EventSourceMapping"),
+                   **resources(template, "AWS::Lambda::Permission")}
+        for name, sizing in ((f"archon-users-api-{stage.name}", stage.users_api), (f"archon-notifications-{stage.name}", stage.notifications)):
+            [(function_id, function)] = [(k, v) for k, v in resources(template, "AWS::Lambda::Function").items()
+                                         if v["Properties"].get("FunctionName") == name]
+            aliases = {k: v for k, v in resources(template, "AWS::Lambda::Alias").items()
+                       if v["Properties"]["FunctionName"] == {"Ref": function_id}}
+            invokers = [k for k, v in callers.items() if _references(v, function_id) or any(_references(v, a) for a in aliases)]
+            assert invokers, f"{stack}: nothing invokes {name}"
+            if not sizing.snap_start:
+                assert "SnapStart" not in function["Properties"] and not aliases, f"{stack}: {name}"
+                continue
+            assert function["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+            [(version_id, version)] = [(k, v) for k, v in resources(template, "AWS::Lambda::Version").items()
+                                       if v["Properties"]["FunctionName"] == {"Ref": function_id}]
+            assert version["DeletionPolicy"] == "Delete", "a replaced version's snapshot stays billed until the version goes"
+            [(alias_id, alias)] = aliases.items()
+            assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [version_id, "Version"]}
+            assert [k for k in invokers if not _references(callers[k], alias_id)] == [], f"{stack}: these invoke $LATEST of {name}"

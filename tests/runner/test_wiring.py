@@ -341,3 +341,13 @@ def test_the_function_log_holds_only_the_functions_json_lines_fresh_each_run_and
     for line in lines:
         entry = json.loads(line)  # nothing but JSON: no SDK, emulator or runner lines
         assert "timestamp" in entry or "Timestamp" in entry.get("_aws", {}), line
+
+
+def test_a_function_behind_an_alias_is_run_for_its_callers(synth: Synthesised) -> None:
+    """prod's API is SnapStart'ed: its methods invoke an alias, which the runner runs as its function."""
+    wiring = load_wiring(synth.outdir, "prod")
+    api = wiring.function_by_name("archon-users-api-prod")
+    invoked = {method.function_logical_id for methods in wiring.routes.values() for method in methods.values()} - {None}
+    assert invoked == {api.logical_id}
+    [source] = wiring.event_sources
+    assert source.function_logical_id == wiring.function_by_name("archon-notifications-prod").logical_id
