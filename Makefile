@@ -43,7 +43,7 @@ help:
 	@echo "make clean                                       remove cdk.out, build/ and test caches"
 
 $(VENV)/.stamp: requirements-dev.txt requirements.txt lambda_src/requirements.txt $(UV)
-	$(UV) venv --quiet --seed --allow-existing --python $(PYTHON) $(VENV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
 	VIRTUAL_ENV=$(VENV) $(UV) pip install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -61,7 +61,9 @@ node_modules/.stamp: package.json package-lock.json .tools/node/bin/node
 	bash scripts/ensure-node.sh
 
 # The functions' dependencies as a Lambda layer: pinned, arm64 wheels for the Lambda runtime's
-# Python, installed without Docker.
+# Python, installed without Docker; with that Python at hand (python3.14 on PATH, or
+# LAMBDA_PYTHON_BIN=), their bytecode too (scripts/layer-bytecode.sh).
+LAMBDA_PYTHON_BIN ?=
 build/layer.stamp: lambda_src/requirements.txt $(UV)
 	rm -rf build/layer && mkdir -p build/layer
 	grep -E '^[A-Za-z0-9_.-]+==' lambda_src/requirements.txt | grep -vE '^($(RUNTIME_PROVIDED))==' > build/layer-requirements.txt
@@ -70,6 +72,7 @@ build/layer.stamp: lambda_src/requirements.txt $(UV)
 	  --target build/layer/python -r build/layer-requirements.txt
 	rm -rf build/layer/python/bin
 	find build/layer -name __pycache__ -prune -exec rm -rf {} +
+	bash scripts/layer-bytecode.sh build/layer/python $(LAMBDA_PYTHON) $(LAMBDA_PYTHON_BIN)
 	touch $@
 
 layer: build/layer.stamp

@@ -17,7 +17,9 @@ from handlers.snapshot_hooks import share_nothing_across_restores
 from users.welcome import Outcome, WelcomeEmails, WelcomeFailure, WelcomeMarkFailed, WelcomeMessage
 
 logger = Logger()
-tracer = Tracer()
+# Every AWS call goes through botocore, so only it is instrumented: patching all of X-Ray's
+# supported libraries would import requests and others at every cold start, for nothing.
+tracer = Tracer(patch_modules=["botocore"])
 metrics = Metrics()
 # Stages may share an account and region; the dashboards and alarms select theirs by this.
 metrics.set_default_dimensions(stage=os.environ["STAGE"])

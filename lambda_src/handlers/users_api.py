@@ -49,7 +49,9 @@ WRITE_REGION = os.environ.get("WRITE_REGION") or REGION
 CORS_ORIGINS = [o for o in os.environ.get("CORS_ORIGINS", "").split(",") if o]
 
 logger = Logger()
-tracer = Tracer()
+# Every AWS call goes through botocore, so only it is instrumented: patching all of X-Ray's
+# supported libraries would import requests and others at every cold start, for nothing.
+tracer = Tracer(patch_modules=["botocore"])
 metrics = Metrics()
 # Stages may share an account and region; the dashboards and alarms select theirs by this.
 metrics.set_default_dimensions(stage=os.environ["STAGE"])

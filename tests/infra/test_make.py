@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,31 @@ def test_an_api_timeout_past_api_gateways_29_seconds_is_refused(tmp_path: Path) 
     data["stages"]["prod"]["functions"]["users_api"]["timeout_seconds"] = 30
     with pytest.raises(ConfigError, match=r"stages\.prod\.functions\.users_api\.timeout_seconds: 30 is not allowed; allowed: at most 29"):
         load_stages(_config(tmp_path, yaml.safe_dump(data, sort_keys=False)))
+
+
+def _layer_bytecode(tmp_path: Path, version: str, *interpreter: str, **env: str) -> subprocess.CompletedProcess[str]:
+    package = tmp_path / "python" / "somelib"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text("VALUE = 1\n")
+    return subprocess.run(["bash", str(ROOT / "scripts" / "layer-bytecode.sh"), str(tmp_path / "python"), version, *interpreter],
+                          capture_output=True, text=True, env=user_shell_env(**env), timeout=120)
+
+
+def test_the_layer_ships_bytecode_for_the_runtimes_python_that_lambda_never_rechecks(tmp_path: Path) -> None:
+    version = "%d.%d" % sys.version_info[:2]  # here, this interpreter stands in for Lambda's
+    result = _layer_bytecode(tmp_path, version, sys.executable)
+    assert result.returncode == 0, result.stderr
+    [compiled] = (tmp_path / "python" / "somelib" / "__pycache__").glob("__init__.*.pyc")
+    assert compiled.name == f"__init__.{sys.implementation.cache_tag}.pyc"
+    flags = int.from_bytes(compiled.read_bytes()[4:8], "little")
+    assert flags == 0b01, "hash-based and unchecked: Lambda's read-only /opt never has a newer source to check"
+
+
+def test_bytecode_from_another_python_or_none_where_required_stops_the_layer(tmp_path: Path) -> None:
+    other = _layer_bytecode(tmp_path, "3.14" if sys.version_info[:2] != (3, 14) else "3.13", sys.executable)
+    assert other.returncode == 2 and "would ignore its bytecode" in other.stderr
+    missing = _layer_bytecode(tmp_path, "9.99", REQUIRE_LAYER_BYTECODE="1")
+    assert missing.returncode == 2 and "no python9.99 on PATH" in missing.stderr
+    allowed = _layer_bytecode(tmp_path, "9.99")
+    assert allowed.returncode == 0 and "ships no bytecode" in allowed.stdout
+    assert not list((tmp_path / "python").rglob("*.pyc"))
