@@ -44,7 +44,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def first_run(scratch: Path) -> float:
+def disk_bytes(folder: Path) -> int:
+    return int(subprocess.run(["du", "-sb", str(folder)], capture_output=True, text=True, check=True).stdout.split()[0])
+
+
+def first_run(scratch: Path) -> tuple[float, int]:
+    """Seconds until the API answers, and the clone's size on disk then."""
     env = clean_clone(scratch)
     started = time.perf_counter()
     process = subprocess.Popen(["make", "run", f"PORT={free_port()}"], cwd=scratch / "archon", env=env,
@@ -53,7 +58,7 @@ def first_run(scratch: Path) -> float:
     try:
         for line in process.stdout:
             if "ready in" in line:
-                return time.perf_counter() - started
+                return time.perf_counter() - started, disk_bytes(scratch / "archon")
             if time.perf_counter() - started > TIMEOUT:
                 break
         raise SystemExit(f"make run did not get ready in a clean clone (exit {process.poll()})")
@@ -71,10 +76,10 @@ def clean_suite(scratch: Path) -> float:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        run = first_run(Path(tmp))
+        run, size = first_run(Path(tmp))
     lines = [f"Machine: {platform.machine()}, {os.cpu_count()} cores; one run each, from `git clone` of HEAD with empty "
              "uv, pip and npm caches.", "", "| Step | wall time |", "| --- | --- |",
-             f"| `make run` until the API answers (venvs, Node, the CDK CLI, the layer, a synth) | {run:.0f} s |"]
+             f"| `make run` until the API answers (venvs, Node, the CDK CLI, the layer, a synth; {size / 1e9:.1f} GB on disk then) | {run:.0f} s |"]
     if os.environ.get("BENCH_CLEAN_SUITE", "1") != "0":
         with tempfile.TemporaryDirectory() as tmp:
             suite = clean_suite(Path(tmp))

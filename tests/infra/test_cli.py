@@ -18,15 +18,16 @@ from cdk_app.config import CONFIG_FILE, ROOT
 pytestmark = pytest.mark.slow
 
 
-def npx_cdk(*args: str, output: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """npx cdk from a shell whose PATH has only the machine's own tools (its Node may be old),
+def npx_cdk(*args: str, output: Path | None = None) -> subprocess.Popen[str]:
+    """Starts npx cdk from a shell whose PATH has only the machine's own tools (its Node may be old),
     synthesising into `output` (a temporary folder) so that the project's cdk.out stays as it is."""
     import tempfile
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
     env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
     out = output or Path(tempfile.mkdtemp(prefix="cdk-cli-"))
-    return subprocess.run(["npx", "cdk", *args, "--output", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.Popen(["npx", "cdk", *args, "--output", str(out)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def listed(result: subprocess.CompletedProcess[str]) -> list[str]:
@@ -40,50 +41,63 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def every_stack(assembly: Path) -> subprocess.CompletedProcess[str]:
-    return npx_cdk("ls", output=assembly)
+def cli(assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.CompletedProcess[str]]:
+    """Every command these tests run, started at once: each is a synth of its own, and they are
+    independent (separate output folders)."""
+    config = yaml.safe_load(CONFIG_FILE.read_text())  # the per-account setup the README recommends
+    for stage, account in (("dev", "111111111111"), ("staging", "111111111111"), ("prod", "222222222222")):
+        config["stages"][stage]["account"] = account
+    config["stages"]["prod"].pop("shares_account")
+    per_account = tmp_path_factory.mktemp("per-account") / "stages.yaml"
+    per_account.write_text(yaml.safe_dump(config, sort_keys=False))
+    started = {
+        "ls": npx_cdk("ls", output=assembly),
+        "ls staging": npx_cdk("ls", "-c", "stage=staging"),
+        "deploy staging": npx_cdk("deploy", "-c", "stage=staging"),
+        "diff dev": npx_cdk("diff", "-c", "stage=dev"),
+        "ls per account": npx_cdk("ls", "-c", f"config={per_account}"),
+    }
+    done = {}
+    for name, process in started.items():
+        stdout, stderr = process.communicate(timeout=900)
+        done[name] = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    return done
 
 
-def test_cdk_ls_lists_every_stage_region_and_the_deploy_identity(every_stack) -> None:
-    assert listed(every_stack) == ["dev-us-east-1", "staging-us-east-1", "staging-eu-west-1", "prod-us-east-1",
-                                   "prod-eu-west-1", "archon-deploy-identity-dev-staging-prod"]
+def test_cdk_ls_lists_every_stage_region_and_the_deploy_identity(cli) -> None:
+    assert listed(cli["ls"]) == ["dev-us-east-1", "staging-us-east-1", "staging-eu-west-1", "prod-us-east-1",
+                                 "prod-eu-west-1", "archon-deploy-identity-dev-staging-prod"]
 
 
-def test_npx_cdk_runs_on_a_supported_node(every_stack) -> None:
-    assert "end-of-life" not in every_stack.stderr + every_stack.stdout
+def test_npx_cdk_runs_on_a_supported_node(cli) -> None:
+    assert "end-of-life" not in cli["ls"].stderr + cli["ls"].stdout
     version = subprocess.run(["npx", "node", "--version"], cwd=ROOT, env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")},
                              capture_output=True, text=True, timeout=60).stdout
     assert version.startswith(("v22.", "v24.")), version
 
 
-def test_a_stage_selects_its_own_stacks_primary_first() -> None:
-    assert listed(npx_cdk("ls", "-c", "stage=staging")) == ["staging-us-east-1", "staging-eu-west-1"]
+def test_a_stage_selects_its_own_stacks_primary_first(cli) -> None:
+    assert listed(cli["ls staging"]) == ["staging-us-east-1", "staging-eu-west-1"]
 
 
-def test_deploy_of_a_multi_region_stage_without_a_name_stops_and_names_its_stacks() -> None:
-    result = npx_cdk("deploy", "-c", "stage=staging")
+def test_deploy_of_a_multi_region_stage_without_a_name_stops_and_names_its_stacks(cli) -> None:
+    result = cli["deploy staging"]
     assert result.returncode != 0
     assert "specify which stacks to use" in result.stderr and "staging-us-east-1" in result.stderr
 
 
-def test_diff_of_a_stage_never_reports_zero_differences_having_compared_nothing() -> None:
+def test_diff_of_a_stage_never_reports_zero_differences_having_compared_nothing(cli) -> None:
     """Without AWS credentials it cannot fetch the deployed templates and says so; with them it
     compares the stage's stacks (the default selection is the top-level stacks, which they are)."""
-    result = npx_cdk("diff", "-c", "stage=dev")
+    result = cli["diff dev"]
     assert "Number of stacks with differences: 0" not in result.stdout + result.stderr
     assert result.returncode != 0 and "Unable to resolve AWS account" in result.stderr
 
 
-def test_every_stack_and_output_the_readme_names_exists(every_stack, assembly: Path, tmp_path: Path) -> None:
+def test_every_stack_and_output_the_readme_names_exists(cli, assembly: Path) -> None:
     readme = (ROOT / "README.md").read_text()
     names = set(re.findall(r"npx cdk deploy ([a-z][a-z0-9-]+)", readme))
-    config = yaml.safe_load(CONFIG_FILE.read_text())  # the per-account setup the README recommends
-    for stage, account in (("dev", "111111111111"), ("staging", "111111111111"), ("prod", "222222222222")):
-        config["stages"][stage]["account"] = account
-    config["stages"]["prod"].pop("shares_account")
-    per_account = tmp_path / "stages.yaml"
-    per_account.write_text(yaml.safe_dump(config, sort_keys=False))
-    stacks = set(listed(every_stack)) | set(listed(npx_cdk("ls", "-c", f"config={per_account}")))
+    stacks = set(listed(cli["ls"])) | set(listed(cli["ls per account"]))
     assert names and names <= stacks, sorted(names - stacks)
     outputs = set(re.findall(r"output `([A-Za-z]+)`", readme)) | set(re.findall(r"\bout ([A-Za-z]+)\)", readme))
     templates = [json.loads(p.read_text()) for p in assembly.glob("*.template.json")]
