@@ -37,7 +37,9 @@ app.synth()
 
 def timed(command: list[str], **kwargs) -> float:
     started = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True, **kwargs)
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, **kwargs)
+    if result.returncode:
+        raise SystemExit(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
     return time.perf_counter() - started
 
 

@@ -85,10 +85,13 @@ def api_resource_paths(resources: dict[str, dict[str, Any]]) -> dict[str, str]:
 
 ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 _DEPLOYMENT_ID = re.compile(r"(ApiDeployment[0-9A-F]{8})[0-9a-f]{32}")
+_VERSION_ID = re.compile(r"(CurrentVersion[0-9A-F]{8})[0-9a-f]{32}")
 
 
 def mask_build_hashes(template: dict[str, Any]) -> dict[str, Any]:
     """The template with what changes on every build masked: asset hashes (in S3 keys and asset
-    paths) and API deployment ids, which CDK derives from the API's whole definition."""
+    paths), API deployment ids, which CDK derives from the API's whole definition, and published
+    function versions' ids, which it derives from the function's code and configuration."""
     text = ASSET_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True))
-    return dict(json.loads(_DEPLOYMENT_ID.sub(r"\1<deployment-hash>", text)))
+    text = _DEPLOYMENT_ID.sub(r"\1<deployment-hash>", text)
+    return dict(json.loads(_VERSION_ID.sub(r"\1<version-hash>", text)))

@@ -105,11 +105,14 @@ def normalise(template: dict[str, Any]) -> Normalised:
     stack_depth = _stack_depth(resources)
     api_paths = cloud_assembly.api_resource_paths(resources)
     labels = {k: _label(k, v, api_paths, stack_depth) for k, v in resources.items()}
-    # API deployments get a new logical id whenever the API changes: one stable name per API.
+    # API deployments get a new logical id whenever the API changes, and a function's published
+    # version whenever its code or configuration does: one stable name per API, and per function.
     renames = {}
     for logical_id, res in resources.items():
         if res["Type"] == "AWS::ApiGateway::Deployment":
             renames[logical_id] = f"ApiDeployment<{render(res['Properties'].get('RestApiId'))}>"
+        elif res["Type"] == "AWS::Lambda::Version":
+            renames[logical_id] = f"FunctionVersion<{render(res['Properties'].get('FunctionName'))}>"
     code: dict[str, str] = {}
     out: dict[str, dict[str, Any]] = {}
     for logical_id, res in resources.items():

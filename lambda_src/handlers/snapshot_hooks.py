@@ -11,7 +11,15 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from snapshot_restore_py import register_after_restore, register_before_snapshot
+try:
+    # Part of Lambda's Python runtimes (3.12 and later); the layer does not ship it, so it cannot
+    # shadow the runtime's own registry, which the runtime reads when it snapshots and restores.
+    from snapshot_restore_py import register_after_restore, register_before_snapshot
+except ImportError:  # a runtime without it cannot snapshot, so there is nothing to hook
+    def register_before_snapshot(func: Any, *args: Any, **kwargs: Any) -> Any:
+        return func
+
+    register_after_restore = register_before_snapshot
 
 
 def share_nothing_across_restores(*clients: Any) -> None:

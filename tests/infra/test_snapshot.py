@@ -19,8 +19,10 @@ def normalise(template: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_normalise_masks_hashes_only():
-    before = {"Resources": {"ApiDeploymentFE1E7282d1b877045224111e472d29394f13bac0": {"S3Key": "a" * 64 + ".zip", "Name": "users-dev"}}}
-    assert normalise(before) == {"Resources": {"ApiDeploymentFE1E7282<deployment-hash>": {"S3Key": "<asset-hash>.zip", "Name": "users-dev"}}}
+    before = {"Resources": {"ApiDeploymentFE1E7282d1b877045224111e472d29394f13bac0": {"S3Key": "a" * 64 + ".zip", "Name": "users-dev"},
+                            "UsersApiFunctionCurrentVersionB57FD4451499e98a30f515b09c2df5e9afec5c00": {"Name": "v"}}}
+    assert normalise(before) == {"Resources": {"ApiDeploymentFE1E7282<deployment-hash>": {"S3Key": "<asset-hash>.zip", "Name": "users-dev"},
+                                               "UsersApiFunctionCurrentVersionB57FD445<version-hash>": {"Name": "v"}}}
 
 
 NAMES = [f"{s.name}-{r}" for s in load_stages() for r in s.aws_regions]

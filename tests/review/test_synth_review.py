@@ -144,6 +144,21 @@ def test_a_code_only_change_reads_function_code_changed(base, tmp_path, monkeypa
     assert "function code changed" in text(report) and report.findings == []
 
 
+def test_a_code_only_change_of_a_snap_start_function_is_not_a_replaced_version(tmp_path, monkeypatch):
+    """A published version's logical id follows the code; the review names it by its function."""
+    snap_start = {"users_api": dataclasses.replace(load_stages(only="dev")[0].users_api, snap_start=True)}
+    before = assemble(tmp_path / "before", **snap_start)
+    code = tmp_path / "lambda_src"
+    shutil.copytree(packaging.LAMBDA_SRC, code, ignore=shutil.ignore_patterns("__pycache__"))
+    (code / "handlers" / "users_api.py").write_text((code / "handlers" / "users_api.py").read_text() + "\n# changed\n")
+    monkeypatch.setattr(packaging, "LAMBDA_SRC", code)
+    report = review(before, assemble(tmp_path / "head", **snap_start))
+    assert [(c.label, c.kind, c.code_changed) for c in report.changes[STACK]] == [
+        ("Notifications/Processor/Function", "modified", True),
+        ("UsersApi/Function", "modified", True),
+    ]
+
+
 def test_cli_fails_on_destructive_changes_unless_allowed(base, tmp_path, capsys, monkeypatch):
     def change_key(stage: UsersServiceStack) -> None:
         stage.data.node.find_child("Table").node.default_child.add_property_override(
