@@ -70,7 +70,9 @@ def first_run(scratch: Path) -> tuple[float, int]:
 def clean_suite(scratch: Path) -> float:
     env = {**clean_clone(scratch), "CI": "true"}
     started = time.perf_counter()
-    subprocess.run(["bash", ".ci/run"], cwd=scratch / "archon", env=env, check=True, capture_output=True, text=True)
+    result = subprocess.run(["bash", ".ci/run"], cwd=scratch / "archon", env=env, capture_output=True, text=True)
+    if result.returncode:
+        raise SystemExit(f"bash .ci/run failed in a clean clone ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
     return time.perf_counter() - started
 
 
