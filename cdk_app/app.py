@@ -8,7 +8,7 @@ import aws_cdk as cdk
 
 from cdk_app.config import CONFIG_FILE, account_groups, load_raw, stages_from
 from cdk_app.deploy_identity import DeployIdentityStack
-from cdk_app.checks import apply_checks
+from cdk_app.checks import apply_checks, resource_types
 from cdk_app.stack import UsersServiceStack, service_stacks
 
 
@@ -22,8 +22,7 @@ def build_app(app: cdk.App, *, only: str | None = None, config_file: Path = CONF
     repository = raw.get("delivery", {}).get("github_repository")
     if repository and only is None and with_deploy_identity:  # one per account, never with a single stage
         for group in account_groups(configs):
-            types = {c.cfn_resource_type for s in stages if s.service_config in group.stages
-                     for c in s.node.find_all() if isinstance(c, cdk.CfnResource)}
+            types = set().union(*(resource_types(s) for s in stages if s.service_config in group.stages))
             DeployIdentityStack(app, repository=repository, group=group, resource_types=types,
                                 env=cdk.Environment(account=group.account, region=group.stages[0].primary_region),
                                 description=f"Archon deploy identity for {', '.join(s.name for s in group.stages)}: "

@@ -35,6 +35,7 @@ def synthesised_types() -> set[str]:
 
     sys.path.insert(0, str(ROOT))
     from cdk_app.app import build_app
+    from cdk_app.checks import resource_types
     from cdk_app.config import CONFIG_FILE
 
     config = yaml.safe_load(CONFIG_FILE.read_text())
@@ -49,7 +50,7 @@ def synthesised_types() -> set[str]:
         every_feature.write_text(yaml.safe_dump(config, sort_keys=False))
         app = cdk.App(context=context, outdir=folder)
         stages = build_app(app, config_file=every_feature, with_deploy_identity=False)
-        return {c.cfn_resource_type for stage in stages for c in stage.node.find_all() if isinstance(c, cdk.CfnResource)}
+        return set().union(*(resource_types(stage) for stage in stages))
 
 
 def handler_permissions(resource_type: str) -> list[str]:

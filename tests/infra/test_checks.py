@@ -158,3 +158,21 @@ def test_cdk_synth_fails_on_an_unacknowledged_finding(tmp_path, capsys):
     assert "cdk-validator-cfnguard::sqs_dlq_check at S/Q/Resource" in capsys.readouterr().err
     (tmp_path / "validation-report.json").write_text('{"pluginReports": [{"pluginName": "x", "violations": []}]}')
     fail_on_unacknowledged(tmp_path)  # nothing left: no exit
+
+
+def test_every_control_tower_rule_that_names_a_synthesised_resource_type_runs(synth):
+    """The plugin gets the bundled rules that name a resource type of the app (the others can only
+    skip), chosen from the constructs before synth: they must cover every type in every template."""
+    import json
+
+    from cdk_app.app import build_app
+    from cdk_app.checks import bundled_control_tower_rules, control_tower_rules, resource_types
+
+    synthesised = {r["Type"] for path in synth.outdir.glob("*.template.json") for r in json.loads(path.read_text())["Resources"].values()}
+    app = cdk.App(context=cdk_context())
+    build_app(app)
+    chosen = set(control_tower_rules(resource_types(app)))
+    bundled = bundled_control_tower_rules()
+    needed = {rule for rule, types in bundled.items() if types & synthesised}
+    assert needed and needed <= chosen, sorted(str(r) for r in needed - chosen)
+    assert len(chosen) < len(bundled)
