@@ -98,9 +98,19 @@ def start_runner(assembly: Path, log_file: Path, *args: str) -> Runner:
 
 
 def stop_runner(runner: Runner) -> None:
-    runner.process.terminate()
-    try:
-        runner.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        runner.process.kill()
-        raise AssertionError("runner did not stop on SIGTERM") from None
+    stop_runners([runner])
+
+
+def stop_runners(runners: list[Runner]) -> None:
+    """SIGTERM to all at once, then each must exit within 10 s (they shut down side by side)."""
+    for runner in runners:
+        runner.process.terminate()
+    stuck = []
+    for runner in runners:
+        try:
+            runner.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            runner.process.kill()
+            stuck.append(runner.url)
+    if stuck:
+        raise AssertionError(f"runners did not stop on SIGTERM: {', '.join(stuck)}")

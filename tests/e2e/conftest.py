@@ -11,7 +11,7 @@ from typing import Callable, Iterator
 import pytest
 
 from tests.conftest import Synthesised
-from tools.runner_client import Runner, start_runner, stop_runner
+from tools.runner_client import Runner, start_runner, stop_runners
 
 
 @pytest.fixture(scope="session")
@@ -24,9 +24,7 @@ def launch(synth: Synthesised, tmp_path_factory: pytest.TempPathFactory) -> Iter
         return runner
 
     yield _launch
-    for runner in started:
-        if runner.process.poll() is None:
-            stop_runner(runner)
+    stop_runners([runner for runner in started if runner.process.poll() is None])
 
 
 @pytest.fixture(scope="session")
