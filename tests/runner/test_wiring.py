@@ -3,6 +3,7 @@ with one clear line."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import signal
@@ -12,7 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -130,12 +131,18 @@ def test_unwritable_log_file_fails_with_one_line(synth: Synthesised, tmp_path: P
     assert result.stderr.strip().splitlines() == [f"error: cannot write the function log {log}: File exists; give a writable path with --log-file"]
 
 
-@pytest.mark.slow
-def test_port_in_use_fails_with_one_line(synth: Synthesised, tmp_path: Path) -> None:
+@contextlib.contextmanager
+def _busy_port() -> Iterator[int]:
+    """A loopback port another socket is listening on."""
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        port = busy.getsockname()[1]
+        yield busy.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_port_in_use_fails_with_one_line(synth: Synthesised, tmp_path: Path) -> None:
+    with _busy_port() as port:
         result = _serve("--port", str(port), "--assembly", str(synth.outdir), "--log-file", str(tmp_path / "log"))
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [f"error: cannot listen on 127.0.0.1:{port}: the port is already in use; stop the other process or set PORT="]
@@ -298,10 +305,7 @@ def test_an_assembly_of_another_stage_is_refused_with_the_fix(synth: Synthesised
 
 @pytest.mark.slow
 def test_a_taken_emulator_port_is_one_line_and_an_exit(synth: Synthesised, tmp_path: Path) -> None:
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
+    with _busy_port() as port:
         started = time.monotonic()
         result = _serve("--port", "0", "--backend", "server", "--moto-port", str(port), "--assembly", str(synth.outdir),
                         "--log-file", str(tmp_path / "log"))
