@@ -42,10 +42,15 @@ help:
 	@echo "make migrate-email-keys STAGE= [APPLY=1]         re-key a deployed stage's email guards (dry run without APPLY; AWS credentials)"
 	@echo "make clean                                       remove cdk.out, build/ and test caches"
 
-$(VENV)/.stamp: requirements-dev.txt requirements.txt lambda_src/requirements.txt $(UV)
-	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
-	VIRTUAL_ENV=$(VENV) $(UV) pip install --quiet -r requirements-dev.txt
+# A venv at $(1) with the pinned lock $(2) installed; the stamp ($@) marks it done.
+define venv_from_lock
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(1)
+	VIRTUAL_ENV=$(1) $(UV) pip install --quiet -r $(2)
 	touch $@
+endef
+
+$(VENV)/.stamp: requirements-dev.txt requirements.txt lambda_src/requirements.txt $(UV)
+	$(call venv_from_lock,$(VENV),requirements-dev.txt)
 
 $(UV):
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target .tools/uv uv==$(UV_VERSION)
@@ -79,21 +84,15 @@ layer: build/layer.stamp
 
 # checkov in a venv of its own: it ships an `hcl2` module that clashes with python-hcl2.
 .tools/checkov/.stamp: tools/requirements-checkov.txt $(UV)
-	$(UV) venv --quiet --allow-existing --python $(PYTHON) .tools/checkov
-	VIRTUAL_ENV=.tools/checkov $(UV) pip install --quiet -r tools/requirements-checkov.txt
-	touch $@
+	$(call venv_from_lock,.tools/checkov,tools/requirements-checkov.txt)
 
 # The third-party client generator of the contract test, in a venv of its own (its own ruff and typer).
 .tools/openapi-client/.stamp: tools/requirements-openapi-client.txt $(UV)
-	$(UV) venv --quiet --allow-existing --python $(PYTHON) .tools/openapi-client
-	VIRTUAL_ENV=.tools/openapi-client $(UV) pip install --quiet -r tools/requirements-openapi-client.txt
-	touch $@
+	$(call venv_from_lock,.tools/openapi-client,tools/requirements-openapi-client.txt)
 
 # Stock moto 5.2.5 in a venv of its own for bench/yardstick.py: the runner pins 5.1.22.
 .tools/yardstick/.stamp: bench/requirements-yardstick.txt $(UV)
-	$(UV) venv --quiet --allow-existing --python $(PYTHON) .tools/yardstick
-	VIRTUAL_ENV=.tools/yardstick $(UV) pip install --quiet -r bench/requirements-yardstick.txt
-	touch $@
+	$(call venv_from_lock,.tools/yardstick,bench/requirements-yardstick.txt)
 
 setup: $(VENV)/.stamp node_modules/.stamp .tools/node/bin/node build/layer.stamp .tools/checkov/.stamp .tools/openapi-client/.stamp
 
