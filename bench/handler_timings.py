@@ -113,16 +113,18 @@ FLOORS = {"users_api: first POST /users": "floor: boto3, a DynamoDB client, one 
           "original design: first POST /users": "floor: boto3, a DynamoDB client, one call",
           "notifications: first message": "floor: boto3, DynamoDB and SESv2 clients, one call"}
 USER_ID = "0b6f4f8e-5a43-4a8e-9a51-3c0f0d3f6f11"
+# The user's item as DynamoDB returns it, for the stubbed reads and claims.
+USER_ITEM = {k: {"S": v} for k, v in {"pk": f"user#{USER_ID}", "user_id": USER_ID, "name": "Ada", "email": "ada@example.com",
+                                     "created_at": "2026-01-01T00:00:00.000Z"}.items()}
 
 
 def _cold_inputs() -> dict[str, tuple[str, str]]:
     sys.path.insert(0, str(ROOT))
     from tests.unit.events import api_event, sqs_event, welcome
 
-    item = {k: {"S": v} for k, v in {"pk": f"user#{USER_ID}", "user_id": USER_ID, "name": "Ada", "email": "ada@example.com",
-                                     "created_at": "2026-01-01T00:00:00.000Z"}.items()}
     api = api_event("POST", "/users", body={"name": "Ada", "email": "ada@example.com"})
-    return {"api": (json.dumps(api), json.dumps(item)), "sqs": (json.dumps(sqs_event(welcome(USER_ID, "ada@example.com"))), json.dumps(item))}
+    item = json.dumps(USER_ITEM)
+    return {"api": (json.dumps(api), item), "sqs": (json.dumps(sqs_event(welcome(USER_ID, "ada@example.com"))), item)}
 
 
 def cold() -> dict[str, float]:
@@ -185,8 +187,7 @@ def warm() -> dict[str, float]:
     from tests.unit.events import api_event, sqs_event, welcome
 
     ctx = LambdaContext()
-    user_id = "0b6f4f8e-5a43-4a8e-9a51-3c0f0d3f6f11"
-    item = {k: {"S": v} for k, v in {"pk": f"user#{user_id}", "user_id": user_id, "name": "Ada", "email": "ada@example.com", "created_at": "2026-01-01T00:00:00.000Z"}.items()}
+    user_id, item = USER_ID, USER_ITEM
     results = {}
 
     get_event = api_event("GET", f"/users/{user_id}")

@@ -23,7 +23,6 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 from constructs import IConstruct
 
-GUARD = "cdk-validator-cfnguard"  # the plugin's name in findings: cdk-validator-cfnguard::<rule>
 RULES_CACHE = Path(__file__).resolve().parent.parent / "build" / "cfn-guard-rules"
 _RESOURCE_TYPE = re.compile(r"AWS::[A-Za-z0-9]+::[A-Za-z0-9]+")
 

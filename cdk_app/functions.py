@@ -79,11 +79,10 @@ class ServiceFunction(Construct):
         )
         # What API Gateway and event sources invoke. Snapshots exist only for published versions, so
         # with SnapStart that is an alias on the current one; without it, $LATEST.
-        self.entry_point: lambda_.IFunction = (
-            lambda_.Alias(self, "Live", alias_name="live", version=self.function.current_version)
-            if sizing.snap_start else self.function)
+        self.entry_point: lambda_.IFunction = self.function
         if sizing.snap_start:
-            # CDK warns whenever SnapStart is set: snapshots exist only for published versions. The alias above publishes one.
+            self.entry_point = lambda_.Alias(self, "Live", alias_name="live", version=self.function.current_version)
+            # CDK warns whenever SnapStart is set: snapshots exist only for published versions. The alias publishes one.
             cdk.Annotations.of(self.function).acknowledge_warning(
                 "@aws-cdk/aws-lambda:snapStartRequirePublish", "The Live alias publishes the current version and callers invoke it")
         acknowledge(

@@ -12,6 +12,5 @@ import os
 PARENT_MAKE = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKE_TERMOUT", "MAKE_TERMERR")
 
 
-def user_shell_env(base: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
-    source = os.environ if base is None else base
-    return {**{k: v for k, v in source.items() if k not in PARENT_MAKE}, **extra}
+def user_shell_env(**extra: str) -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if k not in PARENT_MAKE}, **extra}
