@@ -1,9 +1,10 @@
-"""One synth of the whole app per test session, with cdk.json's context (the same feature flags
+"""One synth of the whole app per test run, with cdk.json's context (the same feature flags
 as `cdk synth`). Tests read the templates and the cdk-nag validation report from it."""
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
+from filelock import FileLock
 
 from cdk_app.app import build_app
 from cdk_app.config import ROOT, StageConfig, load_stages
@@ -37,12 +39,18 @@ class Synthesised:
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesised:
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    app = cdk.App(context=cdk_context(), outdir=str(outdir))
-    built = build_app(app)
-    assembly = app.synth()
-    templates = {}
-    for stack in built:
-        templates[stack.node.id] = assembly.get_stack_artifact(stack.artifact_id).template
+    """One synth for the whole run. Under pytest-xdist the first worker to get here synthesises
+    into the run's shared temporary folder and the others read its assembly."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    shared = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()
+    outdir, index = shared / "session-cdk.out", shared / "session-stacks.json"
+    with FileLock(str(shared / "session-synth.lock")):
+        if not index.exists():
+            app = cdk.App(context=cdk_context(), outdir=str(outdir))
+            built = build_app(app)
+            assembly = app.synth()
+            index.write_text(json.dumps({stack.node.id: assembly.get_stack_artifact(stack.artifact_id).template_file for stack in built}))
+    stacks = json.loads(index.read_text())
+    templates = {name: json.loads((outdir / file).read_text()) for name, file in stacks.items()}
     report = json.loads((outdir / "validation-report.json").read_text())
     return Synthesised(outdir=outdir, templates=templates, stages={s.name: s for s in load_stages()}, validation_report=report)

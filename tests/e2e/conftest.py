@@ -14,8 +14,10 @@ from tests.conftest import Synthesised
 from tools.runner_client import Runner, start_runner, stop_runners
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def launch(synth: Synthesised, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Runner]]:
+    """Starts runners with extra arguments; they stop when their test file is done (an idle runner
+    still polls its queues)."""
     started: list[Runner] = []
 
     def _launch(*args: str) -> Runner:
@@ -28,6 +30,9 @@ def launch(synth: Synthesised, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @pytest.fixture(scope="session")
-def runner(launch: Callable[..., Runner]) -> Runner:
+def runner(synth: Synthesised, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
     """A runner as `make run` starts it: the template's own batching window and timeouts."""
-    return launch()
+    runner = start_runner(synth.outdir, tmp_path_factory.mktemp("runner") / "functions.log")
+    yield runner
+    if runner.process.poll() is None:
+        stop_runners([runner])
