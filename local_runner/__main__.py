@@ -77,6 +77,12 @@ def serve(args: argparse.Namespace) -> None:
     if not is_loopback_address(args.host) and not args.allow_non_loopback:
         _fail(f"{args.host} is not a loopback address: other machines could call the API. Bind 127.0.0.1 (the default), "
               "or pass --allow-non-loopback (make run HOST=... ALLOW_NON_LOOPBACK=1) if that is what you want")
+    # Once the port is bound, Ctrl-C or SIGTERM asks for a stop instead of raising KeyboardInterrupt
+    # mid-start (exit 130): the start finishes, serving ends at once, all stops. Held back until
+    # the handlers are in place, so one that arrives as the port opens is not lost to that gap.
+    # uvicorn catches both while it serves and hands them back here when it is done.
+    stops = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stops)
     try:
         server = make_server(None, args.host, args.port)  # bound first: a busy port fails before the slow start
     except OSError as exc:
@@ -85,11 +91,9 @@ def serve(args: argparse.Namespace) -> None:
     def shut_down(*_: Any) -> None:
         server.shutdown()
 
-    # From here on, Ctrl-C or SIGTERM asks for a stop instead of raising KeyboardInterrupt mid-start
-    # (a traceback, exit 130): the start finishes, serving ends at once, all stops.
-    # uvicorn catches both while it serves and hands them back here when it is done.
-    signal.signal(signal.SIGTERM, shut_down)
-    signal.signal(signal.SIGINT, shut_down)
+    for stop in stops:
+        signal.signal(stop, shut_down)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
     started = time.perf_counter()
     try:
         args.log_file.parent.mkdir(parents=True, exist_ok=True)

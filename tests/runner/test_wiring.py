@@ -246,6 +246,29 @@ def test_banner_names_the_port_for_make_token_and_ctrl_c_stops_cleanly(synth: Sy
     assert process.returncode == 0 and rest.splitlines() == ["stopped"] and err == ""
 
 
+# A Ctrl-C that lands the moment the port is bound, before anything else of the start has run.
+CTRL_C_AS_THE_PORT_OPENS = """
+import os, signal, sys
+import local_runner.server as server
+bind = server.make_server
+def bind_then_ctrl_c(*args, **kwargs):
+    bound = bind(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGINT)
+    return bound
+server.make_server = bind_then_ctrl_c
+from local_runner.__main__ import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_as_the_port_opens_stops_cleanly(synth: Synthesised, tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-c", CTRL_C_AS_THE_PORT_OPENS, "serve", "--port", "0", "--assembly", str(synth.outdir),
+                             "--log-file", str(tmp_path / "log")], cwd=ROOT, env=runner_env(), capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines()[-1] == "stopped"
+
+
 @pytest.mark.slow
 def test_ctrl_c_during_the_start_stops_cleanly(synth: Synthesised, tmp_path: Path) -> None:
     with socket.socket() as probe:
