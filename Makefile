@@ -117,7 +117,7 @@ TEST_WORKERS ?= auto
 COVERAGE_GATES := lambda_src=90 local_runner=85 synth_review=85 migrations=80 cloud_assembly=90
 test: setup
 	rm -f .coverage .coverage.*
-	chromium=$$(bash scripts/ensure-chromium.sh) && CHROMIUM=$$chromium $(VENV)/bin/python -m pytest --numprocesses=$(TEST_WORKERS) --dist loadfile --cov --cov-report=
+	chromium=$$(bash scripts/ensure-chromium.sh) && CHROMIUM=$$chromium $(VENV)/bin/python -m pytest --numprocesses=$(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --cov --cov-report=
 	@for gate in $(COVERAGE_GATES); do package=$${gate%=*}; floor=$${gate#*=}; \
 	  total=$$($(VENV)/bin/coverage report --include="$$package/*" --format=total); \
 	  echo "coverage of $$package: $$total% (at least $$floor%)"; [ "$$total" -ge "$$floor" ] || exit 1; done

@@ -54,3 +54,11 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesised:
     templates = {name: json.loads((outdir / file).read_text()) for name, file in stacks.items()}
     report = json.loads((outdir / "validation-report.json").read_text())
     return Synthesised(outdir=outdir, templates=templates, stages={s.name: s for s in load_stages()}, validation_report=report)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with a slow test first, in their own order: make test's workers take whole files in
+    this order (--dist loadfile --no-loadscope-reorder), so the long ones start early instead of
+    ending the run on one worker while the other idles."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)

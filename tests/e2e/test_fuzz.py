@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tools import fuzz
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_nothing_against_the_local_runner(launch):
     runner = launch()
     result = fuzz.run(runner, max_examples=25, seed=3, timeout=600)

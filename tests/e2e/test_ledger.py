@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tools import ledger
 
 
+@pytest.mark.slow
 def test_every_user_is_accounted_for_under_injected_faults(launch):
     runner = launch(*[a for f in ledger.FAULTS for a in ("--fault", f)], *ledger.RUNNER_ARGS, "--fault-seed", "11")
     result = ledger.run(runner, users=60, workers=4, drain_timeout=120)

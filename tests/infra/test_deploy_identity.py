@@ -58,6 +58,7 @@ def trusted_subjects(template: dict) -> list[str]:
     return subjects if isinstance(subjects, list) else [subjects]
 
 
+@pytest.mark.slow
 def test_each_account_gets_its_own_identity_trusting_only_its_stages_environments(per_account):
     identities = per_account[0]
     assert set(identities) == {"archon-deploy-identity-dev-staging", "archon-deploy-identity-prod"}

@@ -243,6 +243,7 @@ def with_domains(tmp_path_factory) -> dict[str, Any]:
     return {"outdir": tmp / "cdk.out", **templates}
 
 
+@pytest.mark.slow
 def test_domain_templates_pass_cfn_lint_and_checkov(with_domains):
     templates = sorted(str(p) for p in with_domains["outdir"].rglob("*.template.json"))
     assert len(templates) == 4  # dev, prod x2 and the deploy identity

@@ -8,6 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from cdk_app.config import ROOT
@@ -29,6 +30,7 @@ def test_pre_commit_config_is_valid_and_every_hook_is_local():
     assert set(_hooks()) == HOOKS
 
 
+@pytest.mark.slow
 def test_the_hooks_pass_on_every_file(tmp_path: Path):
     # ruff and mypy run in tests/infra/test_code_checks.py already; the others run here, through pre-commit.
     env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path), "SKIP": "ruff,mypy", "PATH": f"{BIN}:{os.environ['PATH']}"}

@@ -37,10 +37,12 @@ def assert_checkov_passes(templates: list[str]) -> None:
     assert "Passed checks:" in result.stdout
 
 
+@pytest.mark.slow
 def test_cfn_lint_passes_on_every_template(synth):
     assert_cfn_lint_passes(_templates(synth.outdir))
 
 
+@pytest.mark.slow
 def test_checkov_passes_on_every_template(synth):
     assert_checkov_passes(_templates(synth.outdir))
 

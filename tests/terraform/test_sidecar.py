@@ -51,6 +51,7 @@ def test_validate_provider_free_modules(initialised):
     assert result.returncode == 0 and "Success" in result.stdout, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_terraform_test_provider_free_modules(initialised):
     result = terraform("test", "-no-color", cwd=initialised)
     summary = re.search(r"(Success|Failure)! (\d+) passed, (\d+) failed(?:, (\d+) skipped)?", result.stdout)
@@ -261,6 +262,7 @@ def test_gcp_database_messaging_and_network_settings():
     assert next(b for t, n, b, _ in _all_resources() if t == "google_pubsub_subscription" and n == "dead_letter_hold")
 
 
+@pytest.mark.slow
 def test_checkov_passes_on_the_sidecar_with_reasoned_skips():
     if not CHECKOV.exists():
         pytest.fail("checkov is not installed: run `make setup` (it builds .tools/checkov)")
