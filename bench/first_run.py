@@ -55,16 +55,19 @@ def first_run(scratch: Path) -> tuple[float, int]:
     process = subprocess.Popen(["make", "run", f"PORT={free_port()}"], cwd=scratch / "archon", env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     assert process.stdout is not None
+    said: list[str] = []
     try:
         for line in process.stdout:
             if "ready in" in line:
                 return time.perf_counter() - started, disk_bytes(scratch / "archon")
+            said = [*said[-40:], line]
             if time.perf_counter() - started > TIMEOUT:
                 break
-        raise SystemExit(f"make run did not get ready in a clean clone (exit {process.poll()})")
+        raise SystemExit(f"make run did not get ready in a clean clone (exit {process.wait(timeout=30)}):\n{''.join(said)}")
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
 
 
 def clean_suite(scratch: Path) -> float:
