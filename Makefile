@@ -110,10 +110,10 @@ synth: setup
 	rm -rf cdk.out && mv build/synth.next cdk.out
 	@echo "synthesised into cdk.out: $$(find cdk.out -name '*.template.json' | wc -l) templates"
 
-# Coverage of every package that ships (.coveragerc; the runner's subprocesses included), each
-# with a gate of its own.
 # The test files run side by side, one worker per core (TEST_WORKERS=0: all in this process).
 TEST_WORKERS ?= auto
+# Coverage of every package that ships (.coveragerc; the runner's subprocesses included), each
+# with a gate of its own.
 COVERAGE_GATES := lambda_src=90 local_runner=85 synth_review=85 migrations=80 cloud_assembly=90
 test: setup
 	rm -f .coverage .coverage.*

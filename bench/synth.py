@@ -76,9 +76,8 @@ def main() -> None:
             "synths are the behaviours under test (the CLI as users call it, per-account identities, a custom "
             "domain, `make diff` of two commits). The suite is CPU-bound: its CPU time over two cores is the "
             "floor of its wall time, and coverage (of the tests and of the runner subprocesses) is about a "
-            "sixth of that CPU. The "
-            "Terraform sidecar's checks, checkov, mypy and the short fuzz, ledger and page runs are inside the "
-            "figure. The 90 s goal is not met.")
+            "sixth of that CPU. The Terraform sidecar's checks, checkov, mypy and the short fuzz, ledger and "
+            "page runs are inside the figure. The 90 s goal is not met.")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,14 @@ from tests.conftest import Synthesised
 from tools.runner_client import Runner, start_runner, stop_runners
 
 
+def _start(synth: Synthesised, tmp_path_factory: pytest.TempPathFactory, *args: str) -> Runner:
+    return start_runner(synth.outdir, tmp_path_factory.mktemp("runner") / "functions.log", *args)
+
+
+def _stop_running(runners: list[Runner]) -> None:
+    stop_runners([runner for runner in runners if runner.process.poll() is None])
+
+
 @pytest.fixture(scope="module")
 def launch(synth: Synthesised, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Runner]]:
     """Starts runners with extra arguments; they stop when their test file is done (an idle runner
@@ -21,18 +29,17 @@ def launch(synth: Synthesised, tmp_path_factory: pytest.TempPathFactory) -> Iter
     started: list[Runner] = []
 
     def _launch(*args: str) -> Runner:
-        runner = start_runner(synth.outdir, tmp_path_factory.mktemp("runner") / "functions.log", *args)
+        runner = _start(synth, tmp_path_factory, *args)
         started.append(runner)
         return runner
 
     yield _launch
-    stop_runners([runner for runner in started if runner.process.poll() is None])
+    _stop_running(started)
 
 
 @pytest.fixture(scope="session")
 def runner(synth: Synthesised, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
     """A runner as `make run` starts it: the template's own batching window and timeouts."""
-    runner = start_runner(synth.outdir, tmp_path_factory.mktemp("runner") / "functions.log")
+    runner = _start(synth, tmp_path_factory)
     yield runner
-    if runner.process.poll() is None:
-        stop_runners([runner])
+    _stop_running([runner])

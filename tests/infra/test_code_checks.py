@@ -4,9 +4,9 @@ the scripts and the tests."""
 
 from __future__ import annotations
 
+import ast
 import configparser
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,8 +41,20 @@ def test_mypy_analyses_every_aws_cdk_module_the_code_imports() -> None:
     followed = {name.strip() for section in config.sections() if config[section].get("follow_imports") == "normal"
                 for name in section.removeprefix("mypy-").split(",")}
     sources = [p for package in [*PACKAGES, "bench"] for p in (ROOT / package).rglob("*.py")] + [ROOT / "app.py"]
-    imported = {f"aws_cdk.{name}" for path in sources
-                for name in re.findall(r"^\s*from aws_cdk import (\w+) as", path.read_text(), re.MULTILINE)}
-    imported |= {name for path in sources for name in re.findall(r"\b(aws_cdk(?:\.\w+)+)", path.read_text())}
+    imported = {module for path in sources for module in aws_cdk_modules(path.read_text())}
     assert "aws_cdk.aws_lambda" in imported  # the scan finds the imports
     assert imported <= followed, f"add to mypy.ini's follow_imports = normal section: {sorted(imported - followed)}"
+
+
+def aws_cdk_modules(source: str) -> set[str]:
+    """The aws_cdk modules a source file imports, however it spells the import."""
+    modules = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name for alias in node.names if alias.name.startswith("aws_cdk.")}
+        elif isinstance(node, ast.ImportFrom) and node.module == "aws_cdk":
+            # Submodules are the lower-case names; the root's classes and functions are not.
+            modules |= {f"aws_cdk.{alias.name}" for alias in node.names if alias.name.islower()}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("aws_cdk."):
+            modules.add(node.module)
+    return {".".join(m.split(".")[:2]) for m in modules}
