@@ -17,6 +17,12 @@ UV := .tools/uv/bin/uv
 
 export PATH := $(CURDIR)/.tools/node/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export CDK_DISABLE_VERSION_CHECK := 1
+# Every Python process make starts keeps the bytecode of what it imports, under build/ rather than
+# beside the sources, also where PYTHONDONTWRITEBYTECODE is set: without it each process compiles
+# all it imports again (aws_cdk's service modules alone take seconds), the suite's many processes
+# included. make clean removes it with build/.
+export PYTHONPYCACHEPREFIX := $(CURDIR)/build/pycache
+unexport PYTHONDONTWRITEBYTECODE
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION :=
 
 STAGE_CONTEXT := $(if $(STAGE),-c stage=$(STAGE),)

@@ -20,4 +20,5 @@ if [ "$actual" != "$version" ]; then
   exit 2
 fi
 # unchecked-hash: the layer never changes in place, so no .pyc needs checking against its source.
-"$python" -m compileall -q -j 0 --invalidation-mode unchecked-hash "$dir"
+# Beside the sources, where Lambda's Python looks, whatever PYTHONPYCACHEPREFIX make sets.
+env -u PYTHONPYCACHEPREFIX "$python" -m compileall -q -j 0 --invalidation-mode unchecked-hash "$dir"

@@ -95,7 +95,8 @@ def _layer_bytecode(tmp_path: Path, version: str, *interpreter: str, **env: str)
 
 def test_the_layer_ships_bytecode_for_the_runtimes_python_that_lambda_never_rechecks(tmp_path: Path) -> None:
     version = "%d.%d" % sys.version_info[:2]  # here, this interpreter stands in for Lambda's
-    result = _layer_bytecode(tmp_path, version, sys.executable)
+    # make exports a bytecode prefix for its own processes; the layer's must sit beside its sources.
+    result = _layer_bytecode(tmp_path, version, sys.executable, PYTHONPYCACHEPREFIX=str(tmp_path / "prefix"))
     assert result.returncode == 0, result.stderr
     [compiled] = (tmp_path / "python" / "somelib" / "__pycache__").glob("__init__.*.pyc")
     assert compiled.name == f"__init__.{sys.implementation.cache_tag}.pyc"
