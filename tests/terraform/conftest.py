@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import shutil
@@ -47,6 +49,14 @@ def _unquote(value: Any) -> Any:
 
 
 def load_hcl(path: Path) -> dict[str, Any]:
+    """The file parsed, a fresh copy each call; parsed once per content (HCL parsing is slow and
+    the checks read the same modules many times)."""
+    stat = path.stat()
+    return copy.deepcopy(_parsed(path.resolve(), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=None)
+def _parsed(path: Path, mtime_ns: int, size: int) -> dict[str, Any]:
     with path.open() as handle:
         return _unquote(hcl2.load(handle))
 
