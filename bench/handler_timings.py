@@ -70,6 +70,22 @@ class Context:
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:archon-bench"
     def get_remaining_time_in_millis(self): return 10_000
 """
+# The SDK floor: boto3, the handler's clients and one call.
+FLOOR_API = """
+import boto3
+client = boto3.client("dynamodb")
+with Stubber(client) as stub:
+    stub.add_response("transact_write_items", {}, None)
+    client.transact_write_items(TransactItems=[{"Put": {"TableName": "users-bench", "Item": {"pk": {"S": "x"}}}}])
+"""
+FLOOR_SQS = """
+import boto3
+client = boto3.client("dynamodb")
+boto3.client("sesv2")
+with Stubber(client) as stub:
+    stub.add_response("update_item", {}, None)
+    client.update_item(TableName="users-bench", Key={"pk": {"S": "x"}})
+"""
 # What the handlers' kept features import before any of Archon's code runs: nothing of it can be
 # below this, whatever the handler module does.
 USERS_API_LIBRARIES = """
@@ -105,36 +121,10 @@ with Stubber(o.processor.dynamodb.meta.client) as ddb, Stubber(o.processor.sqs) 
     sqs.add_response("send_message", {{"MessageId": "m", "MD5OfMessageBody": "d"}}, None)
     o.api_handler(EVENT, Context())
 """),
-    "libraries alone: the floor, then importing the users API's libraries": ("api", """
-import boto3
-client = boto3.client("dynamodb")
-with Stubber(client) as stub:
-    stub.add_response("transact_write_items", {}, None)
-    client.transact_write_items(TransactItems=[{"Put": {"TableName": "users-bench", "Item": {"pk": {"S": "x"}}}}])
-""" + USERS_API_LIBRARIES),
-    "libraries alone: the floor, then importing the processor's libraries": ("sqs", """
-import boto3
-client = boto3.client("dynamodb")
-boto3.client("sesv2")
-with Stubber(client) as stub:
-    stub.add_response("update_item", {}, None)
-    client.update_item(TableName="users-bench", Key={"pk": {"S": "x"}})
-""" + PROCESSOR_LIBRARIES),
-    "floor: boto3, a DynamoDB client, one call": ("api", """
-import boto3
-client = boto3.client("dynamodb")
-with Stubber(client) as stub:
-    stub.add_response("transact_write_items", {}, None)
-    client.transact_write_items(TransactItems=[{"Put": {"TableName": "users-bench", "Item": {"pk": {"S": "x"}}}}])
-"""),
-    "floor: boto3, DynamoDB and SESv2 clients, one call": ("sqs", """
-import boto3
-client = boto3.client("dynamodb")
-boto3.client("sesv2")
-with Stubber(client) as stub:
-    stub.add_response("update_item", {}, None)
-    client.update_item(TableName="users-bench", Key={"pk": {"S": "x"}})
-"""),
+    "libraries alone: the floor, then importing the users API's libraries": ("api", FLOOR_API + USERS_API_LIBRARIES),
+    "libraries alone: the floor, then importing the processor's libraries": ("sqs", FLOOR_SQS + PROCESSOR_LIBRARIES),
+    "floor: boto3, a DynamoDB client, one call": ("api", FLOOR_API),
+    "floor: boto3, DynamoDB and SESv2 clients, one call": ("sqs", FLOOR_SQS),
 }
 FLOORS = {"users_api: first POST /users": "floor: boto3, a DynamoDB client, one call",
           "libraries alone: the floor, then importing the users API's libraries": "floor: boto3, a DynamoDB client, one call",
