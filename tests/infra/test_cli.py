@@ -1,6 +1,6 @@
-"""The CDK CLI as users run it (`npx cdk`, as the README says): with -c stage=X it acts on that
-stage's stacks, it runs on a supported Node, and every stack name and output the README gives
-exists."""
+"""The CDK CLI as users run it (`npx cdk`, as the README says): with -c stage=X it synthesises
+that stage's stacks only, and deploy and diff act on those; it runs on a supported Node, and every
+stack name and output the README gives exists."""
 
 from __future__ import annotations
 
