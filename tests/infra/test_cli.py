@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from cdk_app.config import CONFIG_FILE, ROOT
+from tests.conftest import unmeasured_env
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +24,7 @@ def npx_cdk(*args: str, output: Path | None = None) -> subprocess.Popen[str]:
     synthesising into `output` (a temporary folder) so that the project's cdk.out stays as it is."""
     import tempfile
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
+    env = {k: v for k, v in unmeasured_env().items() if not k.startswith(("AWS_", "CDK_"))}
     env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
     out = output or Path(tempfile.mkdtemp(prefix="cdk-cli-"))
     return subprocess.Popen(["npx", "cdk", *args, "--output", str(out)], cwd=ROOT, env=env,

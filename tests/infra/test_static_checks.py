@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cdk_app.config import ROOT
+from tests.conftest import unmeasured_env
 
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
 
@@ -22,7 +23,7 @@ def _templates(outdir: Path) -> list[str]:
 
 def assert_cfn_lint_passes(templates: list[str]) -> None:
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
-    result = subprocess.run([str(cfn_lint), *templates], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run([str(cfn_lint), *templates], cwd=ROOT, env=unmeasured_env(), capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
