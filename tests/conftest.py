@@ -18,13 +18,6 @@ from cdk_app.app import build_app
 from cdk_app.config import ROOT, StageConfig, load_stages
 
 
-def unmeasured_env(env: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for a tool that runs none of the measured packages (.coveragerc): under
-    `make test`, coverage's subprocess patch would otherwise trace the tool's Python for nothing,
-    at up to twice its CPU (cfn-lint, the CDK app under the CLI)."""
-    return {k: v for k, v in (os.environ if env is None else env).items() if not k.startswith("COVERAGE_")}
-
-
 def cdk_context() -> dict[str, Any]:
     return json.loads((ROOT / "cdk.json").read_text())["context"]
 

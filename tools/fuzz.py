@@ -15,7 +15,6 @@ docs/reliability.md; tests/e2e/test_fuzz.py runs a short bounded one inside `mak
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools.runner_client import ROOT, Runner, start_runner, stop_runner
+from tools.shell_env import unmeasured_env
 
 OPENAPI = ROOT / "docs" / "openapi.json"
 CONFIG = Path(__file__).resolve().parent / "schemathesis.toml"
@@ -59,11 +59,8 @@ def run(runner: Runner, *, max_examples: int, seed: int, timeout: float) -> Fuzz
         "--header", f"Authorization: Bearer {runner.token}", "--max-examples", str(max_examples),
         "--seed", str(seed), "--workers", "1", "--request-timeout", "30",
     ]
-    # COVERAGE_* left out: under make test, coverage would trace schemathesis, which runs none of
-    # the measured code, at a large share of its CPU.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env={**env, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"})
+                          env={**unmeasured_env(), "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"})
     output = done.stdout + done.stderr
     served = _served(runner) - before
     summary = output[output.rfind("SUMMARY"):] if "SUMMARY" in output else output[-4000:]

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from cdk_app.config import CONFIG_FILE, ROOT
-from tests.conftest import unmeasured_env
+from tools.shell_env import unmeasured_env
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cdk_app.config import ROOT
-from tests.conftest import unmeasured_env
+from tools.shell_env import unmeasured_env
 
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
 
