@@ -16,7 +16,7 @@ import yaml
 from cdk_app.app import build_app
 from cdk_app.config import CONFIG_FILE, ConfigError, load_stages
 from scripts.cfn_permissions import handler_permissions
-from tests.conftest import cdk_context
+from tests.conftest import cdk_context, untraced
 from tests.infra.conftest import only, resources
 
 PERMISSIONS = json.loads((Path(__file__).resolve().parents[2] / "cdk_app" / "cfn_permissions.json").read_text())
@@ -39,9 +39,10 @@ def per_account(tmp_path_factory) -> tuple[dict[str, dict], dict[str, dict], dic
     """The recommended setup: prod in an account of its own, dev and staging in another."""
     tmp = tmp_path_factory.mktemp("accounts")
     config = config_with_accounts(tmp, {"dev": "111111111111", "staging": "111111111111", "prod": "222222222222"})
-    app = cdk.App(context=cdk_context(), outdir=str(tmp / "cdk.out"))
-    stages = build_app(app, config_file=config)
-    assembly = app.synth()
+    with untraced():
+        app = cdk.App(context=cdk_context(), outdir=str(tmp / "cdk.out"))
+        stages = build_app(app, config_file=config)
+        assembly = app.synth()
     identities = {a.stack_name: a.template for a in assembly.stacks_recursively if a.stack_name.startswith("archon-deploy-identity-")}
     services = {s.node.id: assembly.get_stack_artifact(s.artifact_id).template for s in stages}
     report = json.loads((tmp / "cdk.out" / "validation-report.json").read_text())
@@ -148,7 +149,8 @@ def test_prod_sharing_an_account_must_be_said_in_config(tmp_path):
 
 def test_the_shipped_config_gets_one_identity_for_its_one_account():
     app = cdk.App(context=cdk_context())
-    build_app(app)
+    with untraced():
+        build_app(app)
     names = [c.node.id for c in app.node.children if isinstance(c, cdk.Stack) and c.node.id.startswith("archon-deploy-identity")]
     assert names == ["archon-deploy-identity-dev-staging-prod"]
 

@@ -34,8 +34,9 @@ def test_make_synth_with_a_bad_stage_keeps_the_previous_output(tmp_path: Path) -
         if entry.name not in ("cdk.out", "build"):
             (tmp_path / entry.name).symlink_to(entry)
     (tmp_path / "build").mkdir()
-    for built in (ROOT / "build").glob("layer*"):
-        (tmp_path / "build" / built.name).symlink_to(built)
+    for built in (ROOT / "build").glob("*"):  # the layer, and make's bytecode (build/pycache)
+        if built.name.startswith("layer") or built.name == "pycache":
+            (tmp_path / "build" / built.name).symlink_to(built)
     previous = tmp_path / "cdk.out"
     previous.mkdir()
     (previous / "manifest.json").write_text("{}")
