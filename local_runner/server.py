@@ -61,12 +61,14 @@ class _HeadersTooLarge(Exception):
 class CaseKeepingHttp(HttpToolsProtocol):
     """uvicorn's HTTP/1.1 protocol with the limits API Gateway keeps and uvicorn does not: request
     line and headers of at most MAX_HEADER_BYTES and MAX_HEADERS, read within
-    HEADER_TIMEOUT_SECONDS, else 431 or 408 and the connection closed.
+    header_timeout seconds (HEADER_TIMEOUT_SECONDS but in tests), else 431 or 408 and the connection
+    closed.
 
     It also keeps header names as sent: uvicorn lowercases them, as ASGI asks, but API Gateway's
     REST proxy event keeps them as the client sent them. They ride along in the scope's extensions."""
 
     _header_timer: Any = None
+    header_timeout: float = HEADER_TIMEOUT_SECONDS
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
@@ -117,7 +119,7 @@ class CaseKeepingHttp(HttpToolsProtocol):
 
     def _start_header_timer(self) -> None:
         self._stop_header_timer()
-        self._header_timer = self.loop.call_later(HEADER_TIMEOUT_SECONDS, self._headers_timed_out)
+        self._header_timer = self.loop.call_later(self.header_timeout, self._headers_timed_out)
 
     def _stop_header_timer(self) -> None:
         if self._header_timer is not None:
@@ -127,7 +129,7 @@ class CaseKeepingHttp(HttpToolsProtocol):
     def _headers_timed_out(self) -> None:
         self._header_timer = None
         if self.cycle is None or self.cycle.response_complete:  # waiting for (the rest of) a request's headers
-            _reject(self.transport, 408, "request_timeout", f"Send the request's headers within {HEADER_TIMEOUT_SECONDS:g} seconds.")
+            _reject(self.transport, 408, "request_timeout", f"Send the request's headers within {self.header_timeout:g} seconds.")
 
 
 def _reject(transport: Any, status: int, code: str, message: str) -> None:
@@ -296,13 +298,14 @@ async def _send(send: Any, status: int, headers: list[tuple[str, str]], body: by
 class LocalHttpServer:
     """Binds at once (a busy port fails before the slow start), serves once the service is set."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, *, header_timeout: float = HEADER_TIMEOUT_SECONDS) -> None:
         self.socket = _listen(host, port)
         self.server_address = self.socket.getsockname()
         self.app = LocalApp()
         # log_config=None: uvicorn's own lines go where the runner's logging goes (the console).
         # proxy_headers=False: a client's X-Forwarded-For must not become the event's sourceIp.
-        config = uvicorn.Config(self.app, http=CaseKeepingHttp, loop="auto", lifespan="off", log_config=None,
+        http = type("CaseKeepingHttp", (CaseKeepingHttp,), {"header_timeout": header_timeout})
+        config = uvicorn.Config(self.app, http=http, loop="auto", lifespan="off", log_config=None,
                                 log_level="warning", access_log=False, server_header=False, proxy_headers=False,
                                 timeout_keep_alive=KEEP_ALIVE_SECONDS, timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(config)
@@ -331,7 +334,7 @@ def _listen(host: str, port: int) -> socket.socket:
     return listener
 
 
-def make_server(service: LocalService | None, host: str, port: int) -> LocalHttpServer:
-    server = LocalHttpServer(host, port)
+def make_server(service: LocalService | None, host: str, port: int, *, header_timeout: float = HEADER_TIMEOUT_SECONDS) -> LocalHttpServer:
+    server = LocalHttpServer(host, port, header_timeout=header_timeout)
     server.app.service = service
     return server

@@ -4,16 +4,20 @@ gateway, and what the front door answers by itself."""
 from __future__ import annotations
 
 import http.client
+import json
+import select
 import socket
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from local_runner.gateway import MAX_PAYLOAD_BYTES, HttpResponse
-from local_runner.server import LocalHttpServer, make_server
+from local_runner.server import HEADER_TIMEOUT_SECONDS, LocalHttpServer, make_server
 
 
 class StandInApi:
@@ -25,16 +29,24 @@ class StandInApi:
         return HttpResponse(201, [("Location", "/users/1"), ("Content-Type", "application/json")], b'{"ok": true}')
 
 
-@pytest.fixture
-def front() -> Iterator[tuple[LocalHttpServer, StandInApi]]:
+@contextmanager
+def serving(**limits: float) -> Iterator[tuple[LocalHttpServer, StandInApi]]:
     api = StandInApi()
-    server = make_server(SimpleNamespace(api=api), "127.0.0.1", 0)  # type: ignore[arg-type]
+    server = make_server(SimpleNamespace(api=api), "127.0.0.1", 0, **limits)  # type: ignore[arg-type]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield server, api
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
+    try:
+        yield server, api
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+@pytest.fixture
+def front() -> Iterator[tuple[LocalHttpServer, StandInApi]]:
+    with serving() as served:
+        yield served
 
 
 def connect(server: LocalHttpServer) -> http.client.HTTPConnection:
@@ -122,3 +134,28 @@ def test_answers_are_not_held_back_by_nagle() -> None:
             server.close()
 
     assert asyncio.run(accepted_nodelay()) != 0
+
+
+@pytest.mark.parametrize("client", ["stalled", "trickling"])
+def test_headers_that_never_end_are_a_408_and_a_closed_connection(client: str) -> None:
+    """Neither a client that stops mid-headers nor one that sends a byte now and then holds a
+    connection past the header deadline (make run's is HEADER_TIMEOUT_SECONDS; a shorter one here)."""
+    timeout = 1.5
+    assert HEADER_TIMEOUT_SECONDS > timeout
+    with serving(header_timeout=timeout) as (server, api):
+        host, port = server.server_address[:2]
+        with socket.create_connection((host, port), timeout=timeout + 20) as conn:
+            started = time.monotonic()
+            conn.sendall(b"GET /users HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            # A byte of an endless header name every quarter second, while no answer has come.
+            while client == "trickling" and not select.select([conn], [], [], 0.25)[0] and time.monotonic() - started < timeout + 20:
+                conn.sendall(b"X")
+            answer = conn.recv(65536)
+            elapsed = time.monotonic() - started
+            rest = conn.recv(65536)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert json.loads(body)["error"] == {"code": "request_timeout", "message": "Send the request's headers within 1.5 seconds.", "details": []}
+    assert timeout - 0.1 <= elapsed <= timeout + 15
+    assert rest == b""  # closed
+    assert api.seen == []
