@@ -76,8 +76,9 @@ def main() -> None:
             "synths are the behaviours under test (the CLI as users call it, per-account identities, a custom "
             "domain, `make diff` of two commits). The suite is CPU-bound: its CPU time over two cores is the "
             "floor of its wall time. Coverage traces the test processes and the runner subprocesses; the tools "
-            "that run none of the measured code (cfn-lint, the CDK CLI's synths, schemathesis) run untraced. The Terraform sidecar's checks, checkov, mypy and the short fuzz, ledger and "
-            "page runs are inside the figure. The 90 s goal is not met.")
+            "that run none of the measured code (cfn-lint, the CDK CLI's synths, schemathesis) run untraced, and "
+            "the test processes pause coverage around their own synths. The Terraform sidecar's checks, checkov, "
+            "mypy and the short fuzz, ledger and page runs are inside the figure. The 90 s goal is not met.")
 
 
 if __name__ == "__main__":
