@@ -10,7 +10,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +18,7 @@ import pytest
 
 from local_runner.gateway import MAX_PAYLOAD_BYTES, HttpResponse
 from local_runner.server import HEADER_TIMEOUT_SECONDS, LocalHttpServer, make_server
+from tools.runner_client import ROOT
 
 
 class StandInApi:
@@ -164,6 +164,6 @@ def test_headers_that_never_end_are_a_408_and_a_closed_connection(client: str) -
 def test_the_readme_gives_make_runs_limits() -> None:
     from local_runner.server import MAX_HEADER_BYTES, MAX_HEADERS
 
-    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
+    readme = " ".join((ROOT / "README.md").read_text().split())
     assert (f"a request line and headers over {MAX_HEADER_BYTES // 1024} KiB or over {MAX_HEADERS} headers (431), "
             f"headers not received within {HEADER_TIMEOUT_SECONDS:g} s (408), and bodies over {MAX_PAYLOAD_BYTES // 1024**2} MB (413)") in readme
