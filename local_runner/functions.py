@@ -75,6 +75,9 @@ class FunctionHost:
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
                 "AWS_REGION": wiring.region,
+                # Lambda's own: the X-Ray SDK then samples locally, where outside Lambda it creates
+                # an X-Ray client for centralised sampling at import.
+                "LAMBDA_TASK_ROOT": str(spec.code_dir),
                 "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
                 **(extra_environment or {}),
             })

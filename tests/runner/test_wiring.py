@@ -378,3 +378,31 @@ def test_a_function_behind_an_alias_is_run_for_its_callers(synth: Synthesised) -
     assert invoked == {api.logical_id}
     [source] = wiring.event_sources
     assert source.function_logical_id == wiring.function_by_name("archon-notifications-prod").logical_id
+
+
+LAMBDA_ENVIRONMENT = """
+import json, sys
+from pathlib import Path
+from local_runner.runner import LocalService, Options
+from local_runner.faults import Faults
+service = LocalService(Options(assembly=Path(sys.argv[1]), stage="dev", backend="memory", moto_port=0, batching_window=None,
+                               redelivery_seconds=None, creates_per_caller=None, faults=Faults.parse([], limit=None, seed=None)))
+service.start(workers=False)
+from aws_xray_sdk.core import xray_recorder
+seen = {}
+for spec in service.wiring.functions.values():
+    seen[spec.logical_id] = [service.host._functions[spec.logical_id].environment.get("LAMBDA_TASK_ROOT"), str(spec.code_dir)]
+service.stop()
+print(json.dumps({"sampler": type(xray_recorder.sampler).__name__, "task_roots": seen}))
+"""
+
+
+def test_the_functions_run_in_lambdas_environment_where_the_xray_sdk_creates_no_client(synth: Synthesised) -> None:
+    """Lambda sets LAMBDA_TASK_ROOT to the function's code; outside it the X-Ray SDK sets up
+    centralised sampling at import, an X-Ray client each runner start would pay for."""
+    result = subprocess.run([sys.executable, "-c", LAMBDA_ENVIRONMENT, str(synth.outdir)], cwd=ROOT, env=runner_env(),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["sampler"] == "LocalSampler"
+    assert seen["task_roots"] and all(root == code for root, code in seen["task_roots"].values())
