@@ -24,6 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from synth_review.api_contract import DOCUMENT, ApiChange, ContractError, compare_documents, document_at, stale_document
@@ -61,6 +62,15 @@ def synth(source: Path, out: Path, stage: str | None) -> None:
     if stage:
         args += ["-c", f"stage={stage}"]
     _run(args, cwd=source, what=f"cdk synth in {source.relative_to(ROOT) if source != ROOT else 'the working tree'}")
+
+
+def synth_side_by_side(jobs: list[tuple[Path, Path]], stage: str | None) -> None:
+    """Synthesises each (source, out) at once: the synths are separate processes, one per core.
+    A failure is raised for the first job that failed, in the order given."""
+    with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
+        running = [pool.submit(synth, source, out, stage) for source, out in jobs]
+    for job in running:
+        job.result()
 
 
 def checkout(ref: str) -> Path:
@@ -129,12 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         notes: list[str] = []
         api = api_changes(args, notes)  # first: a stale document fails before any synth
+        synths: list[tuple[Path, Path]] = []
         if args.base_assembly:
             base_dir, base_name = args.base_assembly, str(args.base_assembly)
         else:
-            source = checkout(args.base)
             base_dir, base_name = WORK / "base", args.base
-            synth(source, base_dir, args.stage)
+            synths.append((checkout(args.base), base_dir))
             if subprocess.run(["git", "diff", "--quiet", args.base, "--", "lambda_src/requirements.txt"], cwd=ROOT).returncode:
                 notes.append(f"lambda_src/requirements.txt changed since {args.base}: the dependency layer changes "
                              "(both sides are synthesised with the working tree's built layer).")
@@ -142,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
             head_dir, head_name = args.head_assembly, str(args.head_assembly)
         else:
             head_dir, head_name = WORK / "head", "working tree"
-            synth(ROOT, head_dir, args.stage)
+            synths.append((ROOT, head_dir))
+        synth_side_by_side(synths, args.stage)
         report = compare(load_assembly(base_dir), load_assembly(head_dir), base_name=base_name, head_name=head_name)
         report.api = api
         report.cdk_diff = cdk_diffs(base_dir, head_dir, [*report.changes, *report.stacks_added])

@@ -214,6 +214,23 @@ def test_a_failed_synth_shows_the_underlying_error(tmp_path):
     assert "end-of-life" not in message
 
 
+def test_the_base_and_the_head_synthesise_at_once_and_a_failure_names_the_base_first(tmp_path, monkeypatch):
+    import threading
+
+    from synth_review import __main__ as review
+    from synth_review.compare import ReviewError
+
+    both_running = threading.Barrier(2, timeout=10)  # broken, and raising, unless the two overlap
+
+    def synth(source: Path, out: Path, stage: str | None) -> None:
+        both_running.wait()
+        raise ReviewError(f"cdk synth in {source.name} failed")
+
+    monkeypatch.setattr(review, "synth", synth)
+    with pytest.raises(ReviewError, match="in base failed"):
+        review.synth_side_by_side([(tmp_path / "base", tmp_path / "b"), (tmp_path / "head", tmp_path / "h")], "dev")
+
+
 # --- the API contract ---------------------------------------------------------------------
 
 CONTRACT = json.loads((ROOT / "docs" / "openapi.json").read_text())
