@@ -73,10 +73,14 @@ def synth_side_by_side(jobs: list[tuple[Path, Path]], stage: str | None) -> None
         job.result()
 
 
-def checkout(ref: str) -> Path:
-    """The base ref as a detached worktree under build/review, sharing the working tree's layer."""
+def verify_ref(ref: str) -> None:
     _run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=ROOT,
          what=f"finding {ref!r} (set BASE=<ref>, e.g. BASE=HEAD~1; fetch origin/main first)")
+
+
+def checkout(ref: str) -> Path:
+    """The base ref as a detached worktree under build/review, sharing the working tree's layer."""
+    verify_ref(ref)
     source = WORK / "base-src"
     subprocess.run(["git", "worktree", "remove", "--force", str(source)], cwd=ROOT, capture_output=True)
     if source.exists():
@@ -97,6 +101,8 @@ def _flag(value: bool, variable: str) -> bool:
 
 def api_changes(args: argparse.Namespace, notes: list[str]) -> list[ApiChange] | None:
     """docs/openapi.json's changes from the base to the head; None when there is no base document."""
+    if args.base_assembly and not args.base_openapi:
+        return None  # nothing to compare the head's document with
     if args.head_openapi:
         head = args.head_openapi.read_text()
     else:
@@ -106,8 +112,6 @@ def api_changes(args: argparse.Namespace, notes: list[str]) -> list[ApiChange] |
         head = (ROOT / DOCUMENT).read_text()
     if args.base_openapi:
         base = args.base_openapi.read_text()
-    elif args.base_assembly:
-        return None
     else:
         base = document_at(args.base)
         if base is None:
@@ -138,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     allow_breaking = _flag(args.allow_breaking_api, "ALLOW_BREAKING_API")
     try:
         notes: list[str] = []
-        api = api_changes(args, notes)  # first: a stale document fails before any synth
+        if not args.base_assembly:
+            verify_ref(args.base)
+        api = api_changes(args, notes)  # a stale document fails before any synth
         synths: list[tuple[Path, Path]] = []
         if args.base_assembly:
             base_dir, base_name = args.base_assembly, str(args.base_assembly)

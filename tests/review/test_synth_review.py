@@ -199,6 +199,26 @@ def test_an_unknown_base_ref_is_one_line(capsys):
     assert err.startswith("error: finding 'no-such-ref-anywhere' (set BASE=<ref>") and "\n" not in err
 
 
+def test_a_stale_api_document_fails_before_any_synth(monkeypatch, capsys):
+    from synth_review import __main__ as review
+
+    monkeypatch.setattr(review, "stale_document", lambda: "docs/openapi.json differs from the generated document")
+    monkeypatch.setattr(review, "checkout", lambda ref: pytest.fail("checked out a base for a stale document"))
+    monkeypatch.setattr(review, "synth", lambda *args: pytest.fail("synthesised for a stale document"))
+    assert main(["--base", "HEAD"]) == 1
+    assert capsys.readouterr().err.strip() == ("error: docs/openapi.json does not describe the code (docs/openapi.json differs from the "
+                                               "generated document); the API review compares it")
+
+
+def test_given_assemblies_without_a_base_document_no_contract_is_checked_or_compared(base, monkeypatch, capsys):
+    from synth_review import __main__ as review
+
+    monkeypatch.setattr(review, "stale_document", lambda: pytest.fail("checked a document nothing is compared with"))
+    monkeypatch.setattr(review, "cdk_diffs", lambda *args: {})
+    assert main(["--base-assembly", str(base), "--head-assembly", str(base)]) == 0
+    assert "API contract (docs/openapi.json) not compared." in capsys.readouterr().out
+
+
 def test_a_failed_synth_shows_the_underlying_error(tmp_path):
     import sys
 
