@@ -27,6 +27,10 @@ class Mailbox:
     key: str  # the identity key: equal for every spelling of one mailbox
     delivery_address: str  # where mail goes: NFC local part, ASCII (punycode) domain
 
+    @property
+    def local_part(self) -> str:
+        return self.delivery_address.rpartition("@")[0]
+
 
 def mailbox(address: str) -> Mailbox:
     """Parses `address` (already length- and character-checked by the model) into its mailbox."""

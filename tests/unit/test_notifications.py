@@ -38,6 +38,15 @@ def test_sends_one_welcome_email_from_the_sender(aws, context):
     assert "welcome_email_sent_at" in item and "welcome_lease_token" not in item
 
 
+def test_a_user_stored_before_the_64_byte_limit_still_gets_the_welcome_email(aws, context, monkeypatch):
+    address = "a" * 70 + "@example.com"
+    monkeypatch.setattr("users.models.LOCAL_PART_MAX_OCTETS", 1000)
+    user_id = make_user(aws, context, email=address)
+    monkeypatch.undo()
+    assert process(aws, context, welcome(user_id, address)) == []
+    assert [email.destinations["ToAddresses"] for email in aws.sent_emails()] == [[address]]
+
+
 def test_redelivered_message_does_not_send_twice(aws, context):
     user_id = make_user(aws, context)
     message = welcome(user_id, "new.user@example.com")

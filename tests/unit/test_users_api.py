@@ -162,6 +162,7 @@ def test_concurrent_creations_of_one_mailbox_in_mixed_spellings_exactly_one_wins
         ({"name": "Line\nBreak", "email": "a@example.com"}, "validation_error", "name"),
         ({"name": "Ada", "email": "not-an-email"}, "validation_error", "email"),
         ({"name": "Ada", "email": "a@b"}, "validation_error", "email"),
+        ({"name": "Ada", "email": "a" * 65 + "@example.com"}, "validation_error", "email"),
         ({"name": "Ada"}, "validation_error", "email"),
         ({"email": "a@example.com"}, "validation_error", "name"),
         ({"name": "Ada", "email": "a@example.com", "admin": True}, "validation_error", "admin"),

@@ -47,6 +47,17 @@ def test_generated_valid_emails_keep_their_spelling(email):
     assert user.email == email
 
 
+@pytest.mark.parametrize(("local", "octets"), [("a" * 65, 65), ("\u00e9" * 33, 66), ("e\u0301" * 33, 66)])
+def test_a_new_users_part_before_the_at_over_64_bytes_is_refused_with_its_length(local, octets):
+    with pytest.raises(ValidationError, match=f"the part before the @ is {octets} bytes in UTF-8 .*; mail servers accept at most 64"):
+        NewUser.model_validate({"name": "Ada", "email": f"{local}@example.com"})
+
+
+@pytest.mark.parametrize("local", ["a" * 64, "\u00e9" * 32, "e\u0301" * 32])
+def test_a_new_users_part_before_the_at_of_64_bytes_is_accepted_as_sent(local):
+    assert NewUser.model_validate({"name": "Ada", "email": f"{local}@example.com"}).email == f"{local}@example.com"
+
+
 def test_the_name_pattern_excludes_every_control_format_and_line_break_character_of_the_bmp():
     import re
 
