@@ -166,6 +166,7 @@ outbox: $(VENV)/.stamp
 bench: setup cdk.out/.dev.stamp .tools/yardstick/.stamp
 	$(VENV)/bin/python bench/handler_timings.py
 	$(VENV)/bin/python bench/runner.py
+	$(VENV)/bin/python bench/runner_start.py
 	@if command -v valgrind >/dev/null; then $(VENV)/bin/python bench/instructions.py; \
 	 else echo "bench/instructions.py skipped: valgrind is not installed (Debian: apt-get install valgrind)"; fi
 	$(VENV)/bin/python bench/drain.py

@@ -56,3 +56,19 @@ def test_yardstick_refuses_an_interpreter_with_another_moto(monkeypatch, tmp_pat
     monkeypatch.setattr(runner.subprocess, "run", lambda *a, **k: Done())
     with pytest.raises(SystemExit, match="runs moto 5.0.0, not 5.2.5"):
         runner.yardsticks()
+
+
+def test_the_start_bench_reads_a_processs_own_cpu_time():
+    """bench/runner_start.py reports the CPU a runner used by its ready line, from /proc: the
+    process's user and system time, not its children's or its start time."""
+    import os
+    import time
+
+    _path = list(sys.path)
+    from bench import runner_start
+
+    sys.path[:] = _path
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:
+        pass
+    assert abs(runner_start.cpu_seconds(os.getpid()) - time.process_time()) < 0.1
