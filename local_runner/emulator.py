@@ -129,6 +129,9 @@ class Emulator:
             moto_patches.uninstall(in_process=False)
 
     def client(self, service: str) -> Any:
+        """A client of the emulator. Creating one reads all of os.environ, which the function host
+        swaps for each function it runs: create clients before the workers start, or under the
+        host's lock, never beside a running function."""
         # Stream ARNs would otherwise route to an account-specific endpoint that moto does not serve.
         return boto3.client(service, region_name=self.region, config=Config(account_id_endpoint_mode="disabled"))
 

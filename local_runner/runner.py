@@ -53,6 +53,7 @@ class LocalService:
     def start(self, *, workers: bool = True) -> None:
         self.emulator.start()
         self.resources: LocalResources = provision(self.emulator, self.wiring)
+        self._sqs = self.emulator.client("sqs")  # for the /_local endpoints, made before any function runs
         self.options.faults.install()
         overrides = {"CREATES_PER_CALLER_PER_HOUR": str(self.options.creates_per_caller)} if self.options.creates_per_caller else None
         self.host = FunctionHost(wiring=self.wiring, resources=self.resources, overrides=overrides,
@@ -109,7 +110,7 @@ class LocalService:
             return list(self._outbox)
 
     def queue_depths(self) -> dict[str, dict[str, int]]:
-        sqs = self.emulator.client("sqs")
+        sqs = self._sqs
         depths = {}
         with self.host.lock:
             for logical_id, url in self.resources.queue_urls.items():
@@ -120,7 +121,7 @@ class LocalService:
 
     def dead_letters(self) -> dict[str, list[str]]:
         """The bodies waiting in every dead-letter queue, left in place (visible again at once)."""
-        sqs = self.emulator.client("sqs")
+        sqs = self._sqs
         found: dict[str, list[str]] = {}
         with self.host.lock:
             for logical_id, url in self.resources.queue_urls.items():
@@ -142,7 +143,7 @@ class LocalService:
         """Moves every dead letter back to the queue it came from, as `aws sqs
         start-message-move-task` does after a fix (docs/operations.md); moto has no move task.
         Returns how many left each dead-letter queue."""
-        sqs = self.emulator.client("sqs")
+        sqs = self._sqs
         moved: dict[str, int] = {}
         with self.host.lock:
             for spec in self.wiring.queues.values():

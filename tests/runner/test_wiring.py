@@ -406,3 +406,33 @@ def test_the_functions_run_in_lambdas_environment_where_the_xray_sdk_creates_no_
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["sampler"] == "LocalSampler"
     assert seen["task_roots"] and all(root == code for root, code in seen["task_roots"].values())
+
+
+LOCAL_ENDPOINTS_BESIDE_FUNCTIONS = LAMBDA_ENVIRONMENT.split("from aws_xray_sdk")[0] + """
+import threading
+sys.setswitchinterval(1e-6)  # hand the GIL over often, as a loaded machine does
+environments = [function.environment for function in service.host._functions.values()]
+stop = threading.Event()
+def run_functions():  # what invoking one function after the other does to os.environ
+    while not stop.is_set():
+        for environment in environments:
+            with service.host.lock:
+                service.host._apply(environment)
+functions = threading.Thread(target=run_functions, daemon=True)
+functions.start()
+try:
+    for _ in range(60):
+        service.queue_depths(); service.dead_letters(); service.redrive()
+finally:
+    stop.set()
+    functions.join()
+print("ok")
+"""
+
+
+def test_the_local_endpoints_answer_while_functions_run(synth: Synthesised) -> None:
+    """The function host swaps os.environ for each function it runs; an endpoint that created a
+    boto3 client beside it (which reads all of os.environ) failed with a 500 now and then."""
+    result = subprocess.run([sys.executable, "-c", LOCAL_ENDPOINTS_BESIDE_FUNCTIONS, str(synth.outdir)], cwd=ROOT, env=runner_env(),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
