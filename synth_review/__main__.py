@@ -79,8 +79,8 @@ def verify_ref(ref: str) -> None:
 
 
 def checkout(ref: str) -> Path:
-    """The base ref as a detached worktree under build/review, sharing the working tree's layer."""
-    verify_ref(ref)
+    """The base ref (verified: verify_ref) as a detached worktree under build/review, sharing the
+    working tree's layer."""
     source = WORK / "base-src"
     subprocess.run(["git", "worktree", "remove", "--force", str(source)], cwd=ROOT, capture_output=True)
     if source.exists():
