@@ -65,7 +65,8 @@ def synth(source: Path, out: Path, stage: str | None) -> None:
 
 
 def synth_side_by_side(jobs: list[tuple[Path, Path]], stage: str | None) -> None:
-    """Synthesises each (source, out) at once: the synths are separate processes, one per core.
+    """Synthesises each (source, out) at once: each synth is processes of its own (the CDK CLI,
+    Node, the app), so on several cores they run side by side.
     A failure is raised for the first job that failed, in the order given."""
     with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
         running = [pool.submit(synth, source, out, stage) for source, out in jobs]
