@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import publish, require_dev_assembly  # noqa: E402
 
+from tools.runner_client import READY  # noqa: E402
+
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))  # this machine's speed swings; the median of several runs is steadier
 DIRECT_OPS = int(os.environ.get("BENCH_DIRECT_OPS", "3000"))
@@ -44,7 +45,7 @@ def start_runner(log: Path) -> tuple[subprocess.Popen[str], str]:
                                cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     for line in process.stdout:
-        matched = re.search(r"ready in [\d.]+s: (http://\S+)", line)
+        matched = READY.search(line)
         if matched:
             return process, matched.group(1)
     raise SystemExit(f"the runner did not start (exit {process.wait()}); run make run once to see why")

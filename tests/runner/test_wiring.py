@@ -380,7 +380,8 @@ def test_a_function_behind_an_alias_is_run_for_its_callers(synth: Synthesised) -
     assert source.function_logical_id == wiring.function_by_name("archon-notifications-prod").logical_id
 
 
-LAMBDA_ENVIRONMENT = """
+# A fresh interpreter with the dev stage's service started in it, its pollers left off.
+STARTED_SERVICE = """
 import json, sys
 from pathlib import Path
 from local_runner.runner import LocalService, Options
@@ -388,6 +389,8 @@ from local_runner.faults import Faults
 service = LocalService(Options(assembly=Path(sys.argv[1]), stage="dev", backend="memory", moto_port=0, batching_window=None,
                                redelivery_seconds=None, creates_per_caller=None, faults=Faults.parse([], limit=None, seed=None)))
 service.start(workers=False)
+"""
+LAMBDA_ENVIRONMENT = STARTED_SERVICE + """
 from aws_xray_sdk.core import xray_recorder
 seen = {}
 for spec in service.wiring.functions.values():
@@ -408,7 +411,7 @@ def test_the_functions_run_in_lambdas_environment_where_the_xray_sdk_creates_no_
     assert seen["task_roots"] and all(root == code for root, code in seen["task_roots"].values())
 
 
-LOCAL_ENDPOINTS_BESIDE_FUNCTIONS = LAMBDA_ENVIRONMENT.split("from aws_xray_sdk")[0] + """
+LOCAL_ENDPOINTS_BESIDE_FUNCTIONS = STARTED_SERVICE + """
 import threading
 sys.setswitchinterval(1e-6)  # hand the GIL over often, as a loaded machine does
 environments = [function.environment for function in service.host._functions.values()]
