@@ -219,10 +219,12 @@ class UsersApi(Construct):
             resources=[stack.format_arn(service="logs", resource="log-group", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME)],
         ))
         role.apply_removal_policy(RemovalPolicy.RETAIN)
-        account_id = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account  # as cdk-nag prints it
+        # As cdk-nag prints them: a token where the value is not known at synth time.
+        partition = "<AWS::Partition>" if Token.is_unresolved(stack.partition) else stack.partition
+        account_id = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
         acknowledge(
             role,
-            f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:{stack.partition}:logs:{stack.region}:{account_id}:log-group:*]",
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:{partition}:logs:{stack.region}:{account_id}:log-group:*]",
             "API Gateway's account-level logging role serves every REST API in this account and region, whose log "
             "groups cannot be named here; it may only create and write log groups, in this account and region only.",
         )

@@ -177,3 +177,16 @@ def test_every_control_tower_rule_that_names_a_synthesised_resource_type_runs(sy
     needed = {rule for rule, types in bundled.items() if types & synthesised}
     assert needed and needed <= chosen, sorted(str(r) for r in needed - chosen)
     assert len(chosen) < len(bundled)
+
+
+def test_the_app_synthesises_without_cdk_jsons_feature_flags(tmp_path):
+    """`python app.py` run directly gets none of cdk.json's context: partitions and accounts are
+    then tokens, and every acknowledgement must still name its finding as cdk-nag prints it."""
+    from cdk_app.app import build_app
+    from cdk_app.checks import unacknowledged
+
+    with untraced():
+        app = cdk.App(outdir=str(tmp_path))
+        build_app(app, only="dev")
+        app.synth()
+    assert unacknowledged(tmp_path) == []
