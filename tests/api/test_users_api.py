@@ -86,6 +86,20 @@ def test_bad_bodies_are_400_in_the_error_contract(api: Api, body: Any) -> None:
     assert_error(api.request("POST", "/users", body), 400, "validation_error")
 
 
+@pytest.mark.parametrize(("body", "field"), [
+    ({"name": "   ", "email": "a@example.com"}, "name"),
+    ({"name": "Bell\u0007", "email": "a@example.com"}, "name"),
+    ({"name": "Bad", "email": "not-an-email"}, "email"),
+    ({"name": "Reserved", "email": "someone@example.test"}, "email"),
+])
+def test_a_rule_of_the_contract_is_named_by_field_in_words(api: Api, body: dict[str, str], field: str) -> None:
+    """The contract's patterns are regexes; a client told only that its value does not match one
+    cannot tell what to fix."""
+    details = assert_error(api.request("POST", "/users", body), 400, "validation_error")["error"]["details"]
+    assert [d.get("field") for d in details] == [field], details
+    assert "does not match" not in details[0]["issue"] and "\\x00" not in details[0]["issue"], details
+
+
 def test_a_missing_field_is_named_in_details(api: Api) -> None:
     (detail,) = assert_error(api.request("POST", "/users", {"name": "No email"}), 400, "validation_error")["error"]["details"]
     assert "email" in detail["issue"]
