@@ -267,24 +267,39 @@ def _too_deep(_: RecursionError) -> Response:
 
 @app.exception_handler(RequestValidationError)
 def _invalid_request(exc: RequestValidationError) -> Response:
-    details: list[ErrorDetail] = []
+    details: dict[str, ErrorDetail] = {}
     for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
         if err.get("type") == "json_invalid":
             return error_response(HTTPStatus.BAD_REQUEST, "invalid_json", "The body is not valid JSON.")
-        issue = _issue(err)
-        details.append(ErrorDetail(field=".".join(loc) or None, issue=issue))
-    return error_response(HTTPStatus.BAD_REQUEST, "validation_error", "The request is not valid; see details.", details)
+        field = _field(tuple(err.get("loc", ())))
+        details.setdefault(field, ErrorDetail(field=field or None, issue=_issue(err)))  # one per field
+    return error_response(HTTPStatus.BAD_REQUEST, "validation_error", "The request is not valid; see details.", list(details.values()))
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    """The field as the contract names it: a body's field by its path, a parameter by its name (a
+    header as it is spelled, Idempotency-Key), never pydantic's own steps (a union's member)."""
+    if loc[:1] == ("body",):
+        return ".".join(str(p) for p in loc[1:])
+    if loc[:1] == ("header",) and len(loc) > 1:
+        return "-".join(word.capitalize() for word in str(loc[1]).split("-"))
+    return str(loc[1]) if len(loc) > 1 else ".".join(str(p) for p in loc)
 
 
 def _issue(err: dict[str, Any]) -> str:
-    kind = err.get("type", "")
+    kind, ctx, loc = err.get("type", ""), err.get("ctx") or {}, err.get("loc", ())
+    if loc[:1] in (("header",), ("query",)) and isinstance(err.get("input"), list):
+        return f"was sent {len(err['input'])} times; send it once"
     if kind == "missing":
         return "is required"
     if kind == "extra_forbidden":
         return "is not an accepted field"
     if kind == "value_error":
-        return str(err.get("ctx", {}).get("error", "is not valid"))
+        return str(ctx.get("error", "is not valid"))
+    if kind in ("too_long", "string_too_long") and isinstance(err.get("input"), str):
+        return f"must be at most {ctx.get('max_length')} characters"
+    if kind in ("too_short", "string_too_short") and isinstance(err.get("input"), str):
+        return f"must be at least {ctx.get('min_length')} characters"
     return str(err.get("msg", "is not valid"))
 
 

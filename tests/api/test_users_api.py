@@ -100,6 +100,14 @@ def test_a_rule_of_the_contract_is_named_by_field_in_words(api: Api, body: dict[
     assert "does not match" not in details[0]["issue"] and "\\x00" not in details[0]["issue"], details
 
 
+def test_a_bad_parameter_is_named_as_the_contract_spells_it(api: Api) -> None:
+    repeated = assert_error(api.request("GET", "/users?limit=5&limit=6"), 400, "validation_error")["error"]["details"]
+    assert repeated == [{"field": "limit", "issue": "was sent 2 times; send it once"}]
+    long_key = api.request("POST", "/users", new_user("long-key"), headers={"Idempotency-Key": "k" * 256})
+    assert assert_error(long_key, 400, "validation_error")["error"]["details"] == [
+        {"field": "Idempotency-Key", "issue": "must be at most 255 characters"}]
+
+
 def test_a_missing_field_is_named_in_details(api: Api) -> None:
     (detail,) = assert_error(api.request("POST", "/users", {"name": "No email"}), 400, "validation_error")["error"]["details"]
     assert "email" in detail["issue"]

@@ -176,6 +176,31 @@ def test_invalid_bodies_are_400_with_details_and_write_nothing(aws, context, bod
     assert aws.items() == []
 
 
+def _repeated(event: dict[str, Any], kind: str, name: str, values: list[str]) -> dict[str, Any]:
+    """As API Gateway passes a header or query parameter sent more than once: the last value, and all."""
+    single, multi = ("headers", "multiValueHeaders") if kind == "header" else ("queryStringParameters", "multiValueQueryStringParameters")
+    event[single] = {**(event[single] or {}), name: values[-1]}
+    event[multi] = {**(event[multi] or {}), name: values}
+    return event
+
+
+@pytest.mark.parametrize(("event", "field", "issue"), [
+    (api_event("POST", "/users", body={"name": "Ada", "email": "a@example.com"}, headers={"Idempotency-Key": "k" * 256}),
+     "Idempotency-Key", "must be at most 255 characters"),
+    (_repeated(api_event("POST", "/users", body={"name": "Ada", "email": "a@example.com"}), "header", "Idempotency-Key", ["a", "b"]),
+     "Idempotency-Key", "was sent 2 times; send it once"),
+    (_repeated(api_event("GET", "/users", query={"limit": "5"}), "query", "limit", ["5", "6"]), "limit", "was sent 2 times; send it once"),
+    (api_event("GET", "/users", query={"cursor": "c" * 3000}), "cursor", "must be at most 256 characters"),
+])
+def test_a_bad_parameter_is_named_as_the_contract_spells_it_with_the_fix_in_words(aws, context, event, field, issue):
+    """One detail per parameter, by its name in the contract (not pydantic's path to it, nor a
+    union's members), saying what to change."""
+    reply = call(aws, context, event)
+    assert_error(reply, 400, "validation_error")
+    assert reply.body["error"]["details"] == [{"field": field, "issue": issue}]
+    assert aws.items() == []
+
+
 def test_exactly_100_characters_after_trimming_is_accepted(aws, context):
     assert create(aws, context, name="  " + "n" * 100 + "  ").status == 201
 
