@@ -6,24 +6,50 @@ then `cdk ls`, `cdk diff` and `cdk deploy --all` act on that stage's stacks only
 `-c config=other.yaml` reads another config file.
 """
 
+import json
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
-import aws_cdk as cdk
+from cdk_app.config import CONFIG_FILE, ConfigError, load_stages
 
-from cdk_app.app import build_app
-from cdk_app.checks import fail_on_unacknowledged
-from cdk_app.config import ConfigError
+
+def cli_context() -> dict[str, Any]:
+    """The context the CDK CLI hands the app (cdk.json's and -c's), as aws_cdk's App reads it:
+    JSON in CDK_CONTEXT_JSON, what did not fit in a file CONTEXT_OVERFLOW_LOCATION_ENV names."""
+    context = json.loads(os.environ.get("CDK_CONTEXT_JSON") or "{}")
+    overflow = os.environ.get("CONTEXT_OVERFLOW_LOCATION_ENV")
+    if overflow:
+        context.update(json.loads(Path(overflow).read_text()))
+    return context
+
+
+def fail(exc: ConfigError) -> None:
+    print(f"error: {exc}", file=sys.stderr)
+    sys.exit(1)
 
 
 def main() -> None:
+    # The stage and config are checked before aws_cdk is imported, which starts the jsii runtime
+    # (seconds): a mistyped stage or a broken config fails at once.
+    context = cli_context()
+    try:
+        load_stages(Path(context["config"]) if context.get("config") else CONFIG_FILE, only=context.get("stage"))
+    except ConfigError as exc:
+        fail(exc)
+
+    import aws_cdk as cdk
+
+    from cdk_app.app import build_app
+    from cdk_app.checks import fail_on_unacknowledged
+
     app = cdk.App()
     try:
         config = app.node.try_get_context("config")
         build_app(app, only=app.node.try_get_context("stage"), **({"config_file": Path(config)} if config else {}))
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
+        fail(exc)
     fail_on_unacknowledged(app.synth().directory)
 
 

@@ -100,15 +100,20 @@ def test_shipped_config_loads_with_the_original_regions():
 
 
 @pytest.mark.slow
-def test_cdk_app_stops_with_one_line_on_a_bad_config(tmp_path):
-    """What `cdk synth` runs: the app exits non-zero and prints one error line."""
+@pytest.mark.parametrize(("context", "error"), [
+    ({"stage": "prd"}, "error: config/stages.yaml: stages.prd: no such stage; allowed: dev, staging, prod"),
+    ({"config": "{path}"}, "error: {path}: stages.prod.api.throttle_burst_limit: 0 is not allowed; allowed: a whole number of requests above 0, at most 5000"),
+])
+def test_cdk_app_stops_with_one_line_on_a_bad_config_before_the_cdk_starts(tmp_path, context, error):
+    """What `cdk synth` runs: the app exits non-zero and prints one error line, without waiting
+    for the jsii runtime (no Node on PATH here: had the app imported aws_cdk, it would fail on that)."""
     path = _broken(tmp_path, _set("stages.prod.api.throttle_burst_limit", 0))
-    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"config": str(path)}), "CDK_OUTDIR": str(tmp_path / "out")}
+    context = {k: v.format(path=path) for k, v in context.items()}
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(tmp_path / "out"), "PATH": str(tmp_path)}
     result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert lines == [f"error: {path}: stages.prod.api.throttle_burst_limit: 0 is not allowed; allowed: a whole number of requests above 0, at most 5000"]
-    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.template.json"))
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [error.format(path=path)], result.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_two_stages_cannot_share_a_domain(tmp_path):
