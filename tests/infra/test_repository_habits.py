@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from cdk_app.config import ROOT
+from tools.shell_env import unmeasured_env
 
 BIN = ROOT / ".venv" / "bin"
 HOOKS = {"ruff", "mypy", "terraform-fmt", "actionlint", "github-config-schemas", "openapi-check"}
@@ -23,7 +24,7 @@ def _hooks() -> dict[str, dict]:
 
 
 def test_pre_commit_config_is_valid_and_every_hook_is_local():
-    result = subprocess.run([str(BIN / "pre-commit"), "validate-config", ".pre-commit-config.yaml"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run([str(BIN / "pre-commit"), "validate-config", ".pre-commit-config.yaml"], cwd=ROOT, env=unmeasured_env(), capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
     assert [repo["repo"] for repo in config["repos"]] == ["local"]  # nothing to download
@@ -33,7 +34,7 @@ def test_pre_commit_config_is_valid_and_every_hook_is_local():
 @pytest.mark.slow
 def test_the_hooks_pass_on_every_file(tmp_path: Path):
     # ruff and mypy run in tests/infra/test_code_checks.py already; the others run here, through pre-commit.
-    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path), "SKIP": "ruff,mypy", "PATH": f"{BIN}:{os.environ['PATH']}"}
+    env = {**unmeasured_env(), "PRE_COMMIT_HOME": str(tmp_path), "SKIP": "ruff,mypy", "PATH": f"{BIN}:{os.environ['PATH']}"}
     result = subprocess.run([str(BIN / "pre-commit"), "run", "--all-files"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     for name in ("terraform fmt", "actionlint", "dependabot.yml and workflows", "docs/openapi.json describes the code"):
@@ -63,12 +64,12 @@ def test_dependabot_covers_every_pinned_ecosystem_and_directory():
 
 
 def test_dependabot_and_the_workflows_match_their_schemas(tmp_path: Path):
-    result = subprocess.run([str(BIN / "python"), "scripts/check_github_config.py"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run([str(BIN / "python"), "scripts/check_github_config.py"], cwd=ROOT, env=unmeasured_env(), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     broken = tmp_path / "dependabot.yml"
     broken.write_text("version: 2\nupdates:\n  - package-ecosystem: pipx\n    directory: /\n    schedule: {interval: weekly}\n")
     rejected = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.dependabot", str(broken)],
-                              capture_output=True, text=True)
+                              env=unmeasured_env(), capture_output=True, text=True)
     assert rejected.returncode == 1 and "pipx" in rejected.stdout
 
 
