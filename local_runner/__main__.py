@@ -30,6 +30,27 @@ def _fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give a whole number from 0 to 65535 (0 picks a free one)")
+    return port
+
+
+def _runner_url(text: str) -> str:
+    url = urllib.parse.urlsplit(text)
+    try:
+        url.port  # noqa: B018 - raises on a port that is not a number or out of range
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} has no valid port: give the port the runner serves on, 0 to 65535 (make token PORT=N)") from None
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a runner's URL: give one like http://127.0.0.1:{DEFAULT_PORT}")
+    return text.rstrip("/")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m local_runner", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -37,12 +58,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"), help="address to bind (default 127.0.0.1, loopback only)")
     serve.add_argument("--allow-non-loopback", action="store_true", default=os.environ.get("ALLOW_NON_LOOPBACK", "") not in ("", "0"),
                        help="allow binding an address other machines can reach (the API is then open to them; /_local/ still answers loopback hosts only)")
-    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)), help="0 picks a free port")
+    # String defaults: argparse converts them as it would the flag, so a bad PORT= gets _port's error.
+    serve.add_argument("--port", type=_port, default=os.environ.get("PORT", str(DEFAULT_PORT)), help="0 picks a free port")
     serve.add_argument("--assembly", type=Path, default=Path("cdk.out"), help="cloud assembly to read (default cdk.out)")
     serve.add_argument("--stage", default="dev")
     serve.add_argument("--backend", choices=["memory", "server"], default=os.environ.get("BACKEND", "memory"),
                        help="memory: moto in this process; server: a moto server on loopback that the AWS CLI can reach")
-    serve.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", 5000)), help="the moto server's port with --backend server")
+    serve.add_argument("--moto-port", type=_port, default=os.environ.get("MOTO_PORT", "5000"), help="the moto server's port with --backend server")
     serve.add_argument("--log-file", type=Path, default=Path("build/local/functions.log"),
                        help="where the functions' logs and metrics go, as CloudWatch Logs would hold them (written anew each run)")
     serve.add_argument("--access-log", default="-", help="a line per API request: - for the console (default), or a file of JSON lines")
@@ -55,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--fault-seed", type=int, help="seed for repeatable fault injection")
     for name in ("token", "outbox"):
         sub = commands.add_parser(name, help=f"ask a running runner for the {name}")
-        sub.add_argument("--url", default=os.environ.get("URL", f"http://127.0.0.1:{os.environ.get('PORT', DEFAULT_PORT)}"))
+        sub.add_argument("--url", type=_runner_url, default=os.environ.get("URL", f"http://127.0.0.1:{os.environ.get('PORT', DEFAULT_PORT)}"))
         if name == "token":
             sub.add_argument("--scopes", default=os.environ.get("SCOPES", ""),
                              help="space-separated scopes, e.g. 'users/read' (default: every scope of the broadest client: read and create)")

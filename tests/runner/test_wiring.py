@@ -165,6 +165,29 @@ def test_bad_fault_spec_fails_with_one_line(synth: Synthesised, tmp_path: Path) 
     assert result.returncode == 1 and "unknown fault 'disk.full'" in result.stderr
 
 
+@pytest.mark.parametrize(("argv", "environment", "error"), [
+    (["serve", "--port", "abc"], {}, "argument --port: 'abc' is not a port: give a whole number from 0 to 65535"),
+    (["serve", "--port", "70000"], {}, "argument --port: '70000' is not a port"),
+    (["serve"], {"PORT": "abc"}, "argument --port: 'abc' is not a port"),  # make run PORT=abc
+    (["serve", "--moto-port", "-1"], {}, "argument --moto-port: '-1' is not a port"),
+    (["token", "--url", "http://127.0.0.1:abc"], {}, "argument --url: 'http://127.0.0.1:abc' has no valid port"),
+    (["token"], {"PORT": "abc"}, "argument --url: 'http://127.0.0.1:abc' has no valid port"),
+    (["outbox", "--url", "127.0.0.1:3000"], {}, "argument --url: '127.0.0.1:3000' is not a runner's URL"),
+])
+def test_a_bad_port_or_url_is_a_usage_error_naming_the_fix(argv: list[str], environment: dict[str, str], error: str,
+                                                            monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import local_runner.__main__ as cli
+    from local_runner.__main__ import main
+
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(cli, "serve", lambda args: pytest.fail(f"started serving with {args}"))
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert error in capsys.readouterr().err.splitlines()[-1]
+
+
 def test_a_fault_seed_repeats_each_fault_however_the_threads_interleave() -> None:
     """With --fault-seed, the n-th SES call meets the same fate whether the API's DynamoDB calls
     drew before it or not (the API and the pollers run on their own threads)."""
