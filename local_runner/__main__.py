@@ -22,22 +22,14 @@ import urllib.request
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from local_runner.arguments import number_in, port
+
 DEFAULT_PORT = 3000
 
 
 def _fail(message: str) -> NoReturn:
     print(f"error: {message}", file=sys.stderr)
     sys.exit(1)
-
-
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give a whole number from 0 to 65535 (0 picks a free one)")
-    return port
 
 
 def _runner_url(text: str) -> str:
@@ -58,19 +50,22 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"), help="address to bind (default 127.0.0.1, loopback only)")
     serve.add_argument("--allow-non-loopback", action="store_true", default=os.environ.get("ALLOW_NON_LOOPBACK", "") not in ("", "0"),
                        help="allow binding an address other machines can reach (the API is then open to them; /_local/ still answers loopback hosts only)")
-    # String defaults: argparse converts them as it would the flag, so a bad PORT= gets _port's error.
-    serve.add_argument("--port", type=_port, default=os.environ.get("PORT", str(DEFAULT_PORT)), help="0 picks a free port")
+    # String defaults: argparse converts them as it does the flag's, so a bad PORT= is a usage error too.
+    serve.add_argument("--port", type=port, default=os.environ.get("PORT", str(DEFAULT_PORT)), help="0 picks a free port")
     serve.add_argument("--assembly", type=Path, default=Path("cdk.out"), help="cloud assembly to read (default cdk.out)")
     serve.add_argument("--stage", default="dev")
     serve.add_argument("--backend", choices=["memory", "server"], default=os.environ.get("BACKEND", "memory"),
                        help="memory: moto in this process; server: a moto server on loopback that the AWS CLI can reach")
-    serve.add_argument("--moto-port", type=_port, default=os.environ.get("MOTO_PORT", "5000"), help="the moto server's port with --backend server")
+    serve.add_argument("--moto-port", type=port, default=os.environ.get("MOTO_PORT", "5000"), help="the moto server's port with --backend server")
     serve.add_argument("--log-file", type=Path, default=Path("build/local/functions.log"),
                        help="where the functions' logs and metrics go, as CloudWatch Logs would hold them (written anew each run)")
     serve.add_argument("--access-log", default="-", help="a line per API request: - for the console (default), or a file of JSON lines")
-    serve.add_argument("--batching-window", type=float, help="override the event source's batching window in seconds (tests)")
-    serve.add_argument("--redelivery-seconds", type=int, help="seconds before a failed message is retried; default: the queue's visibility timeout")
-    serve.add_argument("--creates-per-caller", type=int, help="users one caller may create an hour; default: the template's (load tools and tests)")
+    serve.add_argument("--batching-window", type=number_in(0.0, 300.0, kind=float, what="a batching window", note="seconds, as Lambda allows"),
+                       help="override the event source's batching window in seconds (tests)")
+    serve.add_argument("--redelivery-seconds", type=number_in(0, 43200, what="a visibility timeout", note="seconds, as SQS allows"),
+                       help="seconds before a failed message is retried; default: the queue's visibility timeout")
+    serve.add_argument("--creates-per-caller", type=number_in(1, what="an hourly limit"),
+                       help="users one caller may create an hour; default: the template's (load tools and tests)")
     serve.add_argument("--fault", action="append", default=[], metavar="NAME=RATE",
                        help="inject a fault: dynamodb.throttle, dynamodb.conflict, ses.throttle, ses.reject, processor.crash, api.crash")
     serve.add_argument("--fault-limit", type=int, help="fire each fault at most this many times")

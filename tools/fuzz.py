@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from local_runner.arguments import number_in
 from tools.runner_client import ROOT, Runner, start_runner, stop_runner
 from tools.shell_env import unmeasured_env
 
@@ -101,8 +102,8 @@ def _version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--max-examples", type=int, default=3500, help="examples per operation and phase")
-    parser.add_argument("--min-requests", type=int, default=10_000, help="fail unless the runner answered this many")
+    parser.add_argument("--max-examples", type=number_in(1, what="a number of examples"), default=3500, help="examples per operation and phase")
+    parser.add_argument("--min-requests", type=number_in(0, what="a number of requests"), default=10_000, help="fail unless the runner answered this many")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--assembly", type=Path, default=ROOT / "cdk.out")
     parser.add_argument("--report", type=Path, help="write the results into this Markdown file's fuzz section")

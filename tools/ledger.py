@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local_runner.arguments import number_in
 from tools.runner_client import Reply, Runner, start_runner, stop_runner
 
 # 10% of API calls and 10% of processor calls fail, spread over every kind of fault we inject.
@@ -213,8 +214,8 @@ def _redrive(runner: Runner, ledger: Ledger, drain_timeout: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--users", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--users", type=number_in(1, what="a number of users"), default=1000)
+    parser.add_argument("--workers", type=number_in(1, 64, what="a number of client threads"), default=4)
     parser.add_argument("--assembly", type=Path, default=Path("cdk.out"))
     parser.add_argument("--seed", type=int, default=7, help="fault-injection seed (repeatable faults)")
     parser.add_argument("--report", type=Path, help="write the counts here as Markdown")

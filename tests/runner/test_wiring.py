@@ -173,8 +173,12 @@ def test_bad_fault_spec_fails_with_one_line(synth: Synthesised, tmp_path: Path) 
     (["token", "--url", "http://127.0.0.1:abc"], {}, "argument --url: 'http://127.0.0.1:abc' has no valid port"),
     (["token"], {"PORT": "abc"}, "argument --url: 'http://127.0.0.1:abc' has no valid port"),
     (["outbox", "--url", "127.0.0.1:3000"], {}, "argument --url: '127.0.0.1:3000' is not a runner's URL"),
+    (["serve", "--batching-window", "-1"], {}, "'-1' is not a batching window: give a number from 0 to 300"),
+    (["serve", "--batching-window", "nan"], {}, "'nan' is not a batching window"),
+    (["serve", "--redelivery-seconds", "-5"], {}, "'-5' is not a visibility timeout: give a whole number from 0 to 43200"),
+    (["serve", "--creates-per-caller", "0"], {}, "'0' is not an hourly limit: give a whole number of at least 1"),
 ])
-def test_a_bad_port_or_url_is_a_usage_error_naming_the_fix(argv: list[str], environment: dict[str, str], error: str,
+def test_a_bad_port_url_or_setting_is_a_usage_error_naming_the_fix(argv: list[str], environment: dict[str, str], error: str,
                                                             monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     import local_runner.__main__ as cli
     from local_runner.__main__ import main
@@ -184,6 +188,21 @@ def test_a_bad_port_or_url_is_a_usage_error_naming_the_fix(argv: list[str], envi
     monkeypatch.setattr(cli, "serve", lambda args: pytest.fail(f"started serving with {args}"))
     with pytest.raises(SystemExit) as exited:
         main(argv)
+    assert exited.value.code == 2
+    assert error in capsys.readouterr().err.splitlines()[-1]
+
+
+@pytest.mark.parametrize(("tool", "argv", "error"), [
+    ("tools.ledger", ["--users", "0"], "'0' is not a number of users: give a whole number of at least 1"),
+    ("tools.ledger", ["--workers", "100"], "'100' is not a number of client threads: give a whole number from 1 to 64"),
+    ("tools.fuzz", ["--max-examples", "-5"], "'-5' is not a number of examples"),
+])
+def test_the_chaos_and_fuzz_tools_refuse_a_bad_count_before_starting_anything(tool: str, argv: list[str], error: str,
+                                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib
+
+    with pytest.raises(SystemExit) as exited:
+        importlib.import_module(tool).main(argv)
     assert exited.value.code == 2
     assert error in capsys.readouterr().err.splitlines()[-1]
 
