@@ -248,8 +248,8 @@ def get_user(user_id: Annotated[str, Path(description="The user's id, a UUIDv4; 
 @app.get("/users", summary="List users, oldest first", operation_id="listUsers", tags=["users"],
          security=[{SECURITY_SCHEME: [READ_SCOPE]}],
          responses=_responses(200, UserPage, "A page of users; next_cursor is there when another page follows", {
-             400: _error("validation_error (function): limit out of range, details[].field is limit; invalid_cursor (function): "
-                         "a cursor this service did not issue"),
+             400: _error("validation_error (function): limit out of range, a cursor too long, or either sent twice; "
+                         "details[].field names it; invalid_cursor (function): a cursor this service did not issue"),
              404: _NOT_FOUND}))
 def list_users(
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX, description=f"Users per page, 1 to {PAGE_MAX}.")] = PAGE_DEFAULT,
