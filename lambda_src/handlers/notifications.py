@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from botocore.config import Config
 
+from handlers import init_done
 from handlers.snapshot_hooks import share_nothing_across_restores
 from users.welcome import Outcome, WelcomeEmails, WelcomeFailure, WelcomeMarkFailed, WelcomeMessage
 
@@ -83,3 +84,6 @@ def record_handler(record: SQSRecord) -> str:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # Powertools types its response as a TypedDict of exactly this shape.
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)  # type: ignore[return-value]
+
+
+init_done()

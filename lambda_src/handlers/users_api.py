@@ -30,6 +30,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from botocore.config import Config
 
+from handlers import init_done
 from handlers.snapshot_hooks import share_nothing_across_restores
 from users import cursor as cursor_codec
 from users.errors import CreateLimitReached, DomainError, TemporarilyUnavailable
@@ -365,3 +366,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.info("request handled", extra={"http_method": event.get("httpMethod"), "route": event.get("resource"),
                                           "status": response.get("statusCode")})
     return response
+
+
+init_done()
