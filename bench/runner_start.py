@@ -82,7 +82,9 @@ def main() -> None:
         "What the runner adds to the floor: the two functions' modules and their libraries (Powertools, pydantic, "
         "email-validator; the X-Ray SDK in Lambda's mode, as the runner sets LAMBDA_TASK_ROOT like Lambda, so it makes no "
         "X-Ray client for centralised sampling), the template's table, queues, user pool and Pipe created in moto, the "
-        "gateway's token keys and validators, and the HTTP server. `make run` itself first checks that cdk.out is "
+        "gateway's token keys and validators, and the HTTP server. The runner pauses the cycle collector for its start "
+        "and freezes what the start made (as the functions do for their init on Lambda); the floor does not. "
+        "`make run` itself first checks that cdk.out is "
         "current (a synth only when the code or config changed); the figure is the runner once that is done."
     )
     publish("runner-start", "Local runner start (make run)", lines, notes)

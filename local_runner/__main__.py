@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
 import ipaddress
 import json
 import logging
@@ -80,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def serve(args: argparse.Namespace) -> None:
+    gc.disable()  # for the start; see gc.freeze() below
     from local_runner.faults import Faults, FaultSpecError
     from local_runner.moto_patches import UnsupportedMoto
     from local_runner.runner import LocalService, Options
@@ -144,6 +146,10 @@ def serve(args: argparse.Namespace) -> None:
             _fail(f"the emulator's port {args.moto_port} is already in use; stop the other process or set MOTO_PORT=")
         _fail(f"the emulator could not start: {exc.strerror or exc}")
     server.app.service = service
+    # What the start made (the libraries, the functions, the emulated resources) lives as long as
+    # the process: out of the cycle collector's way from now on, as the functions' own init is.
+    gc.freeze()
+    gc.enable()
     host, port = server.server_address[:2]
     base = base_url(host, port)
     say = lambda line: print(line, file=console, flush=True)  # noqa: E731

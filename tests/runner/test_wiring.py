@@ -453,6 +453,34 @@ def test_the_functions_run_in_lambdas_environment_where_the_xray_sdk_creates_no_
     assert seen["task_roots"] and all(root == code for root, code in seen["task_roots"].values())
 
 
+SERVE_ONE_MOMENT = """
+import gc, json, sys
+from local_runner import server
+from local_runner.__main__ import main
+made = server.make_server
+def report_instead_of_serving(*args, **kwargs):
+    http = made(*args, **kwargs)
+    def serve_forever():
+        print(json.dumps({"collector_enabled": gc.isenabled(), "frozen": gc.get_freeze_count(), "tracked": len(gc.get_objects())}),
+              file=sys.stderr)
+    http.serve_forever = serve_forever
+    return http
+server.make_server = report_instead_of_serving
+main(["serve", "--port", "0", "--assembly", sys.argv[1], "--log-file", sys.argv[2]])
+"""
+
+
+def test_the_runner_serves_with_the_collector_on_and_its_start_frozen(synth: Synthesised, tmp_path: Path) -> None:
+    """What the start made lives as long as the runner, so it is frozen out of the collector's way
+    (a faster start); what serving makes is collected as usual, or a long local run would grow."""
+    result = subprocess.run([sys.executable, "-c", SERVE_ONE_MOMENT, str(synth.outdir), str(tmp_path / "functions.log")],
+                            cwd=ROOT, env=runner_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    state = json.loads(next(line for line in result.stderr.splitlines() if line.startswith("{")))
+    assert state["collector_enabled"] is True
+    assert state["tracked"] < 1000 < state["frozen"], state  # all the start made, the emulated resources too
+
+
 LOCAL_ENDPOINTS_BESIDE_FUNCTIONS = STARTED_SERVICE + """
 import threading
 sys.setswitchinterval(1e-6)  # hand the GIL over often, as a loaded machine does
