@@ -78,17 +78,6 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesised:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Files with a slow test first, in their own order: make test's workers take whole files in
     this order (--dist loadfile --no-loadscope-reorder), so the long ones start early instead of
-    ending the run on one worker while the other idles. The first slow file that needs no synth
-    goes second: the second worker runs it while the first synthesises for both (the API suite,
-    first, gets the synth at run time, so it cannot be told apart; it needs it here)."""
+    ending the run on one worker while the other idles."""
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.path not in slow_files)
-    if not items:
-        return
-    needs_synth = {item.path for item in items if "synth" in item.fixturenames}
-    synth_free = next((item.path for item in items
-                       if item.path in slow_files and item.path != items[0].path and item.path not in needs_synth), None)
-    if synth_free is not None:
-        first = [item for item in items if item.path == items[0].path]
-        second = [item for item in items if item.path == synth_free]
-        items[:] = first + second + [item for item in items if item.path not in (items[0].path, synth_free)]
