@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from users.identity import mailbox
-from users.models import check_email
+from users.rules import check_email
 from users.repository import THROTTLE_CODES, user_key
 
 

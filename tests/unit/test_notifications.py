@@ -40,7 +40,7 @@ def test_sends_one_welcome_email_from_the_sender(aws, context):
 
 def test_a_user_stored_before_the_64_byte_limit_still_gets_the_welcome_email(aws, context, monkeypatch):
     address = "a" * 70 + "@example.com"
-    monkeypatch.setattr("users.models.LOCAL_PART_MAX_OCTETS", 1000)
+    monkeypatch.setattr("users.rules.LOCAL_PART_MAX_OCTETS", 1000)
     user_id = make_user(aws, context, email=address)
     monkeypatch.undo()
     assert process(aws, context, welcome(user_id, address)) == []

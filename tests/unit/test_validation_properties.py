@@ -11,7 +11,8 @@ from pydantic import ValidationError
 
 from users import cursor
 from users.errors import InvalidCursor
-from users.models import NAME_SCHEMA, NewUser, clean_name
+from users.models import NAME_SCHEMA, NewUser
+from users.rules import clean_name
 
 FORBIDDEN = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 

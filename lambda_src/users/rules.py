@@ -1,0 +1,55 @@
+"""The rules a user's name and email address must meet, in plain Python: the users API's models
+validate with them, and the welcome processor checks a queued address with them, without
+building the API's models it never uses."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from users.identity import Mailbox, mailbox
+
+NAME_MAX = 100
+EMAIL_MAX = 254
+# RFC 5321 4.5.3.1.1 (RFC 6531 for UTF-8): a server need accept no longer part before the @, so such
+# an address may never get its welcome email. A rule for new users only: stored users and queued
+# messages keep their key and delivery. (email-validator checks it only in strict mode, and in
+# characters, not octets.)
+LOCAL_PART_MAX_OCTETS = 64
+# Cc: C0/C1 controls; Cf: format characters, the bidirectional overrides and isolates among them
+# (they make a name display as something else); Cs: lone surrogates (valid JSON, but not storable
+# UTF-8); Zl/Zp: line breaks.
+_FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+
+
+def clean_name(value: str) -> str:
+    name = value.strip()
+    if not name:
+        raise ValueError("name must not be empty or only spaces")
+    if len(name) > NAME_MAX:
+        raise ValueError(f"name must be at most {NAME_MAX} characters")
+    if any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in name):
+        raise ValueError("name must not contain control, format or bidirectional-override characters or line breaks")
+    return name
+
+
+def _parsed_email(value: str) -> Mailbox:
+    if len(value) > EMAIL_MAX:
+        raise ValueError(f"email must be at most {EMAIL_MAX} characters")
+    if any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in value):
+        raise ValueError("email must not contain control or format characters")
+    return mailbox(value)  # raises InvalidEmail, a ValueError, naming what is wrong
+
+
+def check_email(value: str) -> str:
+    """Syntactic check only (no DNS). The address is kept exactly as given."""
+    _parsed_email(value)
+    return value
+
+
+def check_new_email(value: str) -> str:
+    """check_email, and the rules only new users' addresses must meet."""
+    octets = len(_parsed_email(value).local_part.encode("utf-8"))
+    if octets > LOCAL_PART_MAX_OCTETS:
+        raise ValueError(f"email is not a valid address: the part before the @ is {octets} bytes in UTF-8 "
+                         f"(after NFC normalisation); mail servers accept at most {LOCAL_PART_MAX_OCTETS}")
+    return value
