@@ -87,16 +87,19 @@ with Stubber(client) as stub:
     client.update_item(TableName="users-bench", Key={"pk": {"S": "x"}})
 """
 # What the handlers' kept features import before any of Archon's code runs: nothing of it can be
-# below this, whatever the handler module does.
+# below this, whatever the handler module does. (pydantic's package loads its models' machinery
+# only when BaseModel is first asked for, hence the from-import.)
 USERS_API_LIBRARIES = """
 import aws_lambda_powertools.event_handler, aws_lambda_powertools.event_handler.openapi.params
 import aws_lambda_powertools.utilities.idempotency, aws_lambda_powertools.logging, aws_lambda_powertools.metrics
-import aws_lambda_powertools.tracing, pydantic, pydantic.json_schema, email_validator
+import aws_lambda_powertools.tracing, pydantic.json_schema, email_validator
+from pydantic import BaseModel
 """
 PROCESSOR_LIBRARIES = """
-import aws_lambda_powertools.utilities.batch, aws_lambda_powertools.utilities.parser
+import aws_lambda_powertools.utilities.batch
 import aws_lambda_powertools.logging, aws_lambda_powertools.metrics, aws_lambda_powertools.tracing
-import pydantic, email_validator
+import email_validator
+from pydantic import BaseModel
 """
 GC_PAUSED = "import gc\ngc.disable()\n{}\ngc.freeze()\ngc.enable()\n"
 PAUSED_API = "floor, the collector paused for init as the handlers do: boto3, a DynamoDB client, one call"
@@ -349,7 +352,7 @@ def main() -> None:
             "the 'collector paused' rows give the same floors with that technique, and the 'libraries alone' rows "
             "use it too, as the handlers do. Most of the remaining gap "
             "is the libraries behind the handlers' features: the 'libraries alone' rows make the floor's call and then "
-            "only import them (Powertools' resolver with OpenAPI validation, idempotency, batch processing and parser, "
+            "only import them (Powertools' resolver with OpenAPI validation, idempotency, batch processing, "
             "logger, metrics and tracer; pydantic; email-validator with its IDNA tables), before any of Archon's code "
             "runs. The "
             "original design's module creates four clients and a resource at import (sqs, sns, s3, ses, dynamodb), "

@@ -10,8 +10,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from botocore.config import Config
+from pydantic import ValidationError
 
 from handlers import init_done
 from handlers.snapshot_hooks import share_nothing_across_restores
@@ -54,7 +54,8 @@ def _failed(reason: str, record: SQSRecord) -> None:
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> str:
     try:
-        message: WelcomeMessage = parse(event=record.body, model=WelcomeMessage)  # type: ignore[call-overload]
+        # pydantic directly: Powertools' parser would only wrap this call.
+        message = WelcomeMessage.model_validate_json(record.body)
     except (ValidationError, ValueError, TypeError):
         _failed("malformed_message", record)
         raise PoisonMessage("malformed message") from None
