@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 import urllib.error
@@ -81,7 +82,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def serve(args: argparse.Namespace) -> None:
-    gc.disable()  # for the start; see gc.freeze() below
     from local_runner.faults import Faults, FaultSpecError
     from local_runner.moto_patches import UnsupportedMoto
     from local_runner.runner import LocalService, Options
@@ -93,6 +93,11 @@ def serve(args: argparse.Namespace) -> None:
         faults = Faults.parse(args.fault, limit=args.fault_limit, seed=args.fault_seed)
     except FaultSpecError as exc:
         _fail(str(exc))
+    try:
+        socket.getaddrinfo(args.host, args.port)
+    except (socket.gaierror, UnicodeError):
+        _fail(f"cannot bind {args.host!r}: it is neither an IP address nor a name this machine resolves; "
+              "give an address such as 127.0.0.1 (make run HOST=...)")
     if not is_loopback_address(args.host) and not args.allow_non_loopback:
         _fail(f"{args.host} is not a loopback address: other machines could call the API. Bind 127.0.0.1 (the default), "
               "or pass --allow-non-loopback (make run HOST=... ALLOW_NON_LOOPBACK=1) if that is what you want")
@@ -216,10 +221,13 @@ def _call(url: str, method: str = "GET", body: Any = None) -> Any:
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.command == "serve":
+        gc.disable()  # for the start: serve() freezes what the start made and resumes collection
         try:
             serve(args)
         except KeyboardInterrupt:  # Ctrl-C while it was still importing: nothing to stop yet
             sys.exit(130)
+        finally:
+            gc.enable()  # also where the start failed
     elif args.command == "token":
         scopes = args.scopes.split()
         print(_call(f"{args.url}/_local/token", "POST", {"scopes": scopes} if scopes else None)["token"])

@@ -192,6 +192,22 @@ def test_a_bad_port_url_or_setting_is_a_usage_error_naming_the_fix(argv: list[st
     assert error in capsys.readouterr().err.splitlines()[-1]
 
 
+@pytest.mark.parametrize("host", ["notanip", "999.1.1.1", ""])
+def test_a_host_that_is_no_address_is_one_line_naming_the_fix_and_leaves_collection_on(
+        host: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before, a mistyped HOST= was called "not a loopback address" (and, allowed, failed to bind)."""
+    import gc
+
+    from local_runner.__main__ import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--host", host, "--port", "0"])
+    assert exited.value.code == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: cannot bind {host!r}: it is neither an IP address nor a name this machine resolves; give an address such as 127.0.0.1 (make run HOST=...)"]
+    assert gc.isenabled()  # paused for the start only
+
+
 @pytest.mark.parametrize(("tool", "argv", "error"), [
     ("tools.ledger", ["--users", "0"], "'0' is not a number of users: give a whole number of at least 1"),
     ("tools.ledger", ["--workers", "100"], "'100' is not a number of client threads: give a whole number from 1 to 64"),
