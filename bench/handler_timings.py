@@ -102,6 +102,8 @@ import email_validator
 from pydantic import BaseModel
 """
 GC_PAUSED = "import gc\ngc.disable()\n{}\ngc.freeze()\ngc.enable()\n"
+# Each entry's ratio is to the floor of its kind: the same clients and the same call.
+FLOOR_NAMES = {"api": "floor: boto3, a DynamoDB client, one call", "sqs": "floor: boto3, DynamoDB and SESv2 clients, one call"}
 PAUSED_API = "floor, the collector paused for init as the handlers do: boto3, a DynamoDB client, one call"
 PAUSED_SQS = "floor, the collector paused for init as the handlers do: boto3, DynamoDB and SESv2 clients, one call"
 COLD = {
@@ -129,20 +131,14 @@ with Stubber(o.processor.dynamodb.meta.client) as ddb, Stubber(o.processor.sqs) 
 """),
     "libraries alone: the floor, then importing the users API's libraries": ("api", GC_PAUSED.format(FLOOR_API + USERS_API_LIBRARIES)),
     "libraries alone: the floor, then importing the processor's libraries": ("sqs", GC_PAUSED.format(FLOOR_SQS + PROCESSOR_LIBRARIES)),
-    "floor: boto3, a DynamoDB client, one call": ("api", FLOOR_API),
-    "floor: boto3, DynamoDB and SESv2 clients, one call": ("sqs", FLOOR_SQS),
+    FLOOR_NAMES["api"]: ("api", FLOOR_API),
+    FLOOR_NAMES["sqs"]: ("sqs", FLOOR_SQS),
     # The floors with the cycle collector paused for the init and the init frozen, as the handlers
     # do it (lambda_src/handlers/__init__.py): what the handlers' gap is, less that technique.
     PAUSED_API: ("api", GC_PAUSED.format(FLOOR_API)),
     PAUSED_SQS: ("sqs", GC_PAUSED.format(FLOOR_SQS)),
 }
-FLOORS = {"users_api: first POST /users": "floor: boto3, a DynamoDB client, one call",
-          "libraries alone: the floor, then importing the users API's libraries": "floor: boto3, a DynamoDB client, one call",
-          "libraries alone: the floor, then importing the processor's libraries": "floor: boto3, DynamoDB and SESv2 clients, one call",
-          "original design: first POST /users": "floor: boto3, a DynamoDB client, one call",
-          "notifications: first message": "floor: boto3, DynamoDB and SESv2 clients, one call",
-          PAUSED_API: "floor: boto3, a DynamoDB client, one call",
-          PAUSED_SQS: "floor: boto3, DynamoDB and SESv2 clients, one call"}
+FLOORS = {name: FLOOR_NAMES[kind] for name, (kind, _) in COLD.items() if name not in FLOOR_NAMES.values()}
 USER_ID = "0b6f4f8e-5a43-4a8e-9a51-3c0f0d3f6f11"
 # The user's item as DynamoDB returns it, for the stubbed reads and claims.
 USER_ITEM = {k: {"S": v} for k, v in {"pk": f"user#{USER_ID}", "user_id": USER_ID, "name": "Ada", "email": "ada@example.com",

@@ -165,6 +165,14 @@ def test_bad_fault_spec_fails_with_one_line(synth: Synthesised, tmp_path: Path) 
     assert result.returncode == 1 and "unknown fault 'disk.full'" in result.stderr
 
 
+def _usage_error(main: Callable[[list[str]], Any], argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """argparse's exit for a usage error (2), and its last line, the one naming the argument."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    return capsys.readouterr().err.splitlines()[-1]
+
+
 @pytest.mark.parametrize(("argv", "environment", "error"), [
     (["serve", "--port", "abc"], {}, "argument --port: 'abc' is not a port: give a whole number from 0 to 65535"),
     (["serve", "--port", "70000"], {}, "argument --port: '70000' is not a port"),
@@ -186,10 +194,7 @@ def test_a_bad_port_url_or_setting_is_a_usage_error_naming_the_fix(argv: list[st
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(cli, "serve", lambda args: pytest.fail(f"started serving with {args}"))
-    with pytest.raises(SystemExit) as exited:
-        main(argv)
-    assert exited.value.code == 2
-    assert error in capsys.readouterr().err.splitlines()[-1]
+    assert error in _usage_error(main, argv, capsys)
 
 
 @pytest.mark.parametrize("host", ["notanip", "999.1.1.1", ""])
@@ -217,10 +222,7 @@ def test_the_chaos_and_fuzz_tools_refuse_a_bad_count_before_starting_anything(to
                                                                               capsys: pytest.CaptureFixture[str]) -> None:
     import importlib
 
-    with pytest.raises(SystemExit) as exited:
-        importlib.import_module(tool).main(argv)
-    assert exited.value.code == 2
-    assert error in capsys.readouterr().err.splitlines()[-1]
+    assert error in _usage_error(importlib.import_module(tool).main, argv, capsys)
 
 
 def test_a_fault_seed_repeats_each_fault_however_the_threads_interleave() -> None:
