@@ -242,7 +242,7 @@ def _base_path(event: dict[str, Any]) -> str:
          responses=_responses(200, User, "The user", {
              400: _error("validation_error (API Gateway): a required parameter is missing"),
              404: _NOT_FOUND}))
-def get_user(user_id: Annotated[str, Path(description="The user's id, a UUIDv4; anything else is a 404.")]) -> User:
+def get_user(user_id: Annotated[str, Path(description="The user's id, a UUIDv4 (in either case); anything else is a 404.")]) -> User:
     return service.get(user_id)
 
 

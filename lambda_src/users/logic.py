@@ -62,6 +62,9 @@ class UsersService:
         return user
 
     def get(self, user_id: str) -> User:
+        # A UUID's hex digits are case-insensitive on input (RFC 9562): clients whose UUID type
+        # prints upper case (Swift's uuidString, for one) name the same user.
+        user_id = user_id.lower()
         if not _UUID4.match(user_id):
             raise UserNotFound()
         return User(**self._repo.get(user_id))

@@ -36,6 +36,9 @@ def test_create_then_read_back_through_location(api: Api) -> None:
     assert location.endswith(f"/users/{body['user_id']}")
     fetched = api.request("GET", urljoin(api.url + "/", location))
     assert fetched.status == 200 and fetched.json() == body
+    # The id as a client's UUID type may print it (Swift's is upper case) names the same user.
+    upper = api.request("GET", f"/users/{body['user_id'].upper()}")
+    assert upper.status == 200 and upper.json() == body
 
 
 def test_one_mailbox_in_another_spelling_is_409_and_the_first_user_is_unchanged(api: Api) -> None:

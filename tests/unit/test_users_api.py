@@ -76,6 +76,13 @@ def test_get_returns_the_user(aws, context):
     assert reply.body == user
 
 
+def test_an_id_in_upper_case_names_the_same_user(aws, context):
+    user = create(aws, context).body
+    reply = call(aws, context, api_event("GET", f"/users/{user['user_id'].upper()}"))
+    assert reply.status == 200
+    assert reply.body == user
+
+
 @pytest.mark.parametrize("user_id", ["6f1c2a51-8d1e-4f6e-9d35-0c5b8a7e2f10", "not-a-uuid", "../../etc", "x" * 64])
 def test_get_unknown_or_malformed_id_is_404(aws, context, user_id):
     assert_error(call(aws, context, api_event("GET", f"/users/{user_id}")), 404, "not_found")
