@@ -249,7 +249,7 @@ def get_user(user_id: Annotated[str, Path(description="The user's id, a UUIDv4 (
 @app.get("/users", summary="List users, oldest first", operation_id="listUsers", tags=["users"],
          security=[{SECURITY_SCHEME: [READ_SCOPE]}],
          responses=_responses(200, UserPage, "A page of users; next_cursor is there when another page follows", {
-             400: _error("validation_error (function): limit out of range, a cursor too long, or either sent twice; "
+             400: _error(f"validation_error (function): limit not a whole number from 1 to {PAGE_MAX}, a cursor too long, or either sent twice; "
                          "details[].field names it; invalid_cursor (function): a cursor this service did not issue"),
              404: _NOT_FOUND}))
 def list_users(
@@ -298,10 +298,18 @@ def _issue(err: dict[str, Any]) -> str:
     if kind == "value_error":
         return str(ctx.get("error", "is not valid"))
     if kind in ("too_long", "string_too_long") and isinstance(err.get("input"), str):
-        return f"must be at most {ctx.get('max_length')} characters"
+        return f"must be at most {_count(ctx.get('max_length'), 'character')}"
     if kind in ("too_short", "string_too_short") and isinstance(err.get("input"), str):
-        return f"must be at least {ctx.get('min_length')} characters"
+        return f"must be at least {_count(ctx.get('min_length'), 'character')}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "must be a whole number"
+    if kind in ("greater_than_equal", "less_than_equal"):
+        return f"must be {'at least' if kind == 'greater_than_equal' else 'at most'} {ctx.get('ge', ctx.get('le'))}"
     return str(err.get("msg", "is not valid"))
+
+
+def _count(n: Any, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 @app.exception_handler(DomainError)

@@ -129,8 +129,9 @@ def test_json_media_types_match_without_case_and_with_parameters(api: Api, conte
 
 
 def test_bad_query_and_unknown_user(api: Api) -> None:
-    assert_error(api.request("GET", "/users?limit=0"), 400, "validation_error")
-    assert_error(api.request("GET", "/users?limit=101"), 400, "validation_error")
+    for query, issue in (("limit=0", "must be at least 1"), ("limit=101", "must be at most 100"), ("limit=ten", "must be a whole number")):
+        details = assert_error(api.request("GET", f"/users?{query}"), 400, "validation_error")["error"]["details"]
+        assert details == [{"field": "limit", "issue": issue}], query
     assert_error(api.request("GET", "/users?cursor=not-a-cursor"), 400, "invalid_cursor")
     assert_error(api.request("GET", f"/users/{uuid.uuid4()}"), 404, "not_found")
 

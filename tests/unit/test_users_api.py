@@ -198,6 +198,12 @@ def _repeated(event: dict[str, Any], kind: str, name: str, values: list[str]) ->
      "Idempotency-Key", "was sent 2 times; send it once"),
     (_repeated(api_event("GET", "/users", query={"limit": "5"}), "query", "limit", ["5", "6"]), "limit", "was sent 2 times; send it once"),
     (api_event("GET", "/users", query={"cursor": "c" * 3000}), "cursor", "must be at most 256 characters"),
+    (api_event("POST", "/users", body={"name": "Ada", "email": "a@example.com"}, headers={"Idempotency-Key": ""}),
+     "Idempotency-Key", "must be at least 1 character"),
+    (api_event("GET", "/users", query={"limit": "0"}), "limit", "must be at least 1"),
+    (api_event("GET", "/users", query={"limit": "101"}), "limit", "must be at most 100"),
+    (api_event("GET", "/users", query={"limit": "ten"}), "limit", "must be a whole number"),
+    (api_event("GET", "/users", query={"limit": "1.5"}), "limit", "must be a whole number"),
 ])
 def test_a_bad_parameter_is_named_as_the_contract_spells_it_with_the_fix_in_words(aws, context, event, field, issue):
     """One detail per parameter, by its name in the contract (not pydantic's path to it, nor a
