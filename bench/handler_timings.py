@@ -99,7 +99,6 @@ PROCESSOR_LIBRARIES = """
 import aws_lambda_powertools.utilities.batch
 import aws_lambda_powertools.logging, aws_lambda_powertools.metrics, aws_lambda_powertools.tracing
 import email_validator
-from pydantic import BaseModel
 """
 GC_PAUSED = "import gc\ngc.disable()\n{}\ngc.freeze()\ngc.enable()\n"
 # Each entry's ratio is to the floor of its kind: the same clients and the same call.
@@ -349,8 +348,8 @@ def main() -> None:
             "use it too, as the handlers do. Most of the remaining gap "
             "is the libraries behind the handlers' features: the 'libraries alone' rows make the floor's call and then "
             "only import them (Powertools' resolver with OpenAPI validation, idempotency, batch processing, "
-            "logger, metrics and tracer; pydantic; email-validator with its IDNA tables), before any of Archon's code "
-            "runs. The "
+            "logger, metrics and tracer; pydantic, which only the users API loads; email-validator with its IDNA "
+            "tables), before any of Archon's code runs. The "
             "original design's module creates four clients and a resource at import (sqs, sns, s3, ses, dynamodb), "
             "so it is no lighter. On Lambda, /opt is read-only: a layer without bytecode is compiled at every cold "
             "start, so `make layer` compiles it with the runtime's Python where one is at hand (the deploy workflow "

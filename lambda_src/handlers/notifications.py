@@ -11,7 +11,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.config import Config
-from pydantic import ValidationError
 
 from handlers import init_done
 from handlers.snapshot_hooks import share_nothing_across_restores
@@ -54,9 +53,8 @@ def _failed(reason: str, record: SQSRecord) -> None:
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> str:
     try:
-        # pydantic directly: Powertools' parser would only wrap this call.
-        message = WelcomeMessage.model_validate_json(record.body)
-    except (ValidationError, ValueError, TypeError):
+        message = WelcomeMessage.from_json(record.body)
+    except ValueError:
         _failed("malformed_message", record)
         raise PoisonMessage("malformed message") from None
     try:

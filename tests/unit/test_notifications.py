@@ -55,22 +55,32 @@ def test_redelivered_message_does_not_send_twice(aws, context):
     assert len(aws.sent_emails()) == 1
 
 
+# USER_ID stands for the id of a user who has no email yet: were one of these accepted, it would
+# send that user's email and the well-formed message after it would find it sent.
 @pytest.mark.parametrize(
     "body",
     [
         "not json",
-        json.dumps({"type": "goodbye_email", "user_id": "00000000-0000-4000-8000-000000000000", "email": "a@example.com"}),
+        "null",
+        "[" * 100_000,
+        json.dumps([1, 2]),
+        json.dumps({"type": "goodbye_email", "user_id": "USER_ID", "email": "a@example.com"}),
         json.dumps({"type": "welcome_email", "email": "a@example.com"}),
         json.dumps({"type": "welcome_email", "user_id": "nope", "email": "a@example.com"}),
-        json.dumps({"type": "welcome_email", "user_id": "00000000-0000-4000-8000-000000000000", "email": "x"}),
-        json.dumps([1, 2]),
+        json.dumps({"type": "welcome_email", "user_id": "USER_ID", "email": "x"}),
+        json.dumps({"type": "welcome_email", "user_id": "USER_ID", "email": "a@example.com", "extra": "x"}),
+        json.dumps({"type": "welcome_email", "user_id": 7, "email": "a@example.com"}),
+        json.dumps({"type": "welcome_email", "user_id": "USER_ID", "email": ["a@example.com"]}),
+        json.dumps({"type": "welcome_email", "user_id": "USER_ID", "email": "a\u202e@example.com"}),
     ],
 )
-def test_malformed_messages_are_reported_and_the_rest_of_the_batch_succeeds(aws, context, body):
+def test_malformed_messages_are_reported_and_the_rest_of_the_batch_succeeds(aws, context, caplog, body):
     user_id = make_user(aws, context)
-    failed = process(aws, context, body, welcome(user_id, "new.user@example.com"))
+    with caplog.at_level("WARNING"):
+        failed = process(aws, context, body.replace("USER_ID", user_id), welcome(user_id, "new.user@example.com"))
     assert failed == ["m-0"]
     assert len(aws.sent_emails()) == 1
+    assert [getattr(r, "reason", None) for r in caplog.records if r.levelname == "WARNING"] == ["malformed_message"]
 
 
 def test_message_for_an_unknown_user_fails_without_sending(aws, context):
