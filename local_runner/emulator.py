@@ -7,6 +7,7 @@ loopback so the AWS CLI and other processes can look at the same state.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import time
@@ -112,6 +113,9 @@ class Emulator:
         else:
             from moto.server import ThreadedMotoServer
 
+            # werkzeug logs each request moto's server answers at INFO, the pollers' several a
+            # second: the console is one line per API request, so only its warnings show there.
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)
             self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._moto_port, verbose=False)
             self._server.start()
             host, port = self._server.get_host_and_port()
