@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import Callable
@@ -13,11 +12,9 @@ from users.errors import UserNotFound
 from users.identity import email_key
 from users.models import PAGE_DEFAULT, PAGE_MAX, NewUser, User, UserPage
 from users.repository import Quota, UsersRepository
+from users.rules import is_user_id
 
 WINDOW_SECONDS = 3600  # creates are counted per caller per clock hour
-
-_UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -65,7 +62,7 @@ class UsersService:
         # A UUID's hex digits are case-insensitive on input (RFC 9562): clients whose UUID type
         # prints upper case (Swift's uuidString, for one) name the same user.
         user_id = user_id.lower()
-        if not _UUID4.match(user_id):
+        if not is_user_id(user_id):
             raise UserNotFound()
         return User(**self._repo.get(user_id))
 

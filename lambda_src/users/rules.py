@@ -1,9 +1,10 @@
-"""The rules a user's name and email address must meet, in plain Python: the users API's models
-validate with them, and the welcome processor checks a queued address with them, without
+"""The rules a user's id, name and email address must meet, in plain Python: the users API's models
+validate with them, and the welcome processor checks a queued message with them, without
 building the API's models it never uses."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from users.identity import Mailbox, mailbox
@@ -19,6 +20,12 @@ LOCAL_PART_MAX_OCTETS = 64
 # (they make a name display as something else); Cs: lone surrogates (valid JSON, but not storable
 # UTF-8); Zl/Zp: line breaks.
 _FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+# A user id as the service assigns and stores it: a UUIDv4 in its canonical lower-case form.
+_USER_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+def is_user_id(value: str) -> bool:
+    return _USER_ID.fullmatch(value) is not None
 
 
 def clean_name(value: str) -> str:

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from users.identity import mailbox
-from users.rules import check_email
+from users.rules import check_email, is_user_id
 from users.repository import THROTTLE_CODES, user_key
 
 
@@ -50,7 +50,7 @@ class MalformedMessage(ValueError):
 @dataclass(frozen=True, kw_only=True)
 class WelcomeMessage:
     """The queue message, as the outbox Pipe writes it (see the original design): exactly
-    {"type": "welcome_email", "user_id": <a UUID>, "email": <an address>}, all strings."""
+    {"type": "welcome_email", "user_id": <a user id>, "email": <an address>}, all strings."""
 
     type: Literal["welcome_email"]
     user_id: str
@@ -70,10 +70,8 @@ class WelcomeMessage:
             raise MalformedMessage("a field of the message is not a string")
         if fields["type"] != "welcome_email":
             raise MalformedMessage("the message's type is not welcome_email")
-        try:
-            uuid.UUID(fields["user_id"])
-        except ValueError:
-            raise MalformedMessage("the message's user_id is not a UUID") from None
+        if not is_user_id(fields["user_id"]):
+            raise MalformedMessage("the message's user_id is not a user id (a UUIDv4, in lower case)")
         check_email(fields["email"])  # a ValueError naming what is wrong
         return cls(type="welcome_email", user_id=fields["user_id"], email=fields["email"])
 

@@ -67,6 +67,8 @@ def test_redelivered_message_does_not_send_twice(aws, context):
         json.dumps({"type": "goodbye_email", "user_id": "USER_ID", "email": "a@example.com"}),
         json.dumps({"type": "welcome_email", "email": "a@example.com"}),
         json.dumps({"type": "welcome_email", "user_id": "nope", "email": "a@example.com"}),
+        json.dumps({"type": "welcome_email", "user_id": "{USER_ID}", "email": "a@example.com"}),
+        json.dumps({"type": "welcome_email", "user_id": "USER_ID\n", "email": "a@example.com"}),
         json.dumps({"type": "welcome_email", "user_id": "USER_ID", "email": "x"}),
         json.dumps({"type": "welcome_email", "user_id": "USER_ID", "email": "a@example.com", "extra": "x"}),
         json.dumps({"type": "welcome_email", "user_id": 7, "email": "a@example.com"}),
