@@ -25,9 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lambda_src"))
 
+from local_runner.arguments import number_in  # noqa: E402 - argparse types shared by the repo's commands
 from users.identity import InvalidEmail, email_key  # noqa: E402 - after the path to lambda_src
 
 USER_PREFIX = "user#"
@@ -120,8 +123,11 @@ def _held_by(client: Any, table: str, key: str, user_id: str) -> bool:
     return bool(item) and item["user_id"]["S"] == user_id
 
 
-def migrate(client: Any, table: str, *, apply: bool, batch_size: int = 100, progress: Any = None) -> Report:
-    report = Report()
+def migrate(client: Any, table: str, *, apply: bool, batch_size: int = 100, progress: Any = None,
+            report: Report | None = None) -> Report:
+    """Works through the table, counting into `report` as it goes (so a run stopped by an error
+    still says how far it got)."""
+    report = report if report is not None else Report()
     for page in user_pages(client, table, batch_size):
         for user in page:
             report.users += 1
@@ -136,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stage", required=True, help="the stage whose table to migrate (config/stages.yaml)")
     parser.add_argument("--apply", action="store_true", help="write the changes (without it: a dry run that only reports)")
-    parser.add_argument("--batch-size", type=int, default=100, help="users per scan page (default 100)")
+    parser.add_argument("--batch-size", type=number_in(1, what="a batch size"), default=100, help="users per scan page (default 100)")
     parser.add_argument("--report", type=Path, help="also write the report as JSON to this file")
     args = parser.parse_args(argv)
 
@@ -153,14 +159,32 @@ def main(argv: list[str] | None = None) -> int:
     client = boto3.client("dynamodb", region_name=stage.write_region)
     mode = "applying" if args.apply else "dry run"
     print(f"{stage.table_name} in {stage.write_region} (the write region), {mode}", file=sys.stderr)
-    report = migrate(client, stage.table_name, apply=args.apply, batch_size=args.batch_size,
-                     progress=lambda r: print(f"  {r.users} users: {r.rekeyed} re-keyed, {r.current} current, "
-                                              f"{len(r.collisions)} collisions", file=sys.stderr))
+    report = Report()
+    try:
+        migrate(client, stage.table_name, apply=args.apply, batch_size=args.batch_size, report=report,
+                progress=lambda r: print(f"  {r.users} users: {r.rekeyed} re-keyed, {r.current} current, "
+                                         f"{len(r.collisions)} collisions", file=sys.stderr))
+    except (BotoCoreError, ClientError) as exc:
+        print(f"error: {_aws_problem(exc, stage.table_name, stage.write_region)}. Stopped after {report.users} users "
+              f"({report.rekeyed} re-keyed); running it again is safe.", file=sys.stderr)
+        return 1
     print(json.dumps(report.as_dict(), indent=2))
     if args.report:
         args.report.write_text(json.dumps(report.as_dict(), indent=2) + "\n")
     # Collisions need a person: exit 2 so that a script running this notices.
     return 2 if report.collisions or report.invalid else 0
+
+
+def _aws_problem(exc: BotoCoreError | ClientError, table: str, region: str) -> str:
+    """What stopped the run, in one line for the operator running it."""
+    if isinstance(exc, NoCredentialsError):
+        return "no AWS credentials found: run it with credentials for the stage's account (AWS_PROFILE=..., or aws sso login)"
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        if error.get("Code") == "ResourceNotFoundException":
+            return f"no table {table} in {region}: is the stage deployed in this account and region?"
+        return f"DynamoDB refused the call: {error.get('Code', 'error')}: {error.get('Message', '')}".rstrip(": ")
+    return str(exc)  # e.g. the endpoint could not be reached
 
 
 if __name__ == "__main__":

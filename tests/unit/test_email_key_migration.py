@@ -106,3 +106,55 @@ def test_the_command_exits_2_when_a_person_must_resolve_collisions(aws, legacy, 
     out = capsys.readouterr()
     assert '"collisions"' in out.out and "@" not in out.out  # ids only: no addresses in the report
     assert main(["--stage", "dev", "--apply"]) == 2
+
+
+def _stage(monkeypatch, table: str) -> None:
+    monkeypatch.setattr("cdk_app.config.load_stages", lambda only: [type("S", (), {"table_name": table, "write_region": "us-east-1"})()])
+
+
+def test_without_aws_credentials_the_command_is_one_line_saying_how_to_give_them(aws, monkeypatch, capsys, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"):
+        monkeypatch.setenv(name, str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setattr("boto3.DEFAULT_SESSION", None)  # a session of its own: the default one keeps the credentials it found
+    _stage(monkeypatch, TABLE)
+    assert main(["--stage", "dev"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == ("error: no AWS credentials found: run it with credentials for the stage's account (AWS_PROFILE=..., "
+                       "or aws sso login). Stopped after 0 users (0 re-keyed); running it again is safe.")
+
+
+def test_a_stage_not_deployed_here_is_one_line(aws, monkeypatch, capsys):
+    _stage(monkeypatch, "users-nowhere")
+    assert main(["--stage", "dev"]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
+        "error: no table users-nowhere in us-east-1: is the stage deployed in this account and region?")
+
+
+def test_a_run_stopped_by_aws_says_how_far_it_got_and_a_second_run_finishes_it(aws, legacy, monkeypatch, capsys):
+    import migrations.email_keys as command
+
+    def refuse(**kwargs: Any) -> None:
+        raise aws.dynamodb.exceptions.ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}, "Scan")
+
+    real_rekey, seen = command.rekey_user, []
+
+    def rekey_then_lose_access(*args: Any, **kwargs: Any) -> None:
+        real_rekey(*args, **kwargs)
+        seen.append(1)
+        if len(seen) == 2:  # from here on AWS refuses every call, as after a role's session expired
+            aws.dynamodb.meta.events.register_first("before-call.dynamodb", refuse)
+
+    _stage(monkeypatch, TABLE)
+    monkeypatch.setattr("boto3.client", lambda *a, **k: aws.dynamodb)
+    monkeypatch.setattr(command, "rekey_user", rekey_then_lose_access)
+    assert main(["--stage", "dev", "--apply", "--batch-size", "2"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: DynamoDB refused the call: AccessDeniedException: not allowed. Stopped after 2 users (")
+    assert err.endswith("re-keyed); running it again is safe.")
+    aws.dynamodb.meta.events.unregister("before-call.dynamodb", refuse)
+    monkeypatch.setattr(command, "rekey_user", real_rekey)
+    assert main(["--stage", "dev", "--apply"]) == 2  # done; the planted collision still needs a person
+    assert '"users": 4' in capsys.readouterr().out
