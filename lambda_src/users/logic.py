@@ -16,6 +16,7 @@ from users.rules import is_user_id
 
 WINDOW_SECONDS = 3600  # creates are counted per caller per clock hour
 
+
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
