@@ -55,14 +55,18 @@ GATEWAY_DETAILS: dict[str, str] = {
     "BAD_REQUEST_BODY": '[{"issue": "$context.error.validationErrorString"}]',
     "BAD_REQUEST_PARAMETERS": '[{"issue": "$context.error.validationErrorString"}]',
 }
-# CORS on what API Gateway answers itself. A gateway response cannot choose among several
-# origins, so it echoes the caller's: the preflight admits configured origins only, so only they
-# send the requests these answer (bodies in the error contract, no user data, no credentials).
-GATEWAY_CORS_HEADERS = {
-    "Access-Control-Allow-Origin": "method.request.header.Origin",
-    "Access-Control-Expose-Headers": "'Location,Retry-After'",
-    "Vary": "'Origin'",
-}
+
+
+def gateway_cors_headers(origins: list[str]) -> dict[str, str]:
+    """CORS on what API Gateway answers itself. With one origin configured, that origin is named.
+    A gateway response cannot choose among several (its headers are static or a request's value),
+    so with more it echoes the caller's: a request carrying a token needs the preflight, which
+    admits configured origins only, and what another origin could read is an error body without
+    user data (credentials are never allowed)."""
+    allowed = f"'{origins[0]}'" if len(origins) == 1 else "method.request.header.Origin"
+    return {"Access-Control-Allow-Origin": allowed, "Access-Control-Expose-Headers": "'Location,Retry-After'", "Vary": "'Origin'"}
+
+
 GATEWAY_ERRORS: dict[str, tuple[str, str]] = {
     # response type: (status, code)
     "UNAUTHORIZED": ("401", "unauthorized"),
@@ -148,7 +152,7 @@ class UsersApi(Construct):
                 f"Gateway{response_type.title().replace('_', '')}",
                 type=apigw.ResponseType.of(response_type),
                 status_code=status or None,
-                response_headers=GATEWAY_CORS_HEADERS if stage.api.cors_origins else None,
+                response_headers=gateway_cors_headers(list(stage.api.cors_origins)) if stage.api.cors_origins else None,
                 templates={"application/json": _ERROR_TEMPLATE % (code, message, GATEWAY_DETAILS.get(response_type, "[]"))},
             )
 
