@@ -132,6 +132,13 @@ class RestApi:
                 response = self._handle(method, target, headers, body, source_ip, request_id)
         except GatewayFailure as failure:
             response = self.gateway_response(failure, request_id, headers)
+        return self._counted(response)
+
+    def refuse(self, failure: GatewayFailure, headers: list[tuple[str, str]]) -> HttpResponse:
+        """The gateway response to a request the front door refuses before reading it whole."""
+        return self._counted(self.gateway_response(failure, str(uuid.uuid4()), headers))
+
+    def _counted(self, response: HttpResponse) -> HttpResponse:
         with self._answered_lock:
             self.answered[response.status] += 1
         return response

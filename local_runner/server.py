@@ -24,7 +24,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from local_runner import pages
-from local_runner.gateway import MAX_PAYLOAD_BYTES
+from local_runner.gateway import MAX_PAYLOAD_BYTES, GatewayFailure
 from local_runner.runner import LocalService
 
 LOCAL_PREFIX = "/_local/"
@@ -136,10 +136,15 @@ def _reject(transport: Any, status: int, code: str, message: str) -> None:
     """An answer written straight to the connection, before any request exists, then closed."""
     if transport.is_closing():
         return
-    body = json.dumps({"error": {"code": code, "message": message, "details": []}, "request_id": str(uuid.uuid4())}).encode()
+    body = _error_body(code, message)
     transport.write(b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\nserver: %s\r\n\r\n%s"
                     % (status, HTTPStatus(status).phrase.encode(), len(body), SERVER_NAME, body))
     transport.close()
+
+
+def _error_body(code: str, message: str) -> bytes:
+    """The error contract's body, for what the front door answers by itself."""
+    return json.dumps({"error": {"code": code, "message": message, "details": []}, "request_id": str(uuid.uuid4())}).encode()
 
 
 class LocalApp:
@@ -157,11 +162,15 @@ class LocalApp:
         names = scope.get("extensions", {}).get("archon.header_names") or [name for name, _ in raw]
         headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, (_, value) in zip(names, raw)]
         lower = {name: value for name, value in raw}
+        assert self.service is not None  # set before serving starts
         if b"chunked" in lower.get(b"transfer-encoding", b"").lower():
-            await _send(send, 411, [("Content-Type", "application/json")], b'{"message": "Send a Content-Length; chunked bodies are not accepted"}', close=True)
+            await _send(send, 411, [("Content-Type", "application/json")],
+                        _error_body("length_required", "Send a Content-Length; chunked bodies are not accepted."), close=True)
             return
         if int(lower.get(b"content-length") or 0) > MAX_PAYLOAD_BYTES:  # the parser has checked it is a number
-            await _send(send, 413, [("Content-Type", "application/json")], b'{"message": "Request Too Long"}', close=True)
+            # Refused unread, in the template's gateway response for it, as API Gateway answers.
+            refused = self.service.api.refuse(GatewayFailure("REQUEST_TOO_LARGE", "Request Too Long"), headers)
+            await _send(send, refused.status, refused.headers, refused.body, close=True)
             return
         body = b""
         while True:
@@ -193,7 +202,6 @@ class LocalApp:
             await _send(send, status, [("Content-Type", "application/json"), ("Cache-Control", "no-store")], json.dumps(payload).encode())
             return
         target = path + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else "")
-        assert self.service is not None  # set before serving starts
         # A client that reset its connection has no address left: still answered (to nobody).
         client = scope.get("client") or ("0.0.0.0", 0)
         response = self.service.api.handle(method=method, target=target, headers=headers, body=body, source_ip=client[0])

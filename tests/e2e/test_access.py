@@ -128,6 +128,16 @@ def test_a_one_megabyte_header_is_refused_unread(runner: Runner) -> None:
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "headers_too_large"
 
 
+def test_a_body_over_api_gateways_limit_is_refused_unread_in_the_error_contract(runner: Runner) -> None:
+    answer = raw_request(runner, b"POST /users HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: %d\r\n\r\n{" % (10 * 1024 * 1024 + 1))
+    head, body = answer.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 413"), head
+    reply = json.loads(body)
+    assert reply["error"]["code"] == "payload_too_large"
+    assert f"x-amzn-requestid: {reply['request_id']}".encode() in head.lower()
+
+
 def test_too_many_headers_are_refused(runner: Runner) -> None:
     headers = b"".join(b"X-H%d: 1\r\n" % i for i in range(150))
     answer = raw_request(runner, b"GET /users HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers + b"\r\n")
