@@ -70,8 +70,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="users one caller may create an hour; default: the template's (load tools and tests)")
     serve.add_argument("--fault", action="append", default=[], metavar="NAME=RATE",
                        help="inject a fault: dynamodb.throttle, dynamodb.conflict, ses.throttle, ses.reject, processor.crash, api.crash")
-    serve.add_argument("--fault-limit", type=int, help="fire each fault at most this many times")
-    serve.add_argument("--fault-seed", type=int, help="seed for repeatable fault injection")
+    serve.add_argument("--fault-limit", type=number_in(1, what="a fault limit"), help="fire each fault at most this many times")
+    serve.add_argument("--fault-seed", type=number_in(0, what="a fault seed"), help="seed for repeatable fault injection")
     for name in ("token", "outbox"):
         sub = commands.add_parser(name, help=f"ask a running runner for the {name}")
         sub.add_argument("--url", type=_runner_url, default=os.environ.get("URL", f"http://127.0.0.1:{os.environ.get('PORT', DEFAULT_PORT)}"))

@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=number_in(1, what="a number of users"), default=1000)
     parser.add_argument("--workers", type=number_in(1, 64, what="a number of client threads"), default=4)
     parser.add_argument("--assembly", type=Path, default=Path("cdk.out"))
-    parser.add_argument("--seed", type=int, default=7, help="fault-injection seed (repeatable faults)")
+    parser.add_argument("--seed", type=number_in(0, what="a fault seed"), default=7, help="fault-injection seed (repeatable faults)")
     parser.add_argument("--report", type=Path, help="write the counts here as Markdown")
     args = parser.parse_args(argv)
     log = Path("build/local/chaos-functions.log")

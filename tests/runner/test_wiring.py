@@ -185,6 +185,8 @@ def _usage_error(main: Callable[[list[str]], Any], argv: list[str], capsys: pyte
     (["serve", "--batching-window", "nan"], {}, "'nan' is not a batching window"),
     (["serve", "--redelivery-seconds", "-5"], {}, "'-5' is not a visibility timeout: give a whole number from 0 to 43200"),
     (["serve", "--creates-per-caller", "0"], {}, "'0' is not an hourly limit: give a whole number of at least 1"),
+    (["serve", "--fault-limit", "0"], {}, "'0' is not a fault limit: give a whole number of at least 1"),
+    (["serve", "--fault-seed", "x"], {}, "'x' is not a fault seed: give a whole number of at least 0"),
 ])
 def test_a_bad_port_url_or_setting_is_a_usage_error_naming_the_fix(argv: list[str], environment: dict[str, str], error: str,
                                                             monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -216,6 +218,7 @@ def test_a_host_that_is_no_address_is_one_line_naming_the_fix_and_leaves_collect
 @pytest.mark.parametrize(("tool", "argv", "error"), [
     ("tools.ledger", ["--users", "0"], "'0' is not a number of users: give a whole number of at least 1"),
     ("tools.ledger", ["--workers", "100"], "'100' is not a number of client threads: give a whole number from 1 to 64"),
+    ("tools.ledger", ["--seed", "-1"], "'-1' is not a fault seed: give a whole number of at least 0"),
     ("tools.fuzz", ["--max-examples", "-5"], "'-5' is not a number of examples"),
 ])
 def test_the_chaos_and_fuzz_tools_refuse_a_bad_count_before_starting_anything(tool: str, argv: list[str], error: str,
