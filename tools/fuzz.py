@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-examples", type=number_in(1, what="a number of examples"), default=3500, help="examples per operation and phase")
     parser.add_argument("--min-requests", type=number_in(0, what="a number of requests"), default=10_000, help="fail unless the runner answered this many")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=number_in(0, what="a seed"), default=1, help="schemathesis's seed (repeatable runs)")
     parser.add_argument("--assembly", type=Path, default=ROOT / "cdk.out")
     parser.add_argument("--report", type=Path, help="write the results into this Markdown file's fuzz section")
     args = parser.parse_args(argv)

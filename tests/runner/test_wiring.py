@@ -220,6 +220,7 @@ def test_a_host_that_is_no_address_is_one_line_naming_the_fix_and_leaves_collect
     ("tools.ledger", ["--workers", "100"], "'100' is not a number of client threads: give a whole number from 1 to 64"),
     ("tools.ledger", ["--seed", "-1"], "'-1' is not a fault seed: give a whole number of at least 0"),
     ("tools.fuzz", ["--max-examples", "-5"], "'-5' is not a number of examples"),
+    ("tools.fuzz", ["--seed", "one"], "'one' is not a seed: give a whole number of at least 0"),
 ])
 def test_the_chaos_and_fuzz_tools_refuse_a_bad_count_before_starting_anything(tool: str, argv: list[str], error: str,
                                                                               capsys: pytest.CaptureFixture[str]) -> None:
