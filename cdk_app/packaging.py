@@ -94,6 +94,7 @@ def compiled_code(python: str) -> tuple[Path, str]:
 
 
 def _shipped(relative: Path) -> bool:
+    """NOT_SHIPPED's rule for one path of lambda_src (CDK takes the globs, the staged copy this)."""
     return not (relative.name.startswith("requirements") or relative.suffix == ".pyc"
                 or any(part == "__pycache__" or part.startswith(".") for part in relative.parts))
 
