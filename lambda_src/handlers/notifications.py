@@ -14,7 +14,7 @@ from botocore.config import Config
 
 from handlers import init_done
 from handlers.snapshot_hooks import share_nothing_across_restores
-from users.welcome import Outcome, WelcomeEmails, WelcomeFailure, WelcomeMarkFailed, WelcomeMessage
+from users.welcome import MalformedMessage, Outcome, WelcomeEmails, WelcomeFailure, WelcomeMarkFailed, WelcomeMessage
 
 logger = Logger()
 # Every AWS call goes through botocore, so only it is instrumented: patching all of X-Ray's
@@ -44,18 +44,19 @@ class PoisonMessage(Exception):
     """A message that can never be processed; it is reported so the redrive dead-letters it."""
 
 
-def _failed(reason: str, record: SQSRecord) -> None:
+def _failed(reason: str, record: SQSRecord, detail: str | None = None) -> None:
     metrics.add_metric(name="WelcomeEmailsFailed", unit=MetricUnit.Count, value=1)
     logger.warning("welcome email not sent", extra={"reason": reason, "message_id": record.message_id,
-                                                    "receive_count": record.attributes.approximate_receive_count})
+                                                    "receive_count": record.attributes.approximate_receive_count,
+                                                    **({"detail": detail} if detail else {})})
 
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> str:
     try:
         message = WelcomeMessage.from_json(record.body)
-    except ValueError:
-        _failed("malformed_message", record)
+    except MalformedMessage as exc:
+        _failed("malformed_message", record, detail=str(exc))  # what is wrong, never a value
         raise PoisonMessage("malformed message") from None
     try:
         outcome = welcome.deliver(message)

@@ -67,12 +67,15 @@ class WelcomeMessage:
         if not isinstance(fields, dict) or set(fields) != {"type", "user_id", "email"}:
             raise MalformedMessage("the message is not an object of exactly type, user_id and email")
         if not all(isinstance(value, str) for value in fields.values()):
-            raise MalformedMessage("a field of the message is not a string")
+            raise MalformedMessage("the message has a field that is not a string")
         if fields["type"] != "welcome_email":
             raise MalformedMessage("the message's type is not welcome_email")
         if not is_user_id(fields["user_id"]):
             raise MalformedMessage("the message's user_id is not a user id (a UUIDv4, in lower case)")
-        check_email(fields["email"])  # a ValueError naming what is wrong
+        try:
+            check_email(fields["email"])
+        except ValueError:  # its text may quote the address, which logs must not hold
+            raise MalformedMessage("the message's email does not meet the email rules") from None
         return cls(type="welcome_email", user_id=fields["user_id"], email=fields["email"])
 
 
