@@ -71,8 +71,6 @@ class Faults:
             if not 0.0 <= value <= 1.0:
                 raise FaultSpecError(f"fault '{spec}': the rate must be a number from 0 to 1, e.g. {name}=0.1")
             rates[name] = value
-        if limit is not None and limit < 1:
-            raise FaultSpecError("--fault-limit must be at least 1")
         return cls(rates=rates, limit=limit, seed=seed)
 
     def fire(self, name: str) -> bool:
