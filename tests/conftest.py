@@ -1,22 +1,26 @@
-"""One synth of the whole app per test run, with cdk.json's context (the same feature flags
-as `cdk synth`). Tests read the templates and the cdk-nag validation report from it."""
+"""One synth of the whole app per test run, as users make it: `cdk synth` through the CDK CLI
+(cdk.json's app and context, the CLI's own metadata). Tests read the templates and the
+validation report from it; the CLI tests list it and the runners serve it."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 from filelock import FileLock
 
-from cdk_app.app import build_app
 from cdk_app.config import ROOT, StageConfig, load_stages
+from cloud_assembly import stacks as assembly_stacks
+from tools.shell_env import unmeasured_env
+
+CDK_CLI = ROOT / "node_modules" / ".bin" / "cdk"
 
 
 def cdk_context() -> dict[str, Any]:
@@ -43,7 +47,7 @@ def untraced() -> Iterator[None]:
 @dataclass
 class Synthesised:
     outdir: Path
-    templates: dict[str, dict[str, Any]]  # "dev-us-east-1" -> template JSON
+    templates: dict[str, dict[str, Any]]  # the service stacks': "dev-us-east-1" -> template JSON
     stages: dict[str, StageConfig]
     validation_report: dict[str, Any]
 
@@ -61,18 +65,19 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesised:
     into the run's shared temporary folder and the others read its assembly."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     shared = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()
-    outdir, index = shared / "session-cdk.out", shared / "session-stacks.json"
+    outdir = shared / "session-cdk.out"
     with FileLock(str(shared / "session-synth.lock")):
-        if not index.exists():
-            with untraced():
-                app = cdk.App(context=cdk_context(), outdir=str(outdir))
-                built = build_app(app)
-                assembly = app.synth()
-            index.write_text(json.dumps({stack.node.id: assembly.get_stack_artifact(stack.artifact_id).template_file for stack in built}))
-    stacks = json.loads(index.read_text())
-    templates = {name: json.loads((outdir / file).read_text()) for name, file in stacks.items()}
+        if not (outdir / "manifest.json").exists():
+            # No coverage in the app's process: none of the measured packages (.coveragerc) runs there.
+            result = subprocess.run([str(CDK_CLI), "synth", "--quiet", "--output", str(outdir)], cwd=ROOT,
+                                    env=unmeasured_env(), capture_output=True, text=True)
+            if result.returncode != 0:
+                pytest.fail(f"cdk synth failed (exit {result.returncode}):\n{result.stderr[-5000:]}", pytrace=False)
+    stages = {s.name: s for s in load_stages()}
+    service_stacks = {f"{stage.name}-{region}" for stage in stages.values() for region in stage.aws_regions}
+    templates = {stack.artifact_id: stack.template for stack in assembly_stacks(outdir) if stack.artifact_id in service_stacks}
     report = json.loads((outdir / "validation-report.json").read_text())
-    return Synthesised(outdir=outdir, templates=templates, stages={s.name: s for s in load_stages()}, validation_report=report)
+    return Synthesised(outdir=outdir, templates=templates, stages=stages, validation_report=report)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

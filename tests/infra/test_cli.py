@@ -37,11 +37,6 @@ def listed(result: subprocess.CompletedProcess[str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("cdk.out")
-
-
-@pytest.fixture(scope="module")
 def per_account(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped config made per-account, as the README recommends: prod in an account of its own."""
     config = yaml.safe_load(CONFIG_FILE.read_text())
@@ -54,13 +49,14 @@ def per_account(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def cli(assembly: Path, per_account: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.CompletedProcess[str]]:
-    """Every command these tests run. The two synths run at once (separate output folders); deploy
-    and diff then act on the staging synth's assembly (`--app <assembly>`), as they would right
+def cli(synth, per_account: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.CompletedProcess[str]]:
+    """Every command these tests run. `cdk ls` of the shipped config lists the session's assembly,
+    which `cdk synth` of that config made (tests/conftest.py), beside one synth of a single stage;
+    deploy and diff then act on that stage's assembly (`--app <assembly>`), as they would right
     after synthesising it, without a synth of their own."""
     staging = tmp_path_factory.mktemp("staging.out")
     synths = {
-        "ls": npx_cdk("ls", output=assembly),
+        "ls": npx_cdk("ls", "--app", str(synth.outdir), output=synth.outdir),
         "ls staging": npx_cdk("ls", "-c", "stage=staging", "-c", f"config={per_account}", output=staging),
     }
     done = {name: _finish(process) for name, process in synths.items()}
@@ -82,7 +78,7 @@ def test_cdk_ls_lists_every_stage_region_and_the_deploy_identity(cli) -> None:
 
 
 def test_npx_cdk_runs_on_a_supported_node(cli) -> None:
-    assert "end-of-life" not in cli["ls"].stderr + cli["ls"].stdout
+    assert "end-of-life" not in cli["ls staging"].stderr + cli["ls staging"].stdout
     version = subprocess.run(["npx", "node", "--version"], cwd=ROOT, env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")},
                              capture_output=True, text=True, timeout=60).stdout
     assert version.startswith(("v22.", "v24.")), version
@@ -108,7 +104,7 @@ def test_diff_of_a_stage_never_reports_zero_differences_having_compared_nothing(
     assert "Need to perform AWS calls for account 111111111111, but no credentials have been configured" in result.stderr
 
 
-def test_every_stack_and_output_the_readme_names_exists(cli, assembly: Path, per_account: Path) -> None:
+def test_every_stack_and_output_the_readme_names_exists(cli, synth, per_account: Path) -> None:
     """Stack names from `cdk ls` of the shipped config and from the per-account app the README
     recommends (built in this process: its stacks' names need no synth)."""
     import aws_cdk as cdk
@@ -124,6 +120,6 @@ def test_every_stack_and_output_the_readme_names_exists(cli, assembly: Path, per
     stacks = set(listed(cli["ls"])) | {c.node.id for c in app.node.children if isinstance(c, cdk.Stack)}
     assert names and names <= stacks, sorted(names - stacks)
     outputs = set(re.findall(r"output `([A-Za-z]+)`", readme)) | set(re.findall(r"\bout ([A-Za-z]+)\)", readme))
-    templates = [json.loads(p.read_text()) for p in assembly.glob("*.template.json")]
+    templates = [json.loads(p.read_text()) for p in synth.outdir.glob("*.template.json")]
     synthesised = {k for t in templates for k in t.get("Outputs", {})}
     assert outputs and outputs <= synthesised, sorted(outputs - synthesised)

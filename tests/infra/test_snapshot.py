@@ -14,15 +14,28 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from cdk_app.config import load_stages
 from cloud_assembly import mask_build_hashes
 
+# What the CDK CLI writes into each resource's Metadata for its own tools (construct paths, asset
+# locations): nothing CloudFormation deploys, and noise in a review.
+CLI_METADATA = ("aws:cdk:path", "aws:asset:")
+
+
 def normalise(template: dict[str, Any]) -> dict[str, Any]:
-    return mask_build_hashes(template)
+    template = mask_build_hashes(template)
+    for resource in template.get("Resources", {}).values():
+        metadata = {k: v for k, v in resource.pop("Metadata", {}).items() if not k.startswith(CLI_METADATA)}
+        if metadata:
+            resource["Metadata"] = metadata
+    return template
 
 
-def test_normalise_masks_hashes_only():
-    before = {"Resources": {"ApiDeploymentFE1E7282d1b877045224111e472d29394f13bac0": {"S3Key": "a" * 64 + ".zip", "Name": "users-dev"},
-                            "UsersApiFunctionCurrentVersionB57FD4451499e98a30f515b09c2df5e9afec5c00": {"Name": "v"}}}
+def test_normalise_masks_hashes_and_drops_only_the_clis_metadata():
+    before = {"Resources": {"ApiDeploymentFE1E7282d1b877045224111e472d29394f13bac0": {"S3Key": "a" * 64 + ".zip", "Name": "users-dev",
+                                                                                     "Metadata": {"aws:cdk:path": "dev/Api/Deployment"}},
+                            "UsersApiFunctionCurrentVersionB57FD4451499e98a30f515b09c2df5e9afec5c00": {"Name": "v"},
+                            "Fn": {"Metadata": {"aws:asset:path": "asset.x", "checkov": {"skip": [{"id": "CKV_AWS_1"}]}}}}}
     assert normalise(before) == {"Resources": {"ApiDeploymentFE1E7282<deployment-hash>": {"S3Key": "<asset-hash>.zip", "Name": "users-dev"},
-                                               "UsersApiFunctionCurrentVersionB57FD445<version-hash>": {"Name": "v"}}}
+                                               "UsersApiFunctionCurrentVersionB57FD445<version-hash>": {"Name": "v"},
+                                               "Fn": {"Metadata": {"checkov": {"skip": [{"id": "CKV_AWS_1"}]}}}}}
 
 
 NAMES = [f"{s.name}-{r}" for s in load_stages() for r in s.aws_regions]
