@@ -6,9 +6,11 @@ Routes and their models are declared once here; Powertools turns them into the O
 
 from __future__ import annotations
 
+import json
 import os
+from collections import Counter
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, Any, Iterator
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -81,7 +83,43 @@ _idempotency = IdempotencyConfig(
 # Browsers may read Location and Retry-After only if they are exposed.
 cors = CORSConfig(allow_origin=CORS_ORIGINS[0], extra_origins=CORS_ORIGINS[1:], allow_headers=["Idempotency-Key"],
                   expose_headers=["Location", "Retry-After"], max_age=600) if CORS_ORIGINS else None
-app = APIGatewayRestResolver(enable_validation=True, cors=cors)
+
+
+class _Fields(dict[str, Any]):
+    """A JSON object as parsed, with the names it gave more than once."""
+
+    repeated: dict[str, int]
+
+
+def _fields(pairs: list[tuple[str, Any]]) -> _Fields:
+    fields = _Fields(pairs)
+    fields.repeated = {name: count for name, count in Counter(name for name, _ in pairs).items() if count > 1}
+    return fields
+
+
+def _repeats(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], int]]:
+    if isinstance(value, _Fields):
+        yield from (((*path, name), count) for name, count in value.repeated.items())
+        for name, inner in value.items():
+            yield from _repeats(inner, (*path, name))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from _repeats(inner, (*path, index))
+
+
+def json_fields_once(text: str) -> Any:
+    """The body as JSON, each field named once. A field sent twice is refused, not settled by
+    keeping one of its values: another reader (a proxy, API Gateway's request model) may have
+    kept the other."""
+    body = json.loads(text, object_pairs_hook=_fields)
+    repeated = [{"type": "repeated_field", "loc": ("body", *path), "msg": f"was sent {count} times; send it once", "input": None}
+                for path, count in _repeats(body)]
+    if repeated:
+        raise RequestValidationError(repeated)
+    return body
+
+
+app = APIGatewayRestResolver(enable_validation=True, cors=cors, json_body_deserializer=json_fields_once)
 
 
 def caller_of(event: dict[str, Any]) -> str:

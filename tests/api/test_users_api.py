@@ -111,6 +111,14 @@ def test_a_bad_parameter_is_named_as_the_contract_spells_it(api: Api) -> None:
         {"field": "Idempotency-Key", "issue": "must be at most 255 characters"}]
 
 
+def test_a_field_sent_twice_is_refused_and_creates_no_one(api: Api) -> None:
+    first, second = mailbox("twice-a"), mailbox("twice-b")
+    raw = f'{{"name": "Twice", "email": "{first}", "email": "{second}"}}'.encode()
+    assert_error(api.request("POST", "/users", raw=raw), 400, "validation_error")
+    for email in (first, second):  # neither mailbox was taken
+        assert api.request("POST", "/users", {"name": "Once", "email": email}).status == 201
+
+
 def test_a_missing_field_is_named_in_details(api: Api) -> None:
     (detail,) = assert_error(api.request("POST", "/users", {"name": "No email"}), 400, "validation_error")["error"]["details"]
     assert "email" in detail["issue"]

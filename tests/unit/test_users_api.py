@@ -214,6 +214,23 @@ def test_a_bad_parameter_is_named_as_the_contract_spells_it_with_the_fix_in_word
     assert aws.items() == []
 
 
+@pytest.mark.parametrize(("body", "details"), [
+    ('{"name": "Ada", "email": "ada@example.com", "email": "eve@example.com"}', [{"field": "email", "issue": "was sent 2 times; send it once"}]),
+    ('{"name": "A", "name": "B", "email": "ada@example.com", "name": "C"}', [{"field": "name", "issue": "was sent 3 times; send it once"}]),
+    ('{"name": "A", "email": "ada@example.com", "x": {"y": 1, "y": 2}}', [{"field": "x.y", "issue": "was sent 2 times; send it once"}]),
+    ('{"name": "A", "email": "ada@example.com", "x": [{}, {"y": 1, "y": 2}]}', [{"field": "x.1.y", "issue": "was sent 2 times; send it once"}]),
+])
+def test_a_field_sent_twice_is_refused_not_settled_by_keeping_one_value(aws, context, body, details):
+    """A reader that keeps the first value (a proxy, a request-model check) and one that keeps the
+    last would see different users in one request: neither is chosen."""
+    event = api_event("POST", "/users", body={})
+    event["body"] = body
+    reply = call(aws, context, event)
+    assert_error(reply, 400, "validation_error")
+    assert reply.body["error"]["details"] == details
+    assert aws.items() == []
+
+
 def test_exactly_100_characters_after_trimming_is_accepted(aws, context):
     assert create(aws, context, name="  " + "n" * 100 + "  ").status == 201
 
@@ -345,6 +362,30 @@ def test_location_and_retry_after_are_exposed_to_browsers(aws, context):
 
 @pytest.mark.parametrize("cursor", ["garbage", "eyJ2IjoxLCJwIjoiJ30", "eyJ2IjoyLCJwIjoiMjAyNi0wMS0wMVQwMDowMDowMC4wMDBaI3gifQ", "%%%", "e30"])
 def test_tampered_cursor_is_400(aws, context, cursor):
+    assert_error(call(aws, context, api_event("GET", "/users", query={"cursor": cursor})), 400, "invalid_cursor")
+
+
+def _b64(raw: str) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+POSITION = "2026-01-01T00:00:00.000Z#0b6f4f8e-5a43-4a8e-9a51-3c0f0d3f6f11"
+
+
+@pytest.mark.parametrize("cursor", [
+    _b64(json.dumps({"v": 1, "p": POSITION + "\n"}, separators=(",", ":"))),  # a position with a line after it
+    _b64(json.dumps({"p": POSITION, "v": 1}, separators=(",", ":"))),  # another spelling of the same object
+    _b64(json.dumps({"v": 1, "p": POSITION})),
+    _b64(json.dumps({"v": 1, "p": POSITION}, separators=(",", ":")))[:10] + "*" + _b64(json.dumps({"v": 1, "p": POSITION}, separators=(",", ":")))[10:],
+    _b64(json.dumps({"v": 1, "p": POSITION}, separators=(",", ":"))) + "==",
+])
+def test_only_a_cursor_as_the_service_writes_it_is_taken(aws, context, cursor):
+    """Base64 decoders skip what is not in their alphabet and JSON has many spellings of one object:
+    a cursor is taken only exactly as issued, so nothing else reaches DynamoDB's start key."""
+    issued = _b64(json.dumps({"v": 1, "p": POSITION}, separators=(",", ":")))
+    assert call(aws, context, api_event("GET", "/users", query={"cursor": issued})).status == 200
     assert_error(call(aws, context, api_event("GET", "/users", query={"cursor": cursor})), 400, "invalid_cursor")
 
 
