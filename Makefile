@@ -73,9 +73,9 @@ node_modules/.stamp: package.json package-lock.json .tools/node/bin/node
 
 # The functions' dependencies as a Lambda layer: pinned, arm64 wheels for the Lambda runtime's
 # Python, installed without Docker; with that Python at hand (python3.14 on PATH, or
-# LAMBDA_PYTHON_BIN=), their bytecode too (scripts/layer-bytecode.sh).
+# LAMBDA_PYTHON_BIN=), their bytecode too (cdk_app/bytecode.py, as for the functions' code).
 LAMBDA_PYTHON_BIN ?=
-build/layer.stamp: lambda_src/requirements.txt $(UV)
+build/layer.stamp: lambda_src/requirements.txt cdk_app/bytecode.py $(UV)
 	rm -rf build/layer && mkdir -p build/layer
 	grep -E '^[A-Za-z0-9_.-]+==' lambda_src/requirements.txt | grep -vE '^($(RUNTIME_PROVIDED))==' > build/layer-requirements.txt
 	$(UV) pip install --quiet --no-deps --no-compile --no-build \
@@ -83,7 +83,7 @@ build/layer.stamp: lambda_src/requirements.txt $(UV)
 	  --target build/layer/python -r build/layer-requirements.txt
 	rm -rf build/layer/python/bin
 	find build/layer -name __pycache__ -prune -exec rm -rf {} +
-	bash scripts/layer-bytecode.sh build/layer/python $(LAMBDA_PYTHON) $(LAMBDA_PYTHON_BIN)
+	LAMBDA_PYTHON_BIN="$(LAMBDA_PYTHON_BIN)" $(PYTHON) -m cdk_app.bytecode build/layer/python $(LAMBDA_PYTHON)
 	touch $@
 
 layer: build/layer.stamp

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from cdk_app import bytecode
 from cdk_app.config import ROOT, ConfigError
 from cdk_app.defaults import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME
 
@@ -32,12 +31,13 @@ NOT_SHIPPED = ["requirements*", "**/__pycache__", "**/*.pyc", ".*"]
 
 def function_code() -> lambda_.Code:
     """/var/task is read-only on Lambda: code without bytecode is compiled at every cold start."""
-    python = runtime_python()
+    python = bytecode.runtime_python(RUNTIME_PYTHON)
     if python is None:
         return lambda_.Code.from_asset(str(LAMBDA_SRC), exclude=NOT_SHIPPED)
-    if (actual := _version(python)) != RUNTIME_PYTHON:
-        raise ConfigError(f"{python} is Python {actual}, not {RUNTIME_PYTHON}: Lambda's Python {RUNTIME_PYTHON} would ignore "
-                          f"its bytecode; set LAMBDA_PYTHON_BIN to a Python {RUNTIME_PYTHON}, or unset it")
+    try:
+        bytecode.check(python, RUNTIME_PYTHON)
+    except bytecode.BytecodeError as exc:
+        raise ConfigError(str(exc)) from None
     staged, digest = compiled_code(python)
     # The hash is the sources' (and the Python's), not the bytecode's, which need not be
     # byte-for-byte repeatable: an unchanged function is not redeployed.
@@ -45,24 +45,10 @@ def function_code() -> lambda_.Code:
                                    asset_hash=f"{digest}-bytecode-{RUNTIME_PYTHON}")
 
 
-def runtime_python() -> str | None:
-    """Lambda's Python, as `make layer` finds it: LAMBDA_PYTHON_BIN, else python3.14 on PATH."""
-    return os.environ.get("LAMBDA_PYTHON_BIN") or shutil.which(f"python{RUNTIME_PYTHON}")
-
-
-@functools.cache
-def _version(python: str) -> str:
-    try:
-        out = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return "not runnable"
-    return out.stdout.strip()
-
-
 @functools.cache
 def compiled_code(python: str) -> tuple[Path, str]:
-    """lambda_src's shipped files with unchecked-hash bytecode beside them (the code never changes
-    in place on Lambda), staged once per version of the sources under build/function-code/."""
+    """lambda_src's shipped files with their bytecode for Lambda's Python beside them, staged once per
+    version of the sources under build/function-code/."""
     files = sorted(p for p in LAMBDA_SRC.rglob("*") if p.is_file() and _shipped(p.relative_to(LAMBDA_SRC)))
     sha = hashlib.sha256()
     for path in files:
@@ -77,12 +63,11 @@ def compiled_code(python: str) -> tuple[Path, str]:
             target = building / path.relative_to(LAMBDA_SRC)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPYCACHEPREFIX"}  # beside the sources, where Lambda looks
-        result = subprocess.run([python, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", str(building)],
-                                env=env, capture_output=True, text=True)
-        if result.returncode:
+        try:
+            bytecode.compile_tree(python, building)
+        except bytecode.BytecodeError as exc:
             shutil.rmtree(building, ignore_errors=True)
-            raise ConfigError(f"compiling the functions' code with {python} failed: {(result.stdout + result.stderr).strip()[-500:]}")
+            raise ConfigError(str(exc)) from None
         try:
             building.rename(staged)
         except OSError:  # another synth placed the same sources first

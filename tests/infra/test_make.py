@@ -86,18 +86,19 @@ def test_an_api_timeout_past_api_gateways_29_seconds_is_refused(tmp_path: Path) 
         load_stages(_config(tmp_path, yaml.safe_dump(data, sort_keys=False)))
 
 
-def _layer_bytecode(tmp_path: Path, version: str, *interpreter: str, **env: str) -> subprocess.CompletedProcess[str]:
+def _layer_bytecode(tmp_path: Path, version: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The layer's bytecode step as `make layer` runs it (the machine's python3, no venv)."""
     package = tmp_path / "python" / "somelib"
     package.mkdir(parents=True, exist_ok=True)
     (package / "__init__.py").write_text("VALUE = 1\n")
-    return subprocess.run(["bash", str(ROOT / "scripts" / "layer-bytecode.sh"), str(tmp_path / "python"), version, *interpreter],
+    return subprocess.run(["python3", "-m", "cdk_app.bytecode", str(tmp_path / "python"), version], cwd=ROOT,
                           capture_output=True, text=True, env=user_shell_env(**env), timeout=120)
 
 
 def test_the_layer_ships_bytecode_for_the_runtimes_python_that_lambda_never_rechecks(tmp_path: Path) -> None:
     version = "%d.%d" % sys.version_info[:2]  # here, this interpreter stands in for Lambda's
     # make exports a bytecode prefix for its own processes; the layer's must sit beside its sources.
-    result = _layer_bytecode(tmp_path, version, sys.executable, PYTHONPYCACHEPREFIX=str(tmp_path / "prefix"))
+    result = _layer_bytecode(tmp_path, version, LAMBDA_PYTHON_BIN=sys.executable, PYTHONPYCACHEPREFIX=str(tmp_path / "prefix"))
     assert result.returncode == 0, result.stderr
     [compiled] = (tmp_path / "python" / "somelib" / "__pycache__").glob("__init__.*.pyc")
     assert compiled.name == f"__init__.{sys.implementation.cache_tag}.pyc"
@@ -106,7 +107,7 @@ def test_the_layer_ships_bytecode_for_the_runtimes_python_that_lambda_never_rech
 
 
 def test_bytecode_from_another_python_or_none_where_required_stops_the_layer(tmp_path: Path) -> None:
-    other = _layer_bytecode(tmp_path, "3.14" if sys.version_info[:2] != (3, 14) else "3.13", sys.executable)
+    other = _layer_bytecode(tmp_path, "3.14" if sys.version_info[:2] != (3, 14) else "3.13", LAMBDA_PYTHON_BIN=sys.executable)
     assert other.returncode == 2 and "would ignore its bytecode" in other.stderr
     missing = _layer_bytecode(tmp_path, "9.99", REQUIRE_LAYER_BYTECODE="1")
     assert missing.returncode == 2 and "no python9.99 on PATH" in missing.stderr
