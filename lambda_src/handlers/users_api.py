@@ -86,20 +86,20 @@ cors = CORSConfig(allow_origin=CORS_ORIGINS[0], extra_origins=CORS_ORIGINS[1:], 
 
 
 class _Fields(dict[str, Any]):
-    """A JSON object as parsed, with the names it gave more than once."""
+    """A JSON object as parsed, with each name it gave more than once and all that name's values."""
 
-    repeated: dict[str, int]
+    repeated: dict[str, list[Any]]
 
 
 def _fields(pairs: list[tuple[str, Any]]) -> _Fields:
     fields = _Fields(pairs)
-    fields.repeated = {name: count for name, count in Counter(name for name, _ in pairs).items() if count > 1}
+    fields.repeated = {name: [v for n, v in pairs if n == name] for name, count in Counter(n for n, _ in pairs).items() if count > 1}
     return fields
 
 
-def _repeats(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], int]]:
+def _repeats(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], list[Any]]]:
     if isinstance(value, _Fields):
-        yield from (((*path, name), count) for name, count in value.repeated.items())
+        yield from (((*path, name), values) for name, values in value.repeated.items())
         for name, inner in value.items():
             yield from _repeats(inner, (*path, name))
     elif isinstance(value, list):
@@ -112,8 +112,8 @@ def json_fields_once(text: str) -> Any:
     keeping one of its values: another reader (a proxy, API Gateway's request model) may have
     kept the other."""
     body = json.loads(text, object_pairs_hook=_fields)
-    repeated = [{"type": "repeated_field", "loc": ("body", *path), "msg": f"was sent {count} times; send it once", "input": None}
-                for path, count in _repeats(body)]
+    repeated = [{"type": "repeated", "loc": ("body", *path), "msg": "was sent more than once", "input": values}
+                for path, values in _repeats(body)]
     if repeated:
         raise RequestValidationError(repeated)
     return body
@@ -327,7 +327,8 @@ def _field(loc: tuple[Any, ...]) -> str:
 
 def _issue(err: dict[str, Any]) -> str:
     kind, ctx, loc = err.get("type", ""), err.get("ctx") or {}, err.get("loc", ())
-    if loc[:1] in (("header",), ("query",)) and isinstance(err.get("input"), list):
+    # A header or query parameter sent more than once reaches validation as the list of its values.
+    if kind == "repeated" or (loc[:1] in (("header",), ("query",)) and isinstance(err.get("input"), list)):
         return f"was sent {len(err['input'])} times; send it once"
     if kind == "missing":
         return "is required"
