@@ -32,11 +32,9 @@ def decode(cursor: str) -> str:
         data = json.loads(raw.decode("utf-8"))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise InvalidCursor() from None
-    if not isinstance(data, dict) or set(data) != {"v", "p"} or data["v"] != 1:
-        raise InvalidCursor()
-    position = data["p"]
-    # Base64 decoding skips characters outside its alphabet and JSON allows other spellings of one
-    # object: only the cursor's own spelling is one.
+    position = data.get("p") if isinstance(data, dict) else None
+    # Only a cursor spelled as encode() spells it (which also fixes its version and fields): base64
+    # decoding skips characters outside its alphabet, and JSON has other spellings of one object.
     if not isinstance(position, str) or not _POSITION.fullmatch(position) or encode(position) != cursor:
         raise InvalidCursor()
     return position
