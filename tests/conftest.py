@@ -65,14 +65,15 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesised:
     into the run's shared temporary folder and the others read its assembly."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     shared = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()
-    outdir = shared / "session-cdk.out"
+    outdir, done = shared / "session-cdk.out", shared / "session-synth.done"
     with FileLock(str(shared / "session-synth.lock")):
-        if not (outdir / "manifest.json").exists():
+        if not done.exists():
             # No coverage in the app's process: none of the measured packages (.coveragerc) runs there.
             result = subprocess.run([str(CDK_CLI), "synth", "--quiet", "--output", str(outdir)], cwd=ROOT,
                                     env=unmeasured_env(), capture_output=True, text=True)
             if result.returncode != 0:
                 pytest.fail(f"cdk synth failed (exit {result.returncode}):\n{result.stderr[-5000:]}", pytrace=False)
+            done.touch()  # not the manifest: app.py writes the assembly before it fails on a finding
     stages = {s.name: s for s in load_stages()}
     service_stacks = {f"{stage.name}-{region}" for stage in stages.values() for region in stage.aws_regions}
     templates = {stack.artifact_id: stack.template for stack in assembly_stacks(outdir) if stack.artifact_id in service_stacks}
