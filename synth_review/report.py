@@ -40,7 +40,7 @@ def _summary(report: Report) -> str:
     total = sum(counts.values())
     if not total and not report.stacks_added and not report.stacks_removed:
         return "No changes."
-    return (f"{len(report.changes)} stack(s) changed: {counts['added']} added, {counts['removed']} removed, "
+    return (f"{len(report.changes)} stack(s) changed; their resources: {counts['added']} added, {counts['removed']} removed, "
             f"{counts['modified']} modified, {counts['replaced']} replaced.")
 
 

@@ -65,6 +65,8 @@ def test_changed_memory_size_is_one_modified_property(base, tmp_path):
     [change] = report.changes[STACK]
     assert (change.label, change.kind, change.paths) == ("UsersApi/Function", "modified", ("MemorySize",))
     assert report.findings == []
+    # The counts are of resources, not of stacks.
+    assert "1 stack(s) changed; their resources: 0 added, 0 removed, 1 modified, 0 replaced." in text(report)
 
 
 def test_a_new_route_is_an_added_method_and_flagged_if_unauthenticated(base, tmp_path):
