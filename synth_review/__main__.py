@@ -127,7 +127,7 @@ def api_changes(args: argparse.Namespace, notes: list[str]) -> list[ApiChange] |
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make diff", description="Offline synth review of BASE against the working tree.")
     parser.add_argument("--base", default="origin/main")
-    parser.add_argument("--stage", help="only this stage (faster)")
+    parser.add_argument("--stage", help="only this stage: synthesised alone (faster), and the only one compared")
     parser.add_argument("--format", choices=("md", "text"), default="text")
     parser.add_argument("--output", type=Path, help="also write the report here")
     parser.add_argument("--fail-on-destructive", action="store_true")
@@ -161,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
             head_dir, head_name = WORK / "head", "working tree"
             synths.append((ROOT, head_dir))
         synth_side_by_side(synths, args.stage)
-        report = compare(load_assembly(base_dir), load_assembly(head_dir), base_name=base_name, head_name=head_name)
+        # A given assembly may hold every stage: --stage compares that stage's stacks only.
+        report = compare(load_assembly(base_dir, args.stage), load_assembly(head_dir, args.stage), base_name=base_name, head_name=head_name)
         report.api = api
         report.cdk_diff = cdk_diffs(base_dir, head_dir, [*report.changes, *report.stacks_added])
         report.notes += notes

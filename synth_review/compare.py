@@ -72,13 +72,15 @@ class Report:
 # --- loading --------------------------------------------------------------------------------
 
 
-def load_assembly(directory: Path) -> dict[str, dict[str, Any]]:
-    """Every CloudFormation stack in a cloud assembly (nested stage assemblies included), by its
-    CloudFormation stack name: what is deployed, however the CDK app nests it."""
+def load_assembly(directory: Path, stage: str | None = None) -> dict[str, dict[str, Any]]:
+    """Every CloudFormation stack in a cloud assembly (nested stage assemblies included), or only
+    one stage's (artifacts <stage>-<region>), by its CloudFormation stack name: what is deployed,
+    however the CDK app nests it."""
     if not (directory / "manifest.json").is_file():
         raise ReviewError(f"{directory}: no cloud assembly here (manifest.json missing); synthesise first")
     try:
-        return {stack.stack_name: stack.template for stack in cloud_assembly.stacks(directory)}
+        return {stack.stack_name: stack.template for stack in cloud_assembly.stacks(directory)
+                if stage is None or stack.artifact_id.startswith(f"{stage}-")}
     except cloud_assembly.AssemblyError as exc:
         raise ReviewError(str(exc)) from None
 

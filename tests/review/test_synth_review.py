@@ -186,13 +186,15 @@ def test_cli_names_a_missing_assembly(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_make_diff_on_this_repositorys_history(tmp_path):
-    """The real command: synthesise HEAD in a worktree and the working tree, compare dev."""
-    result = subprocess.run([sys.executable, "-m", "synth_review", "--base", "HEAD", "--stage", "dev", "--format", "md"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+def test_make_diff_on_this_repositorys_history(synth):
+    """The real command: HEAD checked out in a worktree and synthesised, against the working tree
+    as the session's `cdk synth` made it (every stage); --stage dev compares dev's stacks only."""
+    result = subprocess.run([sys.executable, "-m", "synth_review", "--base", "HEAD", "--stage", "dev", "--format", "md",
+                             "--head-assembly", str(synth.outdir)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(MARKER) and "## Synth review: `HEAD` → `working tree`" in result.stdout
+    assert result.stdout.startswith(MARKER) and f"## Synth review: `HEAD` → `{synth.outdir}`" in result.stdout
     assert "API contract (docs/openapi.json): " in result.stdout
+    assert "Stacks added" not in result.stdout, "the other stages of the head assembly were compared"
 
 
 def test_an_unknown_base_ref_is_one_line(capsys):
