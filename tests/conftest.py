@@ -86,4 +86,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     this order (--dist loadfile --no-loadscope-reorder), so the long ones start early instead of
     ending the run on one worker while the other idles."""
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)
+    synth_files = {item.path for item in items if {"synth", "api"} & set(item.fixturenames)}  # api asks for synth when it runs
+    # The first worker to need the session synth makes it while the others wait: a slow file that
+    # needs none goes first, to run meanwhile.
+    items.sort(key=lambda item: (item.path not in slow_files, item.path in synth_files))
