@@ -6,27 +6,18 @@ import os
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from botocore.config import Config
 
 from handlers import init_done
+from handlers.observability import RETRIES, observability
 from handlers.snapshot_hooks import share_nothing_across_restores
 from users.welcome import MalformedMessage, Outcome, WelcomeEmails, WelcomeFailure, WelcomeMarkFailed, WelcomeMessage
 
-logger = Logger()
-# Every AWS call goes through botocore, so only it is instrumented: patching all of X-Ray's
-# supported libraries would import requests and others at every cold start, for nothing.
-tracer = Tracer(patch_modules=["botocore"])
-metrics = Metrics()
-# Stages may share an account and region; the dashboards and alarms select theirs by this.
-metrics.set_default_dimensions(stage=os.environ["STAGE"])
-
-_retries = Config(retries={"mode": "standard", "max_attempts": 3})
-_dynamodb = boto3.client("dynamodb", config=_retries)
-_ses = boto3.client("sesv2", config=_retries)
+logger, tracer, metrics = observability()
+_dynamodb = boto3.client("dynamodb", config=RETRIES)
+_ses = boto3.client("sesv2", config=RETRIES)
 share_nothing_across_restores(_dynamodb, _ses)
 welcome = WelcomeEmails(
     dynamodb=_dynamodb,

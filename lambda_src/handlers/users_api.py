@@ -13,7 +13,6 @@ from http import HTTPStatus
 from typing import Annotated, Any, Iterator
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
@@ -33,6 +32,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from botocore.config import Config
 
 from handlers import init_done
+from handlers.observability import RETRIES, observability
 from handlers.snapshot_hooks import share_nothing_across_restores
 from users import cursor as cursor_codec
 from users.errors import CreateLimitReached, DomainError, TemporarilyUnavailable
@@ -51,22 +51,14 @@ REGION = os.environ["AWS_REGION"]
 WRITE_REGION = os.environ.get("WRITE_REGION") or REGION
 CORS_ORIGINS = [o for o in os.environ.get("CORS_ORIGINS", "").split(",") if o]
 
-logger = Logger()
-# Every AWS call goes through botocore, so only it is instrumented: patching all of X-Ray's
-# supported libraries would import requests and others at every cold start, for nothing.
-tracer = Tracer(patch_modules=["botocore"])
-metrics = Metrics()
-# Stages may share an account and region; the dashboards and alarms select theirs by this.
-metrics.set_default_dimensions(stage=os.environ["STAGE"])
-
-# Created once per container. Standard retries absorb short throttling bursts before we answer 503.
-_retries = Config(retries={"mode": "standard", "max_attempts": 3})
-_dynamodb = boto3.client("dynamodb", config=_retries)
+logger, tracer, metrics = observability()
+# Created once per container.
+_dynamodb = boto3.client("dynamodb", config=RETRIES)
 # Another region's endpoint: short timeouts, so that an impaired write region is a prompt 503
 # with Retry-After, well inside the function's and API Gateway's timeouts.
 _writer = _dynamodb if WRITE_REGION == REGION else boto3.client(
     "dynamodb", region_name=WRITE_REGION,
-    config=_retries.merge(Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})))
+    config=RETRIES.merge(Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})))
 share_nothing_across_restores(_dynamodb, _writer)
 service = UsersService(
     repository=UsersRepository(client=_writer, table_name=TABLE_NAME, region=WRITE_REGION, replica=_dynamodb),
