@@ -41,11 +41,15 @@ def test_openapi_states_the_whole_contract(_mocked):
 
 
 def _metrics(output: str) -> dict[str, float]:
+    """Each metric's total over the EMF lines; every line is dimensioned by the stage, so that
+    stages sharing an account and region do not mix in the dashboards and alarms."""
     found: dict[str, float] = {}
     for line in output.splitlines():
         if line.startswith('{"_aws"'):
             blob = json.loads(line)
+            assert blob.get("stage") == "test", blob
             for definition in blob["_aws"]["CloudWatchMetrics"]:
+                assert all("stage" in dimensions for dimensions in definition["Dimensions"]), definition
                 for metric in definition["Metrics"]:
                     values = blob[metric["Name"]]
                     found[metric["Name"]] = found.get(metric["Name"], 0) + (sum(values) if isinstance(values, list) else values)
