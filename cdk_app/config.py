@@ -10,9 +10,10 @@ import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import jsonschema
+import regress
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -245,6 +246,17 @@ def account_groups(stages: list[StageConfig]) -> list[AccountGroup]:
     return [AccountGroup(account=a, stages=tuple(s for s in stages if s.account == a)) for a in accounts]
 
 
+def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[jsonschema.ValidationError]:
+    """`pattern` in JSON Schema's regex dialect (ECMA-262), as editors check the schema: Python's
+    re also lets `$` match before a final newline, which passed "123456789012\\n" as an account."""
+    if validator.is_type(instance, "string") and _regex(pattern).find(instance) is None:
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_regex = functools.cache(regress.Regex)
+_SchemaValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _ecma_pattern})
+
+
 def load_raw(path: Path = CONFIG_FILE) -> dict[str, Any]:
     source = _display(path)
     try:
@@ -257,7 +269,7 @@ def load_raw(path: Path = CONFIG_FILE) -> dict[str, Any]:
         reason = " ".join(str(part) for part in (getattr(exc, "context", None), getattr(exc, "problem", None)) if part) or str(exc)
         raise ConfigError(f"{source}: {where}: not valid YAML ({reason}); allowed: YAML as in config/stages.yaml") from None
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _SchemaValidator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
     if errors:
         # An unknown key explains everything below it; otherwise the deepest error is the most

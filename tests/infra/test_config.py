@@ -46,6 +46,10 @@ CASES = {
     "throttle of zero": (_set("stages.prod.api.throttle_rate_limit", 0), "stages.prod.api.throttle_rate_limit", "above 0"),
     "duplicate region": (_set("stages.prod.aws_regions", ["us-east-1", "us-east-1"]), "stages.prod.aws_regions", "distinct AWS region codes"),
     "wildcard cors": (_set("stages.dev.api.cors_origins", ["*"]), "stages.dev.api.cors_origins[0]", "never *"),
+    # JSON Schema's patterns are ECMA-262: $ is the end of the value, not also before a final newline.
+    "origin with a line break after it": (_set("stages.dev.api.cors_origins", ["http://localhost:3000\n"]), "stages.dev.api.cors_origins[0]", "never *"),
+    "account with a line break after it": (_set("stages.prod.account", "123456789012\n"), "stages.prod.account", "12-digit AWS account id"),
+    "region with a line break after it": (_set("stages.dev.aws_regions", ["us-east-1\n"]), "stages.dev.aws_regions[0]", "AWS region code such as us-east-1"),
     "bad retention": (_set("stages.dev.log_retention_days", 10), "stages.dev.log_retention_days", "CloudWatch Logs retention"),
     "prod destroys data": (_set("stages.prod.data_protection", "destroy"), "stages.prod.data_protection", "prod keeps its data"),
     "http origin in prod": (_set("stages.prod.api.cors_origins", ["http://app.example.com"]), "stages.prod.api.cors_origins[0]", "https origins only"),
