@@ -27,6 +27,18 @@ RUN = uuid.uuid4().hex[:12]
 SIMULATOR = "simulator.amazonses.com"
 
 
+class SetupError(Exception):
+    """What make e2e was given cannot reach a stage; the message names the variable."""
+
+
+def _url(variable: str, shown_as: str) -> str:
+    value = os.environ[variable]
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise SetupError(f"{shown_as}={value!r} is not a URL; give the stage's address, such as https://abc123.execute-api.us-east-1.amazonaws.com/prod")
+    return value
+
+
 def mailbox(tag: str) -> str:
     return f"success+archon-e2e-{RUN}-{tag}-{uuid.uuid4().hex[:8]}@{SIMULATOR}"
 
@@ -49,7 +61,7 @@ class Api:
         missing = [name for name in VARIABLES if not os.environ.get(name)]
         if missing:
             raise SystemExit(f"make e2e needs {', '.join(missing)} (see the README's \"Testing a deployed stage\")")
-        return cls(url=os.environ["ARCHON_API_URL"].rstrip("/"), token_url=os.environ["ARCHON_TOKEN_URL"],
+        return cls(url=_url("ARCHON_API_URL", "URL").rstrip("/"), token_url=_url("ARCHON_TOKEN_URL", "ARCHON_TOKEN_URL"),
                    client_id=os.environ["ARCHON_CLIENT_ID"], client_secret=os.environ["ARCHON_CLIENT_SECRET"],
                    origin=os.environ.get("ARCHON_ALLOWED_ORIGIN") or None)
 
@@ -65,6 +77,8 @@ class Api:
                     self._tokens[scopes] = json.loads(response.read())["access_token"]
             except urllib.error.HTTPError as error:
                 raise AssertionError(f"the token endpoint answered {error.code}: {error.read()[:200]!r}") from None
+            except urllib.error.URLError as error:
+                raise SetupError(f"ARCHON_TOKEN_URL={self.token_url!r} cannot be reached ({error.reason})") from None
         return self._tokens[scopes]
 
     def request(self, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None,

@@ -35,3 +35,15 @@ def test_make_e2e_says_what_it_needs() -> None:
     assert no_secret.returncode == 2
     assert no_secret.stderr.splitlines()[0] == ("make e2e: set ARCHON_CLIENT_SECRET (README: Testing a deployed stage; "
                                                 "scripts/e2e-credentials.sh prints them)")
+
+
+def test_make_e2e_stops_with_one_line_for_a_url_that_cannot_work() -> None:
+    credentials = {"ARCHON_CLIENT_ID": "x", "ARCHON_CLIENT_SECRET": "y"}
+    not_a_url = make_e2e("URL=abc123.execute-api.us-east-1.amazonaws.com/prod", env={"ARCHON_TOKEN_URL": "http://127.0.0.1:9/token", **credentials})
+    assert not_a_url.returncode == 2, not_a_url.stdout[-2000:]
+    assert "make e2e: URL='abc123.execute-api.us-east-1.amazonaws.com/prod' is not a URL" in not_a_url.stdout + not_a_url.stderr
+    unreachable = make_e2e("URL=http://127.0.0.1:9", env={"ARCHON_TOKEN_URL": "http://127.0.0.1:9/oauth2/token", **credentials})
+    assert unreachable.returncode == 2, unreachable.stdout[-2000:]
+    output = unreachable.stdout + unreachable.stderr
+    assert "make e2e: ARCHON_TOKEN_URL='http://127.0.0.1:9/oauth2/token' cannot be reached" in output
+    assert "failed" not in output and "Traceback" not in output
