@@ -57,6 +57,10 @@ GATEWAY_DETAILS: dict[str, str] = {
 }
 
 
+# On every answer API Gateway makes itself, as the function sets them on its own.
+GATEWAY_HEADERS = {"Cache-Control": "'no-store'", "X-Content-Type-Options": "'nosniff'"}
+
+
 def gateway_cors_headers(origins: list[str]) -> dict[str, str]:
     """CORS on what API Gateway answers itself. With one origin configured, that origin is named.
     A gateway response cannot choose among several (its headers are static or a request's value),
@@ -152,7 +156,7 @@ class UsersApi(Construct):
                 f"Gateway{response_type.title().replace('_', '')}",
                 type=apigw.ResponseType.of(response_type),
                 status_code=status or None,
-                response_headers=gateway_cors_headers(list(stage.api.cors_origins)) if stage.api.cors_origins else None,
+                response_headers={**GATEWAY_HEADERS, **(gateway_cors_headers(list(stage.api.cors_origins)) if stage.api.cors_origins else {})},
                 templates={"application/json": _ERROR_TEMPLATE % (code, message, GATEWAY_DETAILS.get(response_type, "[]"))},
             )
 

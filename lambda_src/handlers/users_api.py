@@ -41,6 +41,9 @@ from users.models import PAGE_DEFAULT, PAGE_MAX, ErrorBody, ErrorDetail, ErrorRe
 from users.repository import UsersRepository
 
 MAX_BODY_BYTES = 8 * 1024
+# On every answer: users' names and emails are kept by no cache, and no browser reads a body as
+# anything but the JSON it is declared (API Gateway's own answers carry the same, cdk_app/api.py).
+RESPONSE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 # The OAuth scopes API Gateway checks per route (cdk_app/identity.py names them; a test compares
 # the template with docs/openapi.json); declared here for the OpenAPI document.
 READ_SCOPE, CREATE_SCOPE = "users/read", "users/create"
@@ -402,6 +405,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # Every line of this request says who called; the last one says what came of it.
     logger.append_keys(caller=caller_of(event))
     response = refuse_body(event) or app.resolve(event, context)
+    response["headers"] = {**(response.get("headers") or {}), **RESPONSE_HEADERS}
     logger.info("request handled", extra={"http_method": event.get("httpMethod"), "route": event.get("resource"),
                                           "status": response.get("statusCode")})
     return response

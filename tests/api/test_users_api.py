@@ -119,6 +119,16 @@ def test_a_field_sent_twice_is_refused_and_creates_no_one(api: Api) -> None:
         assert api.request("POST", "/users", {"name": "Once", "email": email}).status == 201
 
 
+def test_every_answer_is_kept_by_no_cache_and_never_sniffed(api: Api) -> None:
+    """The function's answers and API Gateway's own (no token, no such route) alike."""
+    created = api.request("POST", "/users", new_user("no-store"))
+    replies = [created, api.request("GET", f"/users/{created.json()['user_id']}"),
+               api.request("GET", "/users", scopes=None), api.request("DELETE", "/users"), api.request("POST", "/users", {"name": ""})]
+    assert [r.status for r in replies] == [201, 200, 401, 404, 400]
+    for reply in replies:
+        assert reply.headers["Cache-Control"] == "no-store" and reply.headers["X-Content-Type-Options"] == "nosniff", reply.status
+
+
 def test_a_missing_field_is_named_in_details(api: Api) -> None:
     (detail,) = assert_error(api.request("POST", "/users", {"name": "No email"}), 400, "validation_error")["error"]["details"]
     assert "email" in detail["issue"]

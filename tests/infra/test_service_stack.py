@@ -240,6 +240,17 @@ def test_gateway_errors_follow_the_error_contract(synth):
         assert '"details": [{"issue": "$context.error.validationErrorString"}]' in responses[kind]["ResponseTemplates"]["application/json"]
 
 
+def test_every_answer_api_gateway_makes_itself_is_kept_by_no_cache_and_never_sniffed(synth):
+    for stack, template in synth.templates.items():
+        responses = resources(template, "AWS::ApiGateway::GatewayResponse").values()
+        assert responses, stack
+        for response in responses:
+            headers = response["Properties"].get("ResponseParameters", {})
+            kind = (stack, response["Properties"]["ResponseType"])
+            assert headers.get("gatewayresponse.header.Cache-Control") == "'no-store'", kind
+            assert headers.get("gatewayresponse.header.X-Content-Type-Options") == "'nosniff'", kind
+
+
 @pytest.mark.parametrize("stage", STAGES)
 def test_api_url_is_a_stack_output(synth, stage):
     outputs = synth.template(stage)["Outputs"]

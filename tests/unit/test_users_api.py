@@ -256,6 +256,21 @@ def test_any_field_repeated_is_named(aws, fields, data):
     assert [e["loc"] for e in raised.value.errors()] == [("body", name)]
 
 
+@pytest.mark.parametrize(("event", "status"), [
+    (api_event("POST", "/users", body={"name": "Ada", "email": "ada@example.com"}), 201),
+    (api_event("GET", "/users"), 200),
+    (api_event("GET", "/users/0b6f4f8e-5a43-4a8e-9a51-3c0f0d3f6f11"), 404),
+    (api_event("POST", "/users", body={"name": ""}), 400),
+    (api_event("POST", "/users", body="name=Ada", headers={"Content-Type": "text/plain"}), 415),
+    (api_event("POST", "/users", body={"name": "x" * 9000, "email": "ada@example.com"}), 413),
+])
+def test_every_answer_is_kept_by_no_cache_and_never_sniffed(aws, context, event, status):
+    """Answers hold users' names and emails: no cache between the client and the API keeps them."""
+    reply = call(aws, context, event)
+    assert reply.status == status, reply.body
+    assert reply.headers["cache-control"] == "no-store" and reply.headers["x-content-type-options"] == "nosniff"
+
+
 def test_exactly_100_characters_after_trimming_is_accepted(aws, context):
     assert create(aws, context, name="  " + "n" * 100 + "  ").status == 201
 
