@@ -6,11 +6,9 @@ Routes and their models are declared once here; Powertools turns them into the O
 
 from __future__ import annotations
 
-import json
 import os
-from collections import Counter
 from http import HTTPStatus
-from typing import Annotated, Any, Iterator
+from typing import Annotated, Any
 
 import boto3
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
@@ -32,6 +30,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from botocore.config import Config
 
 from handlers import init_done
+from handlers.json_body import json_fields_once
 from handlers.observability import RETRIES, observability
 from handlers.snapshot_hooks import share_nothing_across_restores
 from users import cursor as cursor_codec
@@ -78,40 +77,6 @@ _idempotency = IdempotencyConfig(
 # Browsers may read Location and Retry-After only if they are exposed.
 cors = CORSConfig(allow_origin=CORS_ORIGINS[0], extra_origins=CORS_ORIGINS[1:], allow_headers=["Idempotency-Key"],
                   expose_headers=["Location", "Retry-After"], max_age=600) if CORS_ORIGINS else None
-
-
-class _Fields(dict[str, Any]):
-    """A JSON object as parsed, with each name it gave more than once and all that name's values."""
-
-    repeated: dict[str, list[Any]]
-
-
-def _fields(pairs: list[tuple[str, Any]]) -> _Fields:
-    fields = _Fields(pairs)
-    fields.repeated = {name: [v for n, v in pairs if n == name] for name, count in Counter(n for n, _ in pairs).items() if count > 1}
-    return fields
-
-
-def _repeats(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], list[Any]]]:
-    if isinstance(value, _Fields):
-        yield from (((*path, name), values) for name, values in value.repeated.items())
-        for name, inner in value.items():
-            yield from _repeats(inner, (*path, name))
-    elif isinstance(value, list):
-        for index, inner in enumerate(value):
-            yield from _repeats(inner, (*path, index))
-
-
-def json_fields_once(text: str) -> Any:
-    """The body as JSON, each field named once. A field sent twice is refused, not settled by
-    keeping one of its values: another reader (a proxy, API Gateway's request model) may have
-    kept the other."""
-    body = json.loads(text, object_pairs_hook=_fields)
-    repeated = [{"type": "repeated", "loc": ("body", *path), "msg": "was sent more than once", "input": values}
-                for path, values in _repeats(body)]
-    if repeated:
-        raise RequestValidationError(repeated)
-    return body
 
 
 app = APIGatewayRestResolver(enable_validation=True, cors=cors, json_body_deserializer=json_fields_once)

@@ -10,8 +10,6 @@ from unittest import mock
 
 import pytest
 from botocore.exceptions import ClientError
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from tests.unit.conftest import REGION
 from tests.unit.events import api_event
@@ -231,29 +229,6 @@ def test_a_field_sent_twice_is_refused_not_settled_by_keeping_one_value(aws, con
     assert_error(reply, 400, "validation_error")
     assert reply.body["error"]["details"] == details
     assert aws.items() == []
-
-
-JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
-                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=20)
-
-
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(value=JSON_VALUES)
-def test_a_body_without_repeated_fields_reads_as_json_reads_it(aws, value):
-    text = json.dumps(value)
-    assert aws.users_api.json_fields_once(text) == json.loads(text)
-
-
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(fields=st.dictionaries(st.text(max_size=8), JSON_VALUES, min_size=1, max_size=4), data=st.data())
-def test_any_field_repeated_is_named(aws, fields, data):
-    from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-
-    name = data.draw(st.sampled_from(sorted(fields)))
-    text = json.dumps(fields)[:-1] + f", {json.dumps(name)}: null}}"
-    with pytest.raises(RequestValidationError) as raised:
-        aws.users_api.json_fields_once(text)
-    assert [e["loc"] for e in raised.value.errors()] == [("body", name)]
 
 
 @pytest.mark.parametrize(("event", "status"), [

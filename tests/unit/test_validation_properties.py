@@ -1,14 +1,17 @@
-"""Property-based tests of the validation rules and the cursor codec (hypothesis)."""
+"""Property-based tests of the validation rules, the body reader and the cursor codec (hypothesis)."""
 
 from __future__ import annotations
 
+import json
 import unicodedata
 
 import pytest
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from handlers.json_body import json_fields_once
 from users import cursor
 from users.errors import InvalidCursor
 from users.models import NAME_SCHEMA, NewUser
@@ -108,3 +111,24 @@ def test_tampered_base64_never_escapes_as_another_error(blob):
 def test_cursor_rejects_non_string():
     with pytest.raises(InvalidCursor):
         cursor.decode(None)  # type: ignore[arg-type]
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=20)
+
+
+@settings(max_examples=200)
+@given(value=JSON_VALUES)
+def test_a_body_without_repeated_fields_reads_as_json_reads_it(value):
+    text = json.dumps(value)
+    assert json_fields_once(text) == json.loads(text)
+
+
+@settings(max_examples=200)
+@given(fields=st.dictionaries(st.text(max_size=8), JSON_VALUES, min_size=1, max_size=4), data=st.data())
+def test_any_field_repeated_is_named(fields, data):
+    name = data.draw(st.sampled_from(sorted(fields)))
+    text = json.dumps(fields)[:-1] + f", {json.dumps(name)}: null}}"
+    with pytest.raises(RequestValidationError) as raised:
+        json_fields_once(text)
+    assert [e["loc"] for e in raised.value.errors()] == [("body", name)]
