@@ -31,11 +31,11 @@ class SetupError(Exception):
     """What make e2e was given cannot reach a stage; the message names the variable."""
 
 
-def _url(variable: str, shown_as: str) -> str:
+def _url(variable: str, shown_as: str, example: str) -> str:
     value = os.environ[variable]
     parts = urllib.parse.urlsplit(value)
     if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise SetupError(f"{shown_as}={value!r} is not a URL; give the stage's address, such as https://abc123.execute-api.us-east-1.amazonaws.com/prod")
+        raise SetupError(f"{shown_as}={value!r} is not a URL; give {example}")
     return value
 
 
@@ -61,7 +61,8 @@ class Api:
         missing = [name for name in VARIABLES if not os.environ.get(name)]
         if missing:
             raise SystemExit(f"make e2e needs {', '.join(missing)} (see the README's \"Testing a deployed stage\")")
-        return cls(url=_url("ARCHON_API_URL", "URL").rstrip("/"), token_url=_url("ARCHON_TOKEN_URL", "ARCHON_TOKEN_URL"),
+        return cls(url=_url("ARCHON_API_URL", "URL", "the stack's ApiUrl output, such as https://abc123.execute-api.us-east-1.amazonaws.com/prod/").rstrip("/"),
+                   token_url=_url("ARCHON_TOKEN_URL", "ARCHON_TOKEN_URL", "the stack's TokenUrl output, ending in /oauth2/token"),
                    client_id=os.environ["ARCHON_CLIENT_ID"], client_secret=os.environ["ARCHON_CLIENT_SECRET"],
                    origin=os.environ.get("ARCHON_ALLOWED_ORIGIN") or None)
 
