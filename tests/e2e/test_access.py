@@ -151,6 +151,17 @@ def test_deeply_nested_json_is_a_400_in_the_error_body(runner: Runner) -> None:
     assert set(reply.json()) == {"error", "request_id"}
 
 
+@pytest.mark.parametrize(("raw", "issue"), [
+    (b'{"name": "Ada", ', "[body: not JSON: Expecting property name enclosed in double quotes at line 1, column 17]"),
+    (b'{"name": "Ada"}\n{', "[body: not JSON: Extra data at line 2, column 1]"),
+    (b'{"name": "\xff"}', "[body: not UTF-8 (byte 11)]"),
+])
+def test_a_body_that_is_not_json_is_told_where_it_breaks(runner: Runner, raw: bytes, issue: str) -> None:
+    reply = runner.request("POST", "/users", raw=raw)
+    assert reply.status == 400, reply.body
+    assert reply.json()["error"]["details"] == [{"issue": issue}]
+
+
 def test_binding_beyond_loopback_needs_the_flag_and_warns(synth, tmp_path) -> None:
     from tools.runner_client import READY, START_TIMEOUT
 
