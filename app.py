@@ -10,9 +10,9 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from cdk_app.config import CONFIG_FILE, ConfigError, load_stages
+from cdk_app.config import CONFIG_FILE, ConfigError, load_raw, stages_from
 
 
 def cli_context() -> dict[str, Any]:
@@ -25,7 +25,7 @@ def cli_context() -> dict[str, Any]:
     return context
 
 
-def fail(exc: ConfigError) -> None:
+def fail(exc: ConfigError) -> NoReturn:
     print(f"error: {exc}", file=sys.stderr)
     sys.exit(1)
 
@@ -34,8 +34,10 @@ def main() -> None:
     # The stage and config are checked before aws_cdk is imported, which starts the jsii runtime
     # (seconds): a mistyped stage or a broken config fails at once.
     context = cli_context()
+    config_file, only = Path(context["config"]) if context.get("config") else CONFIG_FILE, context.get("stage")
     try:
-        load_stages(Path(context["config"]) if context.get("config") else CONFIG_FILE, only=context.get("stage"))
+        raw = load_raw(config_file)
+        stages_from(raw, path=config_file, only=only)
     except ConfigError as exc:
         fail(exc)
 
@@ -46,8 +48,7 @@ def main() -> None:
 
     app = cdk.App()
     try:
-        config = app.node.try_get_context("config")
-        build_app(app, only=app.node.try_get_context("stage"), **({"config_file": Path(config)} if config else {}))
+        build_app(app, only=only, config_file=config_file, raw=raw)
     except ConfigError as exc:
         fail(exc)
     fail_on_unacknowledged(app.synth().directory)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 
@@ -13,9 +14,10 @@ from cdk_app.stack import UsersServiceStack, service_stacks
 
 
 def build_app(app: cdk.App, *, only: str | None = None, config_file: Path = CONFIG_FILE,
-              with_deploy_identity: bool = True) -> list[UsersServiceStack]:
+              raw: dict[str, Any] | None = None, with_deploy_identity: bool = True) -> list[UsersServiceStack]:
+    """raw: config_file's content as load_raw read it, where the caller has read it already."""
     stages: list[UsersServiceStack] = []
-    raw = load_raw(config_file)  # read and validated once
+    raw = load_raw(config_file) if raw is None else raw
     configs = stages_from(raw, path=config_file, only=only)
     for stage in configs:
         stages += service_stacks(app, stage=stage)
