@@ -7,6 +7,7 @@ lambda_src/requirements.txt as arm64 wheels for the runtime's Python (their byte
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import hashlib
 import shutil
@@ -26,14 +27,16 @@ LAYER_DIR = ROOT / "build" / "layer"
 LAYER_STAMP = ROOT / "build" / "layer.stamp"
 FUNCTION_CODE_DIR = ROOT / "build" / "function-code"
 RUNTIME_PYTHON = LAMBDA_RUNTIME.name.removeprefix("python")  # "3.14"
-NOT_SHIPPED = ["requirements*", "**/__pycache__", "**/*.pyc", ".*"]
+# Names not shipped, at any depth of lambda_src (a folder's whole content with it).
+NOT_SHIPPED = ("requirements*", "__pycache__", "*.pyc", ".*")
+NOT_SHIPPED_GLOBS = [f"**/{name}" for name in NOT_SHIPPED]  # the same rule as CDK's asset staging reads it
 
 
 def function_code() -> lambda_.Code:
     """/var/task is read-only on Lambda: code without bytecode is compiled at every cold start."""
     python = bytecode.runtime_python(RUNTIME_PYTHON)
     if python is None:
-        return lambda_.Code.from_asset(str(LAMBDA_SRC), exclude=NOT_SHIPPED)
+        return lambda_.Code.from_asset(str(LAMBDA_SRC), exclude=NOT_SHIPPED_GLOBS)
     try:
         bytecode.check(python, RUNTIME_PYTHON)
     except bytecode.BytecodeError as exc:
@@ -79,9 +82,8 @@ def compiled_code(python: str) -> tuple[Path, str]:
 
 
 def _shipped(relative: Path) -> bool:
-    """NOT_SHIPPED's rule for one path of lambda_src (CDK takes the globs, the staged copy this)."""
-    return not (relative.name.startswith("requirements") or relative.suffix == ".pyc"
-                or any(part == "__pycache__" or part.startswith(".") for part in relative.parts))
+    """NOT_SHIPPED's rule for one path of lambda_src, for the staged copy (CDK reads NOT_SHIPPED_GLOBS)."""
+    return not any(fnmatch.fnmatchcase(part, name) for part in relative.parts for name in NOT_SHIPPED)
 
 
 def dependencies_layer(scope: Construct, id: str) -> lambda_.LayerVersion:

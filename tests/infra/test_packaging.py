@@ -67,3 +67,19 @@ def test_without_lambdas_python_the_sources_ship_alone(build: Path, monkeypatch:
     monkeypatch.delenv("LAMBDA_PYTHON_BIN", raising=False)
     monkeypatch.setattr(packaging.shutil, "which", lambda name: None)
     assert Path(packaging.function_code().path) == build
+
+
+def test_both_ways_ship_the_same_files(build: Path, tmp_path: Path) -> None:
+    """CDK's asset staging (without Lambda's Python) and the staged copy (with it) read one rule."""
+    import aws_cdk as cdk
+
+    (build / ".env").write_text("SECRET=1\n")
+    (build / "users" / "requirements-extra.txt").write_text("x\n")
+    (build / "users" / "notes.txt").write_text("shipped\n")
+    stack = cdk.Stack(cdk.App(outdir=str(tmp_path / "cdk.out")), "Packaging")
+    staging = cdk.AssetStaging(stack, "Code", source_path=str(build), exclude=packaging.NOT_SHIPPED_GLOBS)
+    by_cdk = {str(p.relative_to(staging.absolute_staged_path)) for p in Path(staging.absolute_staged_path).rglob("*") if p.is_file()}
+    staged, _ = packaging.compiled_code(sys.executable)
+    by_copy = {str(p.relative_to(staged)) for p in staged.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    assert by_cdk == by_copy
+    assert "users/notes.txt" in by_cdk and not {".env", "users/requirements-extra.txt", "requirements.txt"} & by_cdk
