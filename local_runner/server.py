@@ -163,13 +163,10 @@ class LocalApp:
         headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, (_, value) in zip(names, raw)]
         lower = {name: value for name, value in raw}
         assert self.service is not None  # set before serving starts
-        if b"chunked" in lower.get(b"transfer-encoding", b"").lower():
-            await _send(send, 411, [("Content-Type", "application/json")],
-                        _error_body("length_required", "Send a Content-Length; chunked bodies are not accepted."), close=True)
-            return
+        too_large = GatewayFailure("REQUEST_TOO_LARGE", "Request Too Long")
         if int(lower.get(b"content-length") or 0) > MAX_PAYLOAD_BYTES:  # the parser has checked it is a number
             # Refused unread, in the template's gateway response for it, as API Gateway answers.
-            refused = self.service.api.refuse(GatewayFailure("REQUEST_TOO_LARGE", "Request Too Long"), headers)
+            refused = self.service.api.refuse(too_large, headers)
             await _send(send, refused.status, refused.headers, refused.body, close=True)
             return
         body = b""
@@ -178,6 +175,10 @@ class LocalApp:
             if message["type"] == "http.disconnect":
                 return  # the client left before sending its body: no one to answer
             body += message.get("body", b"")
+            if len(body) > MAX_PAYLOAD_BYTES:  # a chunked body, which states no length first
+                refused = self.service.api.refuse(too_large, headers)
+                await _send(send, refused.status, refused.headers, refused.body, close=True)
+                return
             if not message.get("more_body"):
                 break
         path = scope["raw_path"].decode("latin-1")
