@@ -95,6 +95,14 @@ import aws_lambda_powertools.utilities.idempotency, aws_lambda_powertools.loggin
 import aws_lambda_powertools.tracing, pydantic.json_schema, email_validator
 from pydantic import BaseModel
 """
+# The same less pydantic and Powertools' OpenAPI validation: what would be left if request and
+# response validation were written by hand.
+USERS_API_LIBRARIES_WITHOUT_VALIDATION = """
+import aws_lambda_powertools.event_handler
+import aws_lambda_powertools.utilities.idempotency, aws_lambda_powertools.logging, aws_lambda_powertools.metrics
+import aws_lambda_powertools.tracing, email_validator
+assert "pydantic" not in sys.modules
+"""
 PROCESSOR_LIBRARIES = """
 import aws_lambda_powertools.utilities.batch
 import aws_lambda_powertools.logging, aws_lambda_powertools.metrics, aws_lambda_powertools.tracing
@@ -129,6 +137,8 @@ with Stubber(o.processor.dynamodb.meta.client) as ddb, Stubber(o.processor.sqs) 
     o.api_handler(EVENT, Context())
 """),
     "libraries alone: the floor, then importing the users API's libraries": ("api", GC_PAUSED.format(FLOOR_API + USERS_API_LIBRARIES)),
+    "libraries alone: the floor, then the users API's libraries less pydantic and the OpenAPI validation": (
+        "api", GC_PAUSED.format(FLOOR_API + USERS_API_LIBRARIES_WITHOUT_VALIDATION)),
     "libraries alone: the floor, then importing the processor's libraries": ("sqs", GC_PAUSED.format(FLOOR_SQS + PROCESSOR_LIBRARIES)),
     FLOOR_NAMES["api"]: ("api", FLOOR_API),
     FLOOR_NAMES["sqs"]: ("sqs", FLOOR_SQS),
