@@ -203,13 +203,15 @@ class RestApi:
             if validator is None:
                 return  # no model for this media type: API Gateway passes the body through
             try:
-                document = json.loads((body or b"null").decode("utf-8"))
+                document = json.loads(body or b"null")
             except UnicodeDecodeError as error:
                 raise GatewayFailure("BAD_REQUEST_BODY", "Invalid request body",
                                      validation=f"[body: not UTF-8 (byte {error.start + 1})]") from None
             except json.JSONDecodeError as error:
                 raise GatewayFailure("BAD_REQUEST_BODY", "Invalid request body",
                                      validation=f"[body: not JSON: {error.msg} at line {error.lineno}, column {error.colno}]") from None
+            except ValueError:  # whatever else the parser refuses
+                raise GatewayFailure("BAD_REQUEST_BODY", "Invalid request body", validation="[body: not JSON]") from None
             except RecursionError:  # nested past what a parser will follow
                 raise GatewayFailure("BAD_REQUEST_BODY", "Invalid request body", validation="[body: nested too deeply]") from None
             problems = sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
