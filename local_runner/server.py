@@ -163,6 +163,12 @@ class LocalApp:
         headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, (_, value) in zip(names, raw)]
         lower = {name: value for name, value in raw}
         assert self.service is not None  # set before serving starts
+        coding = lower.get(b"transfer-encoding", b"chunked").strip().lower()
+        if coding != b"chunked":  # the parser has read chunked framing; any other coding would reach the function undecoded
+            await _send(send, 501, [("Content-Type", "application/json")],
+                        _error_body("not_implemented", "Send the body as it is, with a Content-Length or chunked; "
+                                    "other transfer codings are not accepted."), close=True)
+            return
         too_large = GatewayFailure("REQUEST_TOO_LARGE", "Request Too Long")
         if int(lower.get(b"content-length") or 0) > MAX_PAYLOAD_BYTES:  # the parser has checked it is a number
             # Refused unread, in the template's gateway response for it, as API Gateway answers.

@@ -116,6 +116,19 @@ def test_a_chunked_body_reaches_the_gateway_whole(front: tuple[LocalHttpServer, 
     assert [request["body"] for request in api.seen] == [b'{"name": "Ada"}']
 
 
+@pytest.mark.parametrize("coding", [b"gzip, chunked", b"deflate, chunked"])
+def test_a_transfer_coding_other_than_chunked_is_501(front: tuple[LocalHttpServer, StandInApi], coding: bytes) -> None:
+    server, api = front
+    host, port = server.server_address[:2]
+    with socket.create_connection((host, port), timeout=10) as client:
+        client.sendall(b"POST /users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: %s\r\n\r\n2\r\n{}\r\n0\r\n\r\n" % coding)
+        answer = client.recv(65536).decode()
+    assert answer.startswith("HTTP/1.1 501")
+    error = json.loads(answer.split("\r\n\r\n", 1)[1])["error"]
+    assert error["code"] == "not_implemented" and "chunked" in error["message"]
+    assert api.seen == []
+
+
 def test_a_chunked_body_past_the_payload_limit_is_413_and_stops_being_read(front: tuple[LocalHttpServer, StandInApi]) -> None:
     server, api = front
     host, port = server.server_address[:2]
