@@ -163,30 +163,28 @@ class LocalApp:
         headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, (_, value) in zip(names, raw)]
         lower = {name: value for name, value in raw}
         assert self.service is not None  # set before serving starts
-        coding = lower.get(b"transfer-encoding", b"chunked").strip().lower()
-        if coding != b"chunked":  # the parser has read chunked framing; any other coding would reach the function undecoded
+        coding = lower.get(b"transfer-encoding")
+        if coding is not None and coding.strip().lower() != b"chunked":  # any other coding would reach the function undecoded
             await _send(send, 501, [("Content-Type", "application/json")],
                         _error_body("not_implemented", "Send the body as it is, with a Content-Length or chunked; "
                                     "other transfer codings are not accepted."), close=True)
             return
-        too_large = GatewayFailure("REQUEST_TOO_LARGE", "Request Too Long")
-        if int(lower.get(b"content-length") or 0) > MAX_PAYLOAD_BYTES:  # the parser has checked it is a number
-            # Refused unread, in the template's gateway response for it, as API Gateway answers.
-            refused = self.service.api.refuse(too_large, headers)
-            await _send(send, refused.status, refused.headers, refused.body, close=True)
-            return
+        # Over the payload limit, a body is refused in the template's gateway response for it, as API
+        # Gateway answers: unread when its Content-Length says so, or once a chunked one grows past it.
+        too_large = int(lower.get(b"content-length") or 0) > MAX_PAYLOAD_BYTES  # the parser has checked it is a number
         body = b""
-        while True:
+        while not too_large:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return  # the client left before sending its body: no one to answer
             body += message.get("body", b"")
-            if len(body) > MAX_PAYLOAD_BYTES:  # a chunked body, which states no length first
-                refused = self.service.api.refuse(too_large, headers)
-                await _send(send, refused.status, refused.headers, refused.body, close=True)
-                return
+            too_large = len(body) > MAX_PAYLOAD_BYTES
             if not message.get("more_body"):
                 break
+        if too_large:
+            refused = self.service.api.refuse(GatewayFailure("REQUEST_TOO_LARGE", "Request Too Long"), headers)
+            await _send(send, refused.status, refused.headers, refused.body, close=True)
+            return
         path = scope["raw_path"].decode("latin-1")
         method = scope["method"]
         if path.startswith(LOCAL_PREFIX):
