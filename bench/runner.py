@@ -60,8 +60,8 @@ def call(url: str, method: str = "GET", token: str | None = None, body: dict | N
 
 def emails_caught_up(base: str, timeout: float = 900) -> float:
     """Seconds from the end of a run until every user created so far has had a welcome email.
-    It reads the counts in /_local/status: the whole outbox, asked four times a second, cost the
-    runner ~0.3 s of CPU per ask at 20,000 emails and slowed the very catch-up it timed."""
+    It reads the counts in /_local/status: the whole outbox, asked four times a second, grows with
+    every email and its cost slowed the very catch-up it timed."""
     started = time.perf_counter()
     while True:
         status = call(f"{base}/_local/status")
@@ -77,7 +77,7 @@ REFERENCE = {"GET": 606, "POST": 156}  # the prototype reference, requests/s at 
 ISSUE_YARDSTICK = {"start_s": 0.6, "dynamodb_ops": 700}
 # bench/yardstick.py under two interpreters: stock moto 5.2.5 in its own venv (make bench sets it
 # up), whose start and ops factors against those figures agree more nearly than 5.1's do
-# (measured here: 1.2x apart against 1.9x), and the runner's pinned 5.1.22 beside it.
+# (docs/benchmarks.md gives both), and the runner's pinned 5.1.22 beside it.
 YARDSTICKS = {"5.2.5": ROOT / ".tools" / "yardstick" / "bin" / "python", "5.1.22": Path(sys.executable)}
 SCALE_BY = "5.2.5"
 
@@ -140,7 +140,7 @@ def probe() -> float:
     """Milliseconds for a fixed pure-Python workload: the machine's speed at that moment.
     It runs in a fresh interpreter: in this process, once the direct baseline and the layer table
     had loaded moto, boto3 and a whole service, the collector's passes over them made the same
-    work 3x slower (35 -> 115 ms here), which read as the machine slowing down."""
+    work several times slower, which read as the machine slowing down."""
     return float(subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True).stdout)
 
 

@@ -18,7 +18,7 @@ sys.path[:] = _path
 
 def test_probe_measures_the_machine_not_the_bench_process_heap():
     """The probe ran its workload in the bench process, where the collector's passes over the
-    loaded emulator and service made it 3x slower. It must run elsewhere: no collection here."""
+    loaded emulator and service made it several times slower. It must run elsewhere: no collection here."""
     collections: list[int] = []
 
     def count(phase: str, info: dict) -> None:

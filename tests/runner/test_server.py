@@ -159,8 +159,8 @@ def test_a_chunked_body_past_the_payload_limit_is_413_and_stops_being_read(front
 
 def test_answers_are_not_held_back_by_nagle() -> None:
     """asyncio sets TCP_NODELAY only on sockets whose protocol says TCP; the first listener here
-    (socket.create_server, protocol 0) left it off, and every keep-alive answer waited ~40 ms
-    for the client's delayed ACK."""
+    (socket.create_server, protocol 0) left it off, and every keep-alive answer waited for the
+    client's delayed ACK."""
     import asyncio
 
     from local_runner.server import _listen
