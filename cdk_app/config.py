@@ -150,7 +150,9 @@ def _schema_error(error: jsonschema.ValidationError, source: str) -> ConfigError
         if "x-allowed" in prop:
             return ConfigError(f"{source}: {_path(path)}: {what}; allowed: {prop['x-allowed']}")
     elif error.validator == "additionalProperties":
-        what = error.message
+        known = error.schema.get("properties", {})
+        path.append(next(key for key in error.instance if key not in known))
+        what = "is not a known key"
     elif "propertyNames" in error.schema_path:
         path.append(error.instance)
         what = "is not a known key"
@@ -257,17 +259,35 @@ _regex = functools.cache(regress.Regex)
 _SchemaValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _ecma_pattern})
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML with each mapping's keys given once. Plain YAML loaders, Terraform's yamldecode too,
+    keep the last of two equal keys: a stage copied and not renamed would replace the first."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node.start_mark)
+            except TypeError:  # an unhashable key: the base loader says so
+                break
+            if first is not key_node.start_mark:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{key!r} appears twice in one mapping (first at line {first.line + 1}); keep one",
+                    key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_raw(path: Path = CONFIG_FILE) -> dict[str, Any]:
     source = _display(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
     except FileNotFoundError:
         raise ConfigError(f"{source}: file not found; allowed: a YAML file as described in config/stages.schema.json") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(top level)"
-        reason = " ".join(str(part) for part in (getattr(exc, "context", None), getattr(exc, "problem", None)) if part) or str(exc)
-        raise ConfigError(f"{source}: {where}: not valid YAML ({reason}); allowed: YAML as in config/stages.yaml") from None
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{source}: {_yaml_problem(exc)}; allowed: YAML as in config/stages.yaml") from None
+    if data is None:
+        raise ConfigError(f"{source}: the file is empty; allowed: a YAML file as described in config/stages.schema.json")
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     validator = _SchemaValidator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
@@ -289,6 +309,22 @@ def load_raw(path: Path = CONFIG_FILE) -> dict[str, Any]:
                     f"allowed: a name no other stage uses (stages.{other} has it)"
                 )
     return data
+
+
+def _yaml_problem(exc: UnicodeDecodeError | yaml.YAMLError) -> str:
+    """Where and why the file is not YAML, on one line."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"byte {exc.start + 1}: not UTF-8 text"
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        where = f"line {mark.line + 1}, column {mark.column + 1}"
+        reason = " ".join(str(part) for part in (getattr(exc, "context", None), getattr(exc, "problem", None)) if part)
+    elif isinstance(exc, yaml.reader.ReaderError):
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        where, reason = f"character {exc.position + 1}", f"#x{code:04x} is not allowed in YAML"
+    else:
+        where, reason = "(top level)", str(exc)
+    return f"{where}: not valid YAML ({' '.join(reason.split())})"
 
 
 def _display(path: Path) -> str:

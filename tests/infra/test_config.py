@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -61,8 +62,8 @@ CASES = {
     "snap_start not a boolean": (_set("stages.prod.functions.users_api.snap_start", "yes"), "stages.prod.functions.users_api.snap_start",
                                  "true to publish a version with Lambda SnapStart"),
     "snap_start misspelt": (_set("stages.dev.functions.notifications", {"memory_mb": 256, "timeout_seconds": 30, "snapstart": True}),
-                            "stages.dev.functions.notifications", "memory_mb, timeout_seconds and snap_start"),
-    "monitoring misspelt": (_set("stages.staging.monitoring", {"alarm": False}), "stages.staging.monitoring", "alarms and dashboard"),
+                            "stages.dev.functions.notifications.snapstart", "memory_mb, timeout_seconds and snap_start"),
+    "monitoring misspelt": (_set("stages.staging.monitoring", {"alarm": False}), "stages.staging.monitoring.alarm", "alarms and dashboard"),
     "domain outside its zone": (
         _set("stages.prod.domain", {"name": "api.other.example", "hosted_zone_id": "Z123ABC", "hosted_zone_name": "archon.example.com"}),
         "stages.prod.domain.name", "inside the hosted zone 'archon.example.com'"),
@@ -92,6 +93,36 @@ def test_unknown_stage_selected():
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="file not found"):
         load_stages(tmp_path / "nope.yaml")
+
+
+_SHIPPED = CONFIG_FILE.read_bytes()
+# Files no mapping of keys to values describes: each is refused with where and why, on one line.
+UNREADABLE = {
+    "a key given twice": (_SHIPPED.replace(b"log_retention_days: 14", b"log_retention_days: 14\n    log_retention_days: 30", 1),
+                          r"line 18, column 5: not valid YAML \('log_retention_days' appears twice in one mapping \(first at line 17\); keep one\)"),
+    "a stage given twice": (_SHIPPED.replace(b"  staging:\n", b"  dev:\n", 1),
+                            r"line \d+, column 3: not valid YAML \('dev' appears twice in one mapping \(first at line 11\); keep one\)"),
+    "not UTF-8": (_SHIPPED.replace(b"# The one", b"# The \xe9 one", 1), r"byte 7: not UTF-8 text"),
+    "a NUL character": (b"service: archon-serverless-api\x00\n", r"character 31: not valid YAML \(#x0000 is not allowed in YAML\)"),
+    "a tab for indentation": (_SHIPPED.replace(b"log_retention_days: 14", b"log_retention_days:\t14", 1),
+                              r"line 17, column 24: not valid YAML \(.*'\\t'.*\)"),
+    "an empty file": (b"", r"the file is empty"),
+    "a misspelt key": (_SHIPPED.replace(b"log_retention_days: 14", b"log_retension_days: 14", 1),
+                       r"stages.dev.log_retension_days: is not a known key; allowed: the keys account, .*log_retention_days, .*"),
+    "an unknown top-level key": (_SHIPPED + b"\nservices: x\n", r"services: is not a known key; allowed: the keys service, delivery and stages"),
+}
+
+
+@pytest.mark.parametrize("case", UNREADABLE)
+def test_a_file_that_is_not_a_config_is_refused_with_where_and_why(tmp_path, case):
+    text, problem = UNREADABLE[case]
+    path = tmp_path / "stages.yaml"
+    path.write_bytes(text)
+    with pytest.raises(ConfigError) as err:
+        load_stages(path)
+    message = str(err.value)
+    assert "\n" not in message
+    assert re.fullmatch(rf"{re.escape(str(path))}: {problem}(; allowed: .*)?", message), message
 
 
 def test_shipped_config_loads_with_the_original_regions():
