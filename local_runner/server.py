@@ -48,10 +48,10 @@ class AccessLog:
 
 
 # API Gateway's limit on the request line and headers together; a count and a deadline that no
-# client of this API comes near, so that a slow or endless header stream cannot hold the runner.
+# client of this API comes near, so that a slow or endless request cannot hold a connection.
 MAX_HEADER_BYTES = 10 * 1024
 MAX_HEADERS = 100
-HEADER_TIMEOUT_SECONDS = 10.0
+REQUEST_TIMEOUT_SECONDS = 10.0
 
 
 class _HeadersTooLarge(Exception):
@@ -60,27 +60,28 @@ class _HeadersTooLarge(Exception):
 
 class CaseKeepingHttp(HttpToolsProtocol):
     """uvicorn's HTTP/1.1 protocol with the limits API Gateway keeps and uvicorn does not: request
-    line and headers of at most MAX_HEADER_BYTES and MAX_HEADERS, read within
-    header_timeout seconds (HEADER_TIMEOUT_SECONDS but in tests), else 431 or 408 and the connection
-    closed.
+    line and headers of at most MAX_HEADER_BYTES and MAX_HEADERS, and the whole request, body
+    included, read within request_timeout seconds of its first byte (REQUEST_TIMEOUT_SECONDS but in
+    tests), else 431 or 408 and the connection closed. A pipelined request waits unread behind the
+    one before it (uvicorn stops reading), so its deadline is not kept.
 
     It also keeps header names as sent: uvicorn lowercases them, as ASGI asks, but API Gateway's
     REST proxy event keeps them as the client sent them. They ride along in the scope's extensions."""
 
-    _header_timer: Any = None
-    header_timeout: float = HEADER_TIMEOUT_SECONDS
+    _request_timer: Any = None
+    request_timeout: float = REQUEST_TIMEOUT_SECONDS
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
-        self._start_header_timer()
+        self._start_request_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_header_timer()
+        self._stop_request_timer()
         super().connection_lost(exc)
 
     def send_400_response(self, msg: str) -> None:
         # uvicorn answers any parser error so; the parser reports the limits' exceptions as one.
-        self._stop_header_timer()
+        self._stop_request_timer()
         if getattr(self, "_too_large", False):
             _reject(self.transport, 431, "headers_too_large",
                     f"The request line and headers must stay within {MAX_HEADER_BYTES} bytes and {MAX_HEADERS} headers.")
@@ -93,7 +94,7 @@ class CaseKeepingHttp(HttpToolsProtocol):
         self._header_bytes = 0
         scope: dict[str, Any] = self.scope  # type: ignore[assignment]
         scope["extensions"] = {"archon.header_names": self._header_names}
-        self._start_header_timer()
+        self._start_request_timer()
 
     def on_url(self, url: bytes) -> None:
         self._count(len(url))
@@ -108,8 +109,13 @@ class CaseKeepingHttp(HttpToolsProtocol):
         self._header_names.append(name)
 
     def on_headers_complete(self) -> None:
-        self._stop_header_timer()
         super().on_headers_complete()
+        if self.pipeline:  # queued behind an answer still being made: uvicorn reads it later
+            self._stop_request_timer()
+
+    def on_message_complete(self) -> None:
+        self._stop_request_timer()
+        super().on_message_complete()
 
     def _count(self, size: int) -> None:
         self._header_bytes = getattr(self, "_header_bytes", 0) + size
@@ -117,19 +123,20 @@ class CaseKeepingHttp(HttpToolsProtocol):
             self._too_large = True
             raise _HeadersTooLarge()
 
-    def _start_header_timer(self) -> None:
-        self._stop_header_timer()
-        self._header_timer = self.loop.call_later(self.header_timeout, self._headers_timed_out)
+    def _start_request_timer(self) -> None:
+        self._stop_request_timer()
+        self._request_timer = self.loop.call_later(self.request_timeout, self._request_timed_out)
 
-    def _stop_header_timer(self) -> None:
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
+    def _stop_request_timer(self) -> None:
+        if self._request_timer is not None:
+            self._request_timer.cancel()
+            self._request_timer = None
 
-    def _headers_timed_out(self) -> None:
-        self._header_timer = None
-        if self.cycle is None or self.cycle.response_complete:  # waiting for (the rest of) a request's headers
-            _reject(self.transport, 408, "request_timeout", f"Send the request's headers within {self.header_timeout:g} seconds.")
+    def _request_timed_out(self) -> None:
+        self._request_timer = None
+        # Still waiting for (the rest of) a request's headers, or for its body.
+        if self.cycle is None or self.cycle.response_complete or self.cycle.more_body:
+            _reject(self.transport, 408, "request_timeout", f"Send the whole request, body included, within {self.request_timeout:g} seconds.")
 
 
 def _reject(transport: Any, status: int, code: str, message: str) -> None:
@@ -311,13 +318,13 @@ async def _send(send: Any, status: int, headers: list[tuple[str, str]], body: by
 class LocalHttpServer:
     """Binds at once (a busy port fails before the slow start), serves once the service is set."""
 
-    def __init__(self, host: str, port: int, *, header_timeout: float = HEADER_TIMEOUT_SECONDS) -> None:
+    def __init__(self, host: str, port: int, *, request_timeout: float = REQUEST_TIMEOUT_SECONDS) -> None:
         self.socket = _listen(host, port)
         self.server_address = self.socket.getsockname()
         self.app = LocalApp()
         # log_config=None: uvicorn's own lines go where the runner's logging goes (the console).
         # proxy_headers=False: a client's X-Forwarded-For must not become the event's sourceIp.
-        http = type("CaseKeepingHttp", (CaseKeepingHttp,), {"header_timeout": header_timeout})
+        http = type("CaseKeepingHttp", (CaseKeepingHttp,), {"request_timeout": request_timeout})
         config = uvicorn.Config(self.app, http=http, loop="auto", lifespan="off", log_config=None,
                                 log_level="warning", access_log=False, server_header=False, proxy_headers=False,
                                 timeout_keep_alive=KEEP_ALIVE_SECONDS, timeout_graceful_shutdown=2)
@@ -347,7 +354,7 @@ def _listen(host: str, port: int) -> socket.socket:
     return listener
 
 
-def make_server(service: LocalService | None, host: str, port: int, *, header_timeout: float = HEADER_TIMEOUT_SECONDS) -> LocalHttpServer:
-    server = LocalHttpServer(host, port, header_timeout=header_timeout)
+def make_server(service: LocalService | None, host: str, port: int, *, request_timeout: float = REQUEST_TIMEOUT_SECONDS) -> LocalHttpServer:
+    server = LocalHttpServer(host, port, request_timeout=request_timeout)
     server.app.service = service
     return server

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from local_runner.gateway import MAX_PAYLOAD_BYTES, GatewayFailure, HttpResponse
-from local_runner.server import HEADER_TIMEOUT_SECONDS, LocalHttpServer, make_server
+from local_runner.server import REQUEST_TIMEOUT_SECONDS, LocalHttpServer, make_server
 from tools.runner_client import ROOT
 
 
@@ -185,28 +185,56 @@ def test_answers_are_not_held_back_by_nagle() -> None:
     assert asyncio.run(accepted_nodelay()) != 0
 
 
-@pytest.mark.parametrize("client", ["stalled", "trickling"])
-def test_headers_that_never_end_are_a_408_and_a_closed_connection(client: str) -> None:
-    """Neither a client that stops mid-headers nor one that sends a byte now and then holds a
-    connection past the header deadline (make run's is HEADER_TIMEOUT_SECONDS; a shorter one here)."""
+# What each client sends first, and then a byte now and then (trickling) or nothing (stalled).
+UNFINISHED = {
+    "headers, stalled": (b"GET /users HTTP/1.1\r\nHost: 127.0.0.1\r\n", None),
+    "headers, trickling": (b"GET /users HTTP/1.1\r\nHost: 127.0.0.1\r\n", b"X"),  # an endless header name
+    "body, stalled": (b"POST /users HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 20\r\n\r\n{\"name\"", None),
+    "chunked body, trickling": (b"POST /users HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n", b"1\r\n \r\n"),
+}
+
+
+@pytest.mark.parametrize("client", UNFINISHED)
+def test_a_request_that_never_ends_is_a_408_and_a_closed_connection(client: str) -> None:
+    """Neither a client that stops mid-request (in its headers or its body) nor one that sends a
+    byte now and then holds a connection past the request deadline (make run's is
+    REQUEST_TIMEOUT_SECONDS; a shorter one here)."""
+    first, trickle = UNFINISHED[client]
     timeout = 1.5
-    with serving(header_timeout=timeout) as (server, api):
+    with serving(request_timeout=timeout) as (server, api):
         host, port = server.server_address[:2]
         with socket.create_connection((host, port), timeout=timeout + 20) as conn:
             started = time.monotonic()
-            conn.sendall(b"GET /users HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-            # A byte of an endless header name every quarter second, while no answer has come.
-            while client == "trickling" and not select.select([conn], [], [], 0.25)[0] and time.monotonic() - started < timeout + 20:
-                conn.sendall(b"X")
+            conn.sendall(first)
+            # A little more every quarter second, while no answer has come.
+            while trickle and not select.select([conn], [], [], 0.25)[0] and time.monotonic() - started < timeout + 20:
+                conn.sendall(trickle)
             answer = conn.recv(65536)
             elapsed = time.monotonic() - started
             rest = conn.recv(65536)
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408"), answer[:200]
-    assert json.loads(body)["error"] == {"code": "request_timeout", "message": "Send the request's headers within 1.5 seconds.", "details": []}
+    assert json.loads(body)["error"] == {"code": "request_timeout", "message": "Send the whole request, body included, within 1.5 seconds.",
+                                         "details": []}
     assert timeout - 0.1 <= elapsed <= timeout + 15
     assert rest == b""  # closed
     assert api.seen == []
+
+
+def test_the_deadline_is_for_receiving_the_request_not_for_answering_it() -> None:
+    """An answer that takes longer than the deadline (a slow function) is not cut off, and the
+    next request on the connection gets a deadline of its own."""
+    timeout = 1.0
+    with serving(request_timeout=timeout) as (server, api):
+        slow = api.handle
+        api.handle = lambda **request: (time.sleep(timeout * 2), slow(**request))[1]  # type: ignore[method-assign]
+        connection = connect(server)
+        for _ in range(2):
+            connection.request("POST", "/users", body=b'{"name": "Ada"}', headers={"Content-Type": "application/json"})
+            answer = connection.getresponse()
+            assert answer.status == 201 and answer.read() == b'{"ok": true}'
+        connection.close()
+    assert [request["body"] for request in api.seen] == [b'{"name": "Ada"}'] * 2
 
 
 def test_the_readme_gives_make_runs_limits() -> None:
@@ -214,4 +242,4 @@ def test_the_readme_gives_make_runs_limits() -> None:
 
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert (f"a request line and headers over {MAX_HEADER_BYTES // 1024} KiB or over {MAX_HEADERS} headers (431), "
-            f"headers not received within {HEADER_TIMEOUT_SECONDS:g} s (408), and bodies over {MAX_PAYLOAD_BYTES // 1024**2} MB (413)") in readme
+            f"requests not received whole within {REQUEST_TIMEOUT_SECONDS:g} s (408), and bodies over {MAX_PAYLOAD_BYTES // 1024**2} MB (413)") in readme
