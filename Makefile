@@ -30,7 +30,7 @@ STAGE_CONTEXT := $(if $(STAGE),-c stage=$(STAGE),)
 .PHONY: e2e help setup synth test bench snapshot layer lock clean run token outbox diff tf-provider-tests chaos fuzz migrate-email-keys
 
 help:
-	@echo "make run [PORT=3000 HOST= BACKEND=memory|server]  serve the dev stage locally (no AWS account, no Docker)"
+	@echo "make run [STAGE=dev PORT=3000 HOST= BACKEND=memory|server]  serve a stage locally (no AWS account, no Docker)"
 	@echo "make token [PORT=3000 SCOPES='users/read']      print an access token of the local run (default scopes: users/read users/create)"
 	@echo "make outbox [PORT=3000]                          list the welcome emails the local run has sent"
 	@echo "make test                                        run the whole test suite (sets up what it needs)"
@@ -128,19 +128,24 @@ test: setup
 	  total=$$($(VENV)/bin/coverage report --include="$$package/*" --format=total); \
 	  echo "coverage of $$package: $$total% (at least $$floor%)"; [ "$$total" -ge "$$floor" ] || exit 1; done
 
-# The dev stage's cloud assembly, re-synthesised when the code, config or layer changed, or when
-# anything else wrote cdk.out since (a plain `npx cdk synth` of another stage rewrites its manifest).
+# A stage's cloud assembly (cdk.out/.dev.stamp for dev), re-synthesised when the code, config or
+# layer changed, or when anything else wrote cdk.out since (a synth of another stage rewrites its
+# manifest). Into a fresh folder first, as for make synth: a bad STAGE keeps the previous cdk.out.
 LOCAL_SOURCES := app.py cdk.json $(shell find cdk_app lambda_src config -type f -not -path '*/__pycache__/*' 2>/dev/null)
-cdk.out/.dev.stamp: $(LOCAL_SOURCES) $(wildcard cdk.out/manifest.json) build/layer.stamp node_modules/.stamp .tools/node/bin/node
-	npx cdk synth --quiet -c stage=dev
+cdk.out/.%.stamp: $(LOCAL_SOURCES) $(wildcard cdk.out/manifest.json) build/layer.stamp node_modules/.stamp .tools/node/bin/node
+	rm -rf build/synth.$*
+	npx cdk synth --quiet -c stage=$* --output build/synth.$*
+	rm -rf cdk.out && mv build/synth.$* cdk.out
 	touch $@
 
 PORT ?= 3000
 HOST ?= 127.0.0.1
 BACKEND ?= memory
 ALLOW_NON_LOOPBACK ?=
-run: $(VENV)/.stamp cdk.out/.dev.stamp
-	@$(VENV)/bin/python -m local_runner serve --host $(HOST) --port $(PORT) --backend $(BACKEND) $(if $(ALLOW_NON_LOOPBACK),--allow-non-loopback,)
+# The dev stage unless STAGE names another: its own template, config and limits, over moto.
+RUN_STAGE := $(or $(STAGE),dev)
+run: $(VENV)/.stamp cdk.out/.$(RUN_STAGE).stamp
+	@$(VENV)/bin/python -m local_runner serve --stage $(RUN_STAGE) --host $(HOST) --port $(PORT) --backend $(BACKEND) $(if $(ALLOW_NON_LOOPBACK),--allow-non-loopback,)
 
 # The API suite (tests/api) against any stage: black-box, HTTP only, a token by client credentials.
 URL ?=

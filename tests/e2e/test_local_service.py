@@ -159,6 +159,21 @@ def test_every_answer_carries_cors_for_each_configured_origin_gateway_answers_in
         assert {"location", "retry-after"} <= exposed, what
 
 
+def test_another_stage_runs_from_its_own_template_and_config(synth, launch: Callable[..., Runner]) -> None:
+    """`make run STAGE=staging` serves staging's stack: its CORS origins (not dev's), its machine
+    clients, the same API."""
+    staging = launch("--stage", "staging")
+    assert staging.local("status")["stack"] == "archon-staging-us-east-1"
+    origin = synth.stages["staging"].api.cors_origins[0]
+    created = staging.request("POST", "/users", new_user("staging"), headers={"Origin": origin})
+    assert created.status == 201 and created.headers["Access-Control-Allow-Origin"] == origin
+    dev_origin = staging.request("GET", "/users", headers={"Origin": "http://localhost:3000"})
+    assert dev_origin.status == 200 and "Access-Control-Allow-Origin" not in dev_origin.headers
+    assert staging.request("GET", created.headers["Location"]).json() == created.json()
+    clients = staging.local("clients")
+    assert sorted(c["name"] for c in clients["clients"]) == sorted(f"archon-staging-{c.name}" for c in synth.stages["staging"].clients)
+
+
 def test_location_leads_to_the_user_and_the_last_page_has_no_cursor(runner: Runner) -> None:
     created = runner.request("POST", "/users", new_user("loc"))
     assert runner.request("GET", created.headers["Location"]).json() == created.json()

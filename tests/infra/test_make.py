@@ -28,7 +28,8 @@ def test_make_help_lists_every_command_the_readme_names() -> None:
     assert listed <= targets, f"make help lists commands the Makefile lacks: {sorted(listed - targets)}"
 
 
-def test_make_synth_with_a_bad_stage_keeps_the_previous_output(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["synth", "run"])
+def test_make_synth_or_run_with_a_bad_stage_keeps_the_previous_output(tmp_path: Path, command: str) -> None:
     """In a copy of the project (links to everything but cdk.out), so the real cdk.out is untouched."""
     for entry in ROOT.iterdir():
         if entry.name not in ("cdk.out", "build"):
@@ -43,7 +44,7 @@ def test_make_synth_with_a_bad_stage_keeps_the_previous_output(tmp_path: Path) -
     # -o: the tools are set up already (the copy links them); only the synth runs.
     keep = [arg for target in (".venv/.stamp", "node_modules/.stamp", ".tools/node/bin/node", "build/layer.stamp", ".tools/checkov/.stamp")
             for arg in ("-o", target)]
-    result = subprocess.run(["make", *keep, "synth", "STAGE=prd"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    result = subprocess.run(["make", *keep, command, "STAGE=prd"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
                             env=user_shell_env(CI="true"))
     assert result.returncode != 0
     assert "stages.prd: no such stage; allowed: dev, staging, prod" in result.stderr + result.stdout
