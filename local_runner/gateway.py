@@ -42,6 +42,21 @@ class HttpResponse:
     caller: str | None = None  # the token's subject, once the authorizer accepted it
 
 
+SHOWN_VALUE_CHARS = 40
+
+
+def _json_worded(error: jsonschema.ValidationError) -> str:
+    """jsonschema's message with the value it opens with as JSON spells it (null, true, "x"; not
+    Python's None, True, 'x'), shortened: a client sent JSON, and a long value is not echoed whole."""
+    python = repr(error.instance)
+    if not error.message.startswith(python):
+        return error.message
+    shown = json.dumps(error.instance, ensure_ascii=False)
+    if len(shown) > SHOWN_VALUE_CHARS:
+        shown = shown[:SHOWN_VALUE_CHARS - 1] + "…"
+    return shown + error.message[len(python):]
+
+
 class GatewayFailure(Exception):
     def __init__(self, response_type: str, message: str, status: int | None = None, validation: str = "") -> None:
         super().__init__(message)
@@ -217,7 +232,7 @@ class RestApi:
             problems = sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
             if problems:
                 # API Gateway's validator words these its own way; what matters is the field named.
-                text = ", ".join(f"{'/' + '/'.join(map(str, e.absolute_path)) if e.absolute_path else 'body'}: {e.message}" for e in problems)
+                text = ", ".join(f"{'/' + '/'.join(map(str, e.absolute_path)) if e.absolute_path else 'body'}: {_json_worded(e)}" for e in problems)
                 raise GatewayFailure("BAD_REQUEST_BODY", "Invalid request body", validation=f"[{text}]")
 
     def _proxy_event(self, method: str, path: str, resource_path: str, headers: list[tuple[str, str]], query: list[tuple[str, str]],

@@ -162,6 +162,20 @@ def test_a_body_that_is_not_json_is_told_where_it_breaks(runner: Runner, raw: by
     assert reply.json()["error"]["details"] == [{"issue": issue}]
 
 
+@pytest.mark.parametrize(("body", "issue"), [
+    (None, "[body: null is not of type 'object']"),
+    ({"name": True, "email": "a@example.com"}, "[/name: true is not of type 'string']"),
+    ({"name": "", "email": "a@example.com"}, '[/name: "" should be non-empty]'),
+    ({"name": "é" * 101, "email": "a@example.com"}, '[/name: "' + "é" * 38 + '… is too long]'),
+])
+def test_a_body_the_model_refuses_is_told_in_json_and_not_echoed_whole(runner: Runner, body: Any, issue: str) -> None:
+    """The client sent JSON: the value the model refused is spelled as JSON (null, not Python's
+    None), and a long one is cut short instead of coming back whole."""
+    reply = runner.request("POST", "/users", raw=json.dumps(body, ensure_ascii=False).encode())
+    assert reply.status == 400, reply.body
+    assert reply.json()["error"]["details"] == [{"issue": issue}]
+
+
 def test_binding_beyond_loopback_needs_the_flag_and_warns(synth, tmp_path) -> None:
     from tools.runner_client import READY, START_TIMEOUT
 
