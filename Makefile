@@ -108,12 +108,16 @@ FORMAT ?= text
 diff: setup
 	$(VENV)/bin/python -m synth_review --base $(BASE) --format $(FORMAT) $(if $(STAGE),--stage $(STAGE),) $(DIFF_FLAGS)
 
-# Into a fresh folder first: cdk.out is replaced only by a synth that succeeded (a bad STAGE or
-# config leaves the previous one in place).
+# `cdk synth` with context $(1) into a fresh folder build/synth.$(2) first: cdk.out is replaced only
+# by a synth that succeeded (a bad STAGE or config leaves the previous one in place).
+define synth_into_cdk_out
+	rm -rf build/synth.$(2)
+	npx cdk synth --quiet $(1) --output build/synth.$(2)
+	rm -rf cdk.out && mv build/synth.$(2) cdk.out
+endef
+
 synth: setup
-	rm -rf build/synth.next
-	npx cdk synth --quiet $(STAGE_CONTEXT) --output build/synth.next
-	rm -rf cdk.out && mv build/synth.next cdk.out
+	$(call synth_into_cdk_out,$(STAGE_CONTEXT),next)
 	@echo "synthesised into cdk.out: $$(find cdk.out -name '*.template.json' | wc -l) templates"
 
 # The test files run side by side, one worker per core (TEST_WORKERS=0: all in this process).
@@ -130,12 +134,10 @@ test: setup
 
 # A stage's cloud assembly (cdk.out/.dev.stamp for dev), re-synthesised when the code, config or
 # layer changed, or when anything else wrote cdk.out since (a synth of another stage rewrites its
-# manifest). Into a fresh folder first, as for make synth: a bad STAGE keeps the previous cdk.out.
+# manifest).
 LOCAL_SOURCES := app.py cdk.json $(shell find cdk_app lambda_src config -type f -not -path '*/__pycache__/*' 2>/dev/null)
 cdk.out/.%.stamp: $(LOCAL_SOURCES) $(wildcard cdk.out/manifest.json) build/layer.stamp node_modules/.stamp .tools/node/bin/node
-	rm -rf build/synth.$*
-	npx cdk synth --quiet -c stage=$* --output build/synth.$*
-	rm -rf cdk.out && mv build/synth.$* cdk.out
+	$(call synth_into_cdk_out,-c stage=$*,$*)
 	touch $@
 
 PORT ?= 3000
