@@ -96,16 +96,26 @@ def test_missing_file(tmp_path):
 
 
 _SHIPPED = CONFIG_FILE.read_bytes()
+
+
+def _line(text: bytes) -> int:
+    """The shipped config's line (from 1) that holds text first."""
+    return _SHIPPED[:_SHIPPED.index(text)].count(b"\n") + 1
+
+
+RETENTION, DEV, STAGING = _line(b"log_retention_days: 14"), _line(b"  dev:\n"), _line(b"  staging:\n")
 # Files no mapping of keys to values describes: each is refused with where and why, on one line.
 UNREADABLE = {
     "a key given twice": (_SHIPPED.replace(b"log_retention_days: 14", b"log_retention_days: 14\n    log_retention_days: 30", 1),
-                          r"line 18, column 5: not valid YAML \('log_retention_days' appears twice in one mapping \(first at line 17\); keep one\)"),
+                          rf"line {RETENTION + 1}, column 5: not valid YAML \('log_retention_days' appears twice in one mapping \(first at line {RETENTION}\); keep one\)"),
     "a stage given twice": (_SHIPPED.replace(b"  staging:\n", b"  dev:\n", 1),
-                            r"line \d+, column 3: not valid YAML \('dev' appears twice in one mapping \(first at line 11\); keep one\)"),
+                            rf"line {STAGING}, column 3: not valid YAML \('dev' appears twice in one mapping \(first at line {DEV}\); keep one\)"),
     "not UTF-8": (_SHIPPED.replace(b"# The one", b"# The \xe9 one", 1), r"byte 7: not UTF-8 text"),
     "a NUL character": (b"service: archon-serverless-api\x00\n", r"character 31: not valid YAML \(#x0000 is not allowed in YAML\)"),
     "a tab for indentation": (_SHIPPED.replace(b"log_retention_days: 14", b"log_retention_days:\t14", 1),
-                              r"line 17, column 24: not valid YAML \(.*'\\t'.*\)"),
+                              rf"line {RETENTION}, column 24: not valid YAML \(.*'\\t'.*\)"),
+    "an unclosed list": (_SHIPPED.replace(b"    log_retention_days: 14", b"    log_retention_days: [14", 1),
+                         rf"line {RETENTION + 1}, column \d+: not valid YAML \(.*expected ',' or '\]'.*\)"),
     "an empty file": (b"", r"the file is empty"),
     "a misspelt key": (_SHIPPED.replace(b"log_retention_days: 14", b"log_retension_days: 14", 1),
                        r"stages.dev.log_retension_days: is not a known key; allowed: the keys account, .*log_retention_days, .*"),

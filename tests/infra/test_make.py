@@ -57,15 +57,6 @@ def _config(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_a_yaml_error_keeps_the_parsers_line_column_and_reason(tmp_path: Path) -> None:
-    broken = CONFIG_FILE.read_text().replace("    log_retention_days: 14", "    log_retention_days: [14", 1)
-    line = next(i for i, text in enumerate(broken.splitlines(), start=1) if "log_retention_days: [14" in text)
-    with pytest.raises(ConfigError) as error:
-        load_stages(_config(tmp_path, broken))
-    message = str(error.value)
-    assert re.search(rf"line {line + 1}, column \d+: not valid YAML \(.*expected ',' or '\]'", message), message
-
-
 @pytest.mark.parametrize("region", ["us-east-7", "eu-north-9", "ap-south-9"])
 def test_a_region_aws_does_not_have_is_refused(tmp_path: Path, region: str) -> None:
     data = yaml.safe_load(CONFIG_FILE.read_text())
