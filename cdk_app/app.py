@@ -21,13 +21,16 @@ def build_app(app: cdk.App, *, only: str | None = None, config_file: Path = CONF
     configs = stages_from(raw, path=config_file, only=only)
     for stage in configs:
         stages += service_stacks(app, stage=stage)
-    repository = raw.get("delivery", {}).get("github_repository")
+    delivery = raw.get("delivery", {})
+    repository = delivery.get("github_repository")
     if repository and only is None and with_deploy_identity:  # one per account, never with a single stage
         for group in account_groups(configs):
-            types = set().union(*(resource_types(s) for s in stages if s.service_config in group.stages))
-            DeployIdentityStack(app, repository=repository, group=group, resource_types=types,
+            types = {stage.name: set().union(*(resource_types(s) for s in stages if s.service_config is stage))
+                     for stage in group.stages}
+            DeployIdentityStack(app, repository=repository, repository_id=str(delivery["github_repository_id"]),
+                                group=group, resource_types=types,
                                 env=cdk.Environment(account=group.account, region=group.stages[0].primary_region),
                                 description=f"Archon deploy identity for {', '.join(s.name for s in group.stages)}: "
-                                "GitHub OIDC role and CloudFormation execution policy (deploy once per account)")
+                                "GitHub OIDC roles, CloudFormation execution policies and permissions boundaries (deploy once per account)")
     apply_checks(app)
     return stages

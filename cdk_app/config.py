@@ -117,6 +117,12 @@ class StageConfig:
         return self.aws_regions[0]
 
     @property
+    def cdk_qualifier(self) -> str:
+        """The stage's own CDK bootstrap qualifier (CDK allows 10 characters): its own deploy
+        roles, asset bucket and execution policy, also where stages share an account."""
+        return f"arc{self.name}"[:10]
+
+    @property
     def table_name(self) -> str:
         return f"users-{self.name}"
 

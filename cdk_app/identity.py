@@ -7,20 +7,29 @@ pool's domain (`/oauth2/token`), and API Gateway checks the route's scope on eve
 
 from __future__ import annotations
 
-from aws_cdk import Aws, CfnOutput, Duration, Fn
+from aws_cdk import Aws, CfnOutput, Duration, Fn, SecretValue, Stack
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from cdk_app.config import SCOPES, StageConfig
 from cdk_app.defaults import removal_policy
 from cdk_app.checks import acknowledge
+from cdk_app.deploy_identity import github_role_name
+from cdk_app.execution_policy import secret_prefix
 
 RESOURCE_SERVER = "users"  # scopes read "users/read" and "users/create" in tokens
+# The machine client of the API suite (make e2e and the deploy workflow), and the stack output
+# naming the secret that holds its client secret for the stage's deploy role.
+E2E_CLIENT = "e2e"
+E2E_SECRET_OUTPUT = "E2eClientSecretArn"
 
 
 def client_output(name: str) -> str:
-    """The stack output holding a machine client's id: ClientIdReader for the client reader."""
-    return "ClientId" + "".join(part.title() for part in name.split("-"))
+    """The stack output holding a machine client's id: ClientIdReader for the client reader,
+    ClientIdE2e for e2e (each dash-separated part capitalised, nothing else)."""
+    return "ClientId" + "".join(part.capitalize() for part in name.split("-"))
 
 
 def scope_name(scope: str) -> str:
@@ -99,6 +108,33 @@ class ApiUsers(Construct):
             CfnOutput(self, f"ClientId-{client.name}", value=self.clients[client.name].user_pool_client_id,
                       description=f"App client id of the {client.name} machine client ({', '.join(client.scopes)})",
                       ).override_logical_id(client_output(client.name))
+        if E2E_CLIENT in self.clients:
+            self._e2e_secret(stage, self.clients[E2E_CLIENT])
         CfnOutput(self, "TokenUrl", value=self.domain.base_url() + "/oauth2/token",
                   description="POST grant_type=client_credentials here with a client's id and secret").override_logical_id("TokenUrl")
         CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id, description="The stage's user pool").override_logical_id("UserPoolId")
+
+    def _e2e_secret(self, stage: StageConfig, client: cognito.UserPoolClient) -> None:
+        """The e2e client's secret for the stage's deploy role only: the role cannot describe app
+        clients, so it never sees another client's secret or another stage's."""
+        stack = Stack.of(self)
+        cfn_client: cognito.CfnUserPoolClient = client.node.default_child  # type: ignore[assignment]
+        self.e2e_secret = secretsmanager.Secret(
+            self, "E2eClientSecret",
+            secret_name=f"{secret_prefix(stage)}{stack.region}/{E2E_CLIENT}-client",
+            description=f"The {E2E_CLIENT} machine client's secret, for the {stage.name} deploy workflow's API suite",
+            secret_string_value=SecretValue.resource_attribute(cfn_client.attr_client_secret),
+            removal_policy=removal_policy(stage),
+        )
+        deployer = f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{github_role_name(stage)}"
+        self.e2e_secret.add_to_resource_policy(iam.PolicyStatement(
+            effect=iam.Effect.DENY, principals=[iam.AnyPrincipal()], actions=["secretsmanager:GetSecretValue"], resources=["*"],
+            conditions={"StringNotEquals": {"aws:PrincipalArn": deployer}}))
+        acknowledge(self.e2e_secret, "AwsSolutions::AwsSolutions-SMG4",
+                    "It mirrors the Cognito app client's secret, which CloudFormation owns: rotating it means "
+                    "replacing the app client, not a Secrets Manager rotation.")
+        self.e2e_secret.node.default_child.add_metadata("checkov", {"skip": [  # type: ignore[union-attr]
+            {"id": "CKV_AWS_149", "comment": "The AWS managed key: only the stage's deploy role may read it (resource policy)"}]})
+        CfnOutput(self, "E2eSecret", value=self.e2e_secret.secret_arn,
+                  description=f"The {E2E_CLIENT} client's secret (make e2e): readable by the stage's deploy role only",
+                  ).override_logical_id(E2E_SECRET_OUTPUT)

@@ -86,13 +86,14 @@ def _shipped(relative: Path) -> bool:
     return not any(fnmatch.fnmatchcase(part, name) for part in relative.parts for name in NOT_SHIPPED)
 
 
-def dependencies_layer(scope: Construct, id: str) -> lambda_.LayerVersion:
+def dependencies_layer(scope: Construct, id: str, *, name: str) -> lambda_.LayerVersion:
     if not LAYER_STAMP.exists():
         raise ConfigError("build/layer: the functions' dependency layer is not built; run `make layer` (or `make synth`)")
     return lambda_.LayerVersion(
         scope,
         id,
         code=lambda_.Code.from_asset(str(LAYER_DIR)),
+        layer_version_name=name,
         compatible_runtimes=[LAMBDA_RUNTIME],
         compatible_architectures=[LAMBDA_ARCHITECTURE],
         description="Pinned runtime dependencies of the users service (lambda_src/requirements.txt)",

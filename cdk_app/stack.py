@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Environment, Stack, Tags
+from aws_cdk import DefaultStackSynthesizer, Environment, Stack, Tags
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -14,6 +14,7 @@ from cdk_app.data import UsersTable
 from cdk_app.defaults import SERVICE
 from cdk_app.domain import CustomDomain
 from cdk_app.edge import ApiFirewall
+from cdk_app.execution_policy import boundary_name
 from cdk_app.functions import ServiceFunction
 from cdk_app.identity import ApiUsers
 from cdk_app.monitoring import ServiceMonitoring
@@ -28,9 +29,15 @@ API_ITEM_PREFIXES = ("user#", "email#", "quota#")
 
 class UsersServiceStack(Stack):
     def __init__(self, scope: Construct, id: str, *, stage: StageConfig, **kwargs: Any) -> None:
-        super().__init__(scope, id, **kwargs)
+        # The stage's own CDK bootstrap qualifier: its own deploy roles, asset bucket and
+        # execution policy, which may change this stage's resources only.
+        super().__init__(scope, id, synthesizer=DefaultStackSynthesizer(qualifier=stage.cdk_qualifier), **kwargs)
         self.service_config = stage
-        layer = dependencies_layer(self, "Dependencies")
+        # Every role the stack creates carries the stage's boundary; the execution policy creates
+        # no role without it (deploy_identity.py).
+        iam.PermissionsBoundary.of(self).apply(
+            iam.ManagedPolicy.from_managed_policy_name(self, "RoleBoundary", boundary_name(stage)))
+        layer = dependencies_layer(self, "Dependencies", name=f"archon-{stage.name}-dependencies")
         self.data = UsersTable(self, "Data", stage=stage)
         self.users = ApiUsers(self, "Identity", stage=stage)
 

@@ -51,6 +51,8 @@ IGNORED = {
     "AWS::ApiGateway::BasePathMapping": "the runner serves plain HTTP on loopback, not the stage's domain",
     "AWS::Route53::RecordSet": "the runner serves plain HTTP on loopback, not the stage's domain",
     "AWS::Route53::HealthCheck": "the runner serves plain HTTP on loopback, not the stage's domain",
+    "AWS::SecretsManager::Secret": "the e2e client's secret is for the deploy workflow; GET /_local/clients lists the local ones",
+    "AWS::SecretsManager::ResourcePolicy": "resource policies are not enforced locally",
     "AWS::Cognito::UserPoolDomain": "the runner's own token endpoint (POST /_local/oauth2/token) stands in for the pool's domain",
 }
 MAPPED = {

