@@ -51,7 +51,7 @@ help:
 # A venv at $(1) with the pinned lock $(2) installed; the stamp ($@) marks it done.
 define venv_from_lock
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(1)
-	VIRTUAL_ENV=$(1) $(UV) pip install --quiet -r $(2)
+	VIRTUAL_ENV=$(1) $(UV) pip install --quiet --require-hashes -r $(2)
 	touch $@
 endef
 
@@ -77,8 +77,8 @@ node_modules/.stamp: package.json package-lock.json .tools/node/bin/node
 LAMBDA_PYTHON_BIN ?=
 build/layer.stamp: lambda_src/requirements.txt cdk_app/bytecode.py $(UV)
 	rm -rf build/layer && mkdir -p build/layer
-	grep -E '^[A-Za-z0-9_.-]+==' lambda_src/requirements.txt | grep -vE '^($(RUNTIME_PROVIDED))==' > build/layer-requirements.txt
-	$(UV) pip install --quiet --no-deps --no-compile --no-build \
+	awk '/^[A-Za-z0-9_.-]+==/ { keep = ($$0 !~ /^($(RUNTIME_PROVIDED))==/) } keep' lambda_src/requirements.txt > build/layer-requirements.txt
+	$(UV) pip install --quiet --no-deps --no-compile --no-build --require-hashes \
 	  --python-platform aarch64-manylinux2014 --python-version $(LAMBDA_PYTHON) \
 	  --target build/layer/python -r build/layer-requirements.txt
 	rm -rf build/layer/python/bin
@@ -204,13 +204,16 @@ migrate-email-keys: $(VENV)/.stamp
 snapshot: setup
 	$(VENV)/bin/python -m pytest tests/infra -k snapshot --snapshot-update
 
+# Every lock carries each pin's hashes (of every file the index has for it): installs check them
+# (--require-hashes), so a job with deploy credentials runs only what the locks name.
+LOCK := $(UV) pip compile -q --no-header --generate-hashes --python $(PYTHON)
 lock: $(UV)  ## re-pin every Python dependency after editing a requirements*.in file
-	$(UV) pip compile -q --no-header --python $(PYTHON) -o requirements-dev.txt requirements-dev.in
-	$(UV) pip compile -q --no-header --python $(PYTHON) -c requirements-dev.txt -o requirements.txt requirements.in
-	$(UV) pip compile -q --no-header --python $(PYTHON) -c requirements-dev.txt -o lambda_src/requirements.txt lambda_src/requirements.in
-	$(UV) pip compile -q --no-header --python $(PYTHON) -o tools/requirements-checkov.txt tools/requirements-checkov.in
-	$(UV) pip compile -q --no-header --python $(PYTHON) -o tools/requirements-openapi-client.txt tools/requirements-openapi-client.in
-	$(UV) pip compile -q --no-header --python $(PYTHON) -o bench/requirements-yardstick.txt bench/requirements-yardstick.in
+	$(LOCK) -o requirements-dev.txt requirements-dev.in
+	$(LOCK) -c requirements-dev.txt -o requirements.txt requirements.in
+	$(LOCK) -c requirements-dev.txt -o lambda_src/requirements.txt lambda_src/requirements.in
+	$(LOCK) -o tools/requirements-checkov.txt tools/requirements-checkov.in
+	$(LOCK) -o tools/requirements-openapi-client.txt tools/requirements-openapi-client.in
+	$(LOCK) -o bench/requirements-yardstick.txt bench/requirements-yardstick.in
 
 clean:
 	rm -rf cdk.out build .pytest_cache .coverage .coverage.* htmlcov
