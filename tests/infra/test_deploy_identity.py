@@ -1,7 +1,14 @@
-"""The deploy identity, one per AWS account: GitHub OIDC, a role only the GitHub environments of
-the stages in that account may assume, allowed only to assume their regions' CDK bootstrap
-roles, and a least-privilege CloudFormation execution policy that covers every resource type the
-stages' templates use. cdk-nag clean."""
+"""The deploy path, read from the synthesised templates in both account layouts (one account per
+stage group, and every stage in one account) and evaluated by IAM's rules (iam-simulate, through
+tests/infra/iam.py), never by a matcher of ours:
+
+- a stage's execution policy cannot escalate: no role without the stage's boundary, no boundary
+  removed, no managed policy attached, no role passed but the stage's, to the stage's services;
+  nothing changed or read that is not the stage's own (by name, or by tag);
+- only main's deploy workflow in the stage's environment may assume the stage's GitHub role, which
+  reaches only its own qualifier's bootstrap roles and its own e2e secret;
+- cloudsplaining finds no privilege-escalation path in any of the policies.
+"""
 
 from __future__ import annotations
 
@@ -15,17 +22,22 @@ import yaml
 
 from cdk_app.app import build_app
 from cdk_app.config import CONFIG_FILE, ConfigError, load_stages
+from cdk_app.deploy_identity import DELIVERY_CLAIMS, github_subject
+from cdk_app.execution_policy import report_markdown
 from cloud_assembly import stacks as assembly_stacks
 from scripts.cfn_permissions import handler_permissions
 from tests.conftest import cdk_context, untraced
 from tests.infra.conftest import only, resources
+from tests.infra.iam import ACCOUNT, Request, managed_policies, resolve, simulate
 
 PERMISSIONS = json.loads((Path(__file__).resolve().parents[2] / "cdk_app" / "cfn_permissions.json").read_text())
+OTHER_ACCOUNT = "222222222222"
+TAGS = {"service": "archon-serverless-api"}
 
 
 def config_with_accounts(tmp_path: Path, accounts: dict[str, str], **prod: Any) -> Path:
     data = yaml.safe_load(CONFIG_FILE.read_text())
-    data["delivery"]["github_repository"] = "acme/archon"
+    data["delivery"].update(github_repository="acme/archon", github_repository_id="4242")
     for stage, account in accounts.items():
         data["stages"][stage]["account"] = account
     data["stages"]["prod"].pop("shares_account", None)
@@ -35,11 +47,7 @@ def config_with_accounts(tmp_path: Path, accounts: dict[str, str], **prod: Any) 
     return path
 
 
-@pytest.fixture(scope="module")
-def per_account(tmp_path_factory) -> tuple[dict[str, dict], dict[str, dict], dict]:
-    """The recommended setup: prod in an account of its own, dev and staging in another."""
-    tmp = tmp_path_factory.mktemp("accounts")
-    config = config_with_accounts(tmp, {"dev": "111111111111", "staging": "111111111111", "prod": "222222222222"})
+def _synth(tmp: Path, config: Path) -> tuple[dict[str, dict], dict[str, dict], dict]:
     with untraced():
         app = cdk.App(context=cdk_context(), outdir=str(tmp / "cdk.out"))
         stages = build_app(app, config_file=config)
@@ -50,71 +58,238 @@ def per_account(tmp_path_factory) -> tuple[dict[str, dict], dict[str, dict], dic
     return identities, services, report
 
 
-def trusted_subjects(template: dict) -> list[str]:
-    role = only(template, "AWS::IAM::Role", RoleName="archon-github-deploy")
-    [statement] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
-    assert statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
-    assert role["Properties"]["MaxSessionDuration"] == 3600 and "ManagedPolicyArns" not in role["Properties"]
-    subjects = statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
-    return subjects if isinstance(subjects, list) else [subjects]
+@pytest.fixture(scope="module")
+def per_account(tmp_path_factory) -> tuple[dict[str, dict], dict[str, dict], dict]:
+    """The recommended setup: prod in an account of its own, dev and staging in another."""
+    tmp = tmp_path_factory.mktemp("accounts")
+    return _synth(tmp, config_with_accounts(tmp, {"dev": ACCOUNT, "staging": ACCOUNT, "prod": OTHER_ACCOUNT}))
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory) -> tuple[dict[str, dict], dict[str, dict], dict]:
+    """Every stage in one account, as the shipped config has it."""
+    tmp = tmp_path_factory.mktemp("shared")
+    return _synth(tmp, config_with_accounts(tmp, {}, shares_account=True))
+
+
+LAYOUTS = ("per_account", "shared")
+
+
+def identity_of(layout: tuple, stage: str) -> dict:
+    [template] = [t for name, t in layout[0].items() if stage in name.removeprefix("archon-deploy-identity-").split("-")]
+    return template
+
+
+def policies(layout: tuple, stage: str, kind: str, account: str = ACCOUNT) -> list[dict]:
+    return [p for name, p in managed_policies(identity_of(layout, stage), account=account).items()
+            if name.startswith(f"archon-{kind}-{stage}")]
+
+
+def role(account: str, name: str) -> str:
+    return f"arn:aws:iam::{account}:role/{name}"
+
+
+def boundary(account: str, stage: str) -> str:
+    return f"arn:aws:iam::{account}:policy/archon-boundary-{stage}"
 
 
 @pytest.mark.slow
-def test_each_account_gets_its_own_identity_trusting_only_its_stages_environments(per_account):
-    identities = per_account[0]
-    assert set(identities) == {"archon-deploy-identity-dev-staging", "archon-deploy-identity-prod"}
-    assert trusted_subjects(identities["archon-deploy-identity-prod"]) == ["repo:acme/archon:environment:prod"]
-    assert trusted_subjects(identities["archon-deploy-identity-dev-staging"]) == [
-        "repo:acme/archon:environment:dev", "repo:acme/archon:environment:staging"]
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_an_execution_policy_cannot_escalate_or_touch_what_is_not_its_stages(layout, request):
+    synthesised = request.getfixturevalue(layout)
+    for stage in ("dev", "prod"):
+        account = OTHER_ACCOUNT if (layout == "per_account" and stage == "prod") else ACCOUNT
+        other = "prod" if stage == "dev" else "dev"
+        own_role = role(account, f"archon-{stage}-us-east-1-UsersApiRole-1AB2C3")
+        arn = lambda service, rest: f"arn:aws:{service}:us-east-1:{account}:{rest}"  # noqa: E731
+        own_tags = {f"aws:ResourceTag/{k}": v for k, v in {**TAGS, "stage": stage}.items()}
+        other_tags = {f"aws:ResourceTag/{k}": v for k, v in {**TAGS, "stage": other}.items()}
+        refused = [
+            Request("iam:CreateRole", own_role),  # no boundary
+            Request("iam:CreateRole", own_role, {"iam:PermissionsBoundary": boundary(account, other)}),
+            Request("iam:CreateRole", role(account, "admin"), {"iam:PermissionsBoundary": boundary(account, stage)}),
+            Request("iam:AttachRolePolicy", own_role, {"iam:PermissionsBoundary": boundary(account, stage),
+                                                       "iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess"}),
+            Request("iam:PutRolePolicy", role(account, "admin"), {"iam:PermissionsBoundary": boundary(account, stage)}),
+            Request("iam:PutRolePolicy", own_role),  # a role without the boundary
+            Request("iam:DeleteRolePermissionsBoundary", own_role, {"iam:PermissionsBoundary": boundary(account, stage)}),
+            Request("iam:PutRolePermissionsBoundary", own_role, {"iam:PermissionsBoundary": f"arn:aws:iam::{account}:policy/open"}),
+            Request("iam:UpdateAssumeRolePolicy", role(account, "admin")),
+            Request("iam:PutUserPolicy", f"arn:aws:iam::{account}:user/alice"),
+            Request("iam:PutUserPolicy", f"arn:aws:iam::{account}:user/alice", own_tags),  # a user the stage never creates
+            Request("iam:PutGroupPolicy", f"arn:aws:iam::{account}:group/admins", own_tags),
+            Request("iam:CreateUser", f"arn:aws:iam::{account}:user/alice"),
+            Request("iam:PutGroupPolicy", f"arn:aws:iam::{account}:group/admins"),
+            Request("iam:CreatePolicyVersion", boundary(account, stage)),
+            Request("iam:PassRole", role(account, "admin"), {"iam:PassedToService": "lambda.amazonaws.com"}),
+            Request("iam:PassRole", own_role, {"iam:PassedToService": "ec2.amazonaws.com"}),
+            Request("kms:PutKeyPolicy", arn("kms", "key/0f1e2d3c")),
+            Request("kms:ScheduleKeyDeletion", arn("kms", "key/0f1e2d3c"), other_tags),
+            Request("s3:PutBucketPolicy", "arn:aws:s3:::someone-elses-bucket"),
+            Request("s3:GetObject", "arn:aws:s3:::someone-elses-bucket/secret.txt"),
+            Request("lambda:UpdateFunctionCode", arn("lambda", "function:payroll")),
+            Request("lambda:UpdateFunctionCode", arn("lambda", f"function:archon-users-api-{other}")),
+            Request("dynamodb:Scan", arn("dynamodb", "table/payroll")),
+            Request("dynamodb:DeleteItem", arn("dynamodb", f"table/users-{other}")),
+            Request("dynamodb:DeleteTable", arn("dynamodb", f"table/users-{other}")),
+            Request("logs:DeleteLogGroup", arn("logs", "log-group:/aws/lambda/payroll")),
+            Request("sqs:SetQueueAttributes", arn("sqs", f"notifications-{other}")),
+            Request("cognito-idp:DescribeUserPoolClient", arn("cognito-idp", "userpool/us-east-1_abc")),
+            Request("cognito-idp:DeleteUserPool", arn("cognito-idp", "userpool/us-east-1_abc"), other_tags),
+            Request("secretsmanager:GetSecretValue", arn("secretsmanager", f"secret:archon/{other}/us-east-1/e2e-client-AbCdEf")),
+            Request("apigateway:DELETE", f"arn:aws:apigateway:us-east-1::/restapis/a1b2c3/stages/{other}", other_tags),
+            Request("wafv2:DeleteWebACL", arn("wafv2", f"regional/webacl/archon-{other}-api/1234")),
+            Request("pipes:DeletePipe", arn("pipes", f"pipe/archon-outbox-{other}")),
+        ]
+        allowed = [  # the same shapes on the stage's own resources: the policy still deploys the stage
+            Request("iam:CreateRole", own_role, {"iam:PermissionsBoundary": boundary(account, stage)}),
+            Request("iam:PutRolePolicy", own_role, {"iam:PermissionsBoundary": boundary(account, stage)}),
+            Request("iam:PassRole", own_role, {"iam:PassedToService": "lambda.amazonaws.com"}),
+            Request("kms:CreateKey", "*"),
+            Request("kms:PutKeyPolicy", arn("kms", "key/0f1e2d3c"), own_tags),
+            Request("lambda:UpdateFunctionCode", arn("lambda", f"function:archon-users-api-{stage}")),
+            Request("dynamodb:CreateTable", arn("dynamodb", f"table/users-{stage}")),
+            Request("sqs:SetQueueAttributes", arn("sqs", f"notifications-{stage}")),
+            Request("cognito-idp:DeleteUserPool", arn("cognito-idp", "userpool/us-east-1_abc"), own_tags),
+            Request("apigateway:PATCH", "arn:aws:apigateway:us-east-1::/restapis/a1b2c3/stages/x", own_tags),
+            Request("secretsmanager:CreateSecret", arn("secretsmanager", f"secret:archon/{stage}/us-east-1/e2e-client-AbCdEf")),
+            Request("s3:GetObject", f"arn:aws:s3:::cdk-arc{stage}-assets-{account}-us-east-1/asset.zip"),
+        ]
+        identity = policies(synthesised, stage, "cfn-execution", account)
+        decisions = simulate(refused + allowed, identity=identity)
+        wrong = [f"{stage}: {r.action} {r.resource} {r.context}: {d}" for r, d in zip(refused + allowed, decisions)
+                 if (d == "Allowed") != (r in allowed)]
+        assert not wrong, "\n".join(wrong)
 
 
-def test_the_oidc_provider_is_githubs_with_the_sts_audience(per_account):
-    provider = only(per_account[0]["archon-deploy-identity-prod"], "AWS::IAM::OIDCProvider")
-    assert provider["Properties"]["Url"] == "https://token.actions.githubusercontent.com"
-    assert provider["Properties"]["ClientIdList"] == ["sts.amazonaws.com"]
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_every_role_of_a_stage_carries_its_boundary_which_caps_it_to_the_stage(layout, request):
+    identities, services, _ = request.getfixturevalue(layout)
+    for key, template in services.items():
+        stage = key.split("-")[0]
+        for logical_id, resource in resources(template, "AWS::IAM::Role").items():
+            account = OTHER_ACCOUNT if (layout == "per_account" and stage == "prod") else ACCOUNT
+            assert resolve(resource["Properties"]["PermissionsBoundary"], refs={}) == boundary(account, stage), logical_id
+            assert "ManagedPolicyArns" not in resource["Properties"], logical_id  # nothing to attach (AttachRolePolicy is refused)
+            trusted = resource["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"]
+            assert trusted in ("lambda.amazonaws.com", "pipes.amazonaws.com", "apigateway.amazonaws.com"), (logical_id, trusted)
+    layout_ = request.getfixturevalue(layout)
+    caps = policies(layout_, "dev", "boundary")
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    function = role(ACCOUNT, "archon-dev-us-east-1-UsersApiRole-1AB2C3")
+    cases = [
+        (Request("dynamodb:PutItem", f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/users-dev", principal=function), "Allowed"),
+        (Request("sqs:SendMessage", f"arn:aws:sqs:us-east-1:{ACCOUNT}:notifications-dev", principal=function), "Allowed"),
+        (Request("dynamodb:PutItem", f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/users-prod", principal=function), "ImplicitlyDenied"),
+        (Request("iam:CreateRole", role(ACCOUNT, "escape"), principal=function), "ImplicitlyDenied"),
+        (Request("iam:DeleteRolePermissionsBoundary", function, principal=function), "ExplicitlyDenied"),
+        (Request("s3:GetObject", "arn:aws:s3:::any/thing", principal=function), "ImplicitlyDenied"),
+    ]
+    assert simulate([c for c, _ in cases], identity=[everything], boundary=caps) == [d for _, d in cases]
 
 
-def test_the_role_may_only_assume_the_bootstrap_roles_of_its_stages_regions(per_account):
-    for name, regions in (("archon-deploy-identity-prod", ["eu-west-1", "us-east-1"]),
-                          ("archon-deploy-identity-dev-staging", ["eu-west-1", "us-east-1"])):
-        [policy] = resources(per_account[0][name], "AWS::IAM::Policy").values()
-        assume, describe_stacks, describe_client = policy["Properties"]["PolicyDocument"]["Statement"]
-        assert sorted(assume["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
-        arns = [json.dumps(r) for r in assume["Resource"]]
-        assert len(arns) == 4 * len(regions)
-        assert all(":role/cdk-hnb659fds-" in a and "*" not in a for a in arns)
-        for region in regions:
-            assert any(f'-deploy-role-", {{"Ref": "AWS::AccountId"}}, "-{region}"' in a for a in arns), region
+def github_role(template: dict, stage: str) -> dict:
+    return only(template, "AWS::IAM::Role", RoleName=f"archon-github-deploy-{stage}")
 
 
-def test_after_a_deploy_the_role_reads_its_stages_stack_outputs_and_e2e_client_only(per_account):
-    """The smoke test and make e2e in the deploy workflow: describe these stages' stacks, and read
-    client secrets of user pools tagged with this service and these stages, nothing else."""
-    for name, stages in (("archon-deploy-identity-prod", ["prod"]), ("archon-deploy-identity-dev-staging", ["dev", "staging"])):
-        [policy] = resources(per_account[0][name], "AWS::IAM::Policy").values()
-        _, describe_stacks, describe_client = policy["Properties"]["PolicyDocument"]["Statement"]
-        assert describe_stacks["Action"] == "cloudformation:DescribeStacks"
-        stacks = [json.dumps(r) for r in describe_stacks["Resource"]]
-        assert stacks and all(any(f":stack/archon-{s}-" in a for s in stages) and a.endswith('/*"]]}') for a in stacks), stacks
-        assert describe_client["Action"] == "cognito-idp:DescribeUserPoolClient"
-        assert describe_client["Condition"] == {"StringEquals": {"aws:ResourceTag/service": "archon-serverless-api",
-                                                                 "aws:ResourceTag/stage": stages}}
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_only_mains_deploy_workflow_in_the_stages_environment_may_assume_its_role(layout, request):
+    synthesised = request.getfixturevalue(layout)
+    for stage in ("dev", "staging", "prod"):
+        [statement] = github_role(identity_of(synthesised, stage), stage)["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+        assert statement["Condition"] == {"StringEquals": {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": (
+                f"repository_id:4242:environment:{stage}:ref:refs/heads/main:"
+                "job_workflow_ref:acme/archon/.github/workflows/deploy-stage.yml@refs/heads/main")}}
+    assert github_subject(repository="acme/archon", repository_id="4242", stage="dev").split(":")[::2][:4] == list(DELIVERY_CLAIMS)
 
 
-def test_the_execution_policy_covers_every_synthesised_resource_and_no_more(per_account):
-    identities, services, _ = per_account
-    for name, stage_names in (("archon-deploy-identity-prod", ["prod"]), ("archon-deploy-identity-dev-staging", ["dev", "staging"])):
-        policies = resources(identities[name], "AWS::IAM::ManagedPolicy").values()
-        granted = {a for p in policies for st in p["Properties"]["PolicyDocument"]["Statement"]
-                   for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])}
-        types = {r["Type"] for key, t in services.items() if key.split("-")[0] in stage_names for r in t["Resources"].values()}
-        needed = {a for t in types for a in PERMISSIONS[t]} | {"ssm:GetParameters"}  # the bootstrap version check
-        assert needed <= granted, sorted(needed - granted)
-        assert granted == needed  # nothing for resource types these stages do not use
-        assert "*" not in granted and not any(a.endswith(":*") for a in granted)
-        for policy in policies:
-            assert len(json.dumps(policy["Properties"]["PolicyDocument"]).replace(" ", "")) < 6144  # IAM's limit
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_a_stages_github_role_reaches_only_its_own_bootstrap_roles_and_secret(layout, request):
+    synthesised = request.getfixturevalue(layout)
+    for stage, other in (("dev", "prod"), ("prod", "staging")):
+        account = OTHER_ACCOUNT if (layout == "per_account" and stage == "prod") else ACCOUNT
+        template = identity_of(synthesised, stage)
+        refs = {k: f"arn:aws:iam::{account}:policy/{r['Properties']['ManagedPolicyName']}"
+                for k, r in resources(template, "AWS::IAM::ManagedPolicy").items()}
+        role_id = next(k for k, v in resources(template, "AWS::IAM::Role").items()
+                       if v["Properties"].get("RoleName") == f"archon-github-deploy-{stage}")
+        [policy] = [resolve(p["Properties"]["PolicyDocument"], refs=refs, account=account)
+                    for p in resources(template, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]]
+        cdk_role = lambda q, kind, region: role(account, f"cdk-{q}-{kind}-role-{account}-{region}")  # noqa: E731
+        cases = [
+            (Request("sts:AssumeRole", cdk_role(f"arc{stage}", "deploy", "us-east-1")), "Allowed"),
+            (Request("sts:AssumeRole", cdk_role(f"arc{other}", "deploy", "us-east-1")), "ImplicitlyDenied"),
+            (Request("sts:AssumeRole", cdk_role("hnb659fds", "deploy", "us-east-1")), "ImplicitlyDenied"),
+            (Request("secretsmanager:GetSecretValue",
+                     f"arn:aws:secretsmanager:us-east-1:{account}:secret:archon/{stage}/us-east-1/e2e-client-AbCdEf"), "Allowed"),
+            (Request("secretsmanager:GetSecretValue",
+                     f"arn:aws:secretsmanager:us-east-1:{account}:secret:archon/{other}/us-east-1/e2e-client-AbCdEf"), "ImplicitlyDenied"),
+            (Request("cognito-idp:DescribeUserPoolClient", f"arn:aws:cognito-idp:us-east-1:{account}:userpool/us-east-1_abc",
+                     {"aws:ResourceTag/service": TAGS["service"], "aws:ResourceTag/stage": stage}), "ImplicitlyDenied"),
+            (Request("cloudformation:DescribeStacks",
+                     f"arn:aws:cloudformation:us-east-1:{account}:stack/archon-{other}-us-east-1/abc"), "ImplicitlyDenied"),
+        ]
+        decisions = simulate([c for c, _ in cases], identity=[policy])
+        assert decisions == [d for _, d in cases], list(zip([c.resource for c, _ in cases], decisions))
+
+
+def test_the_e2e_secret_is_readable_by_the_stages_deploy_role_only(synth):
+    template = synth.template("staging")
+    [secret_policy] = resources(template, "AWS::SecretsManager::ResourcePolicy").values()
+    document = resolve(secret_policy["Properties"]["ResourcePolicy"], refs={}, account=ACCOUNT)
+    secret = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:archon/staging/us-east-1/e2e-client-AbCdEf"
+    read = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}
+    own, other = role(ACCOUNT, "archon-github-deploy-staging"), role(ACCOUNT, "archon-github-deploy-dev")
+    decisions = simulate([Request("secretsmanager:GetSecretValue", secret, {"aws:PrincipalArn": own}, principal=own),
+                          Request("secretsmanager:GetSecretValue", secret, {"aws:PrincipalArn": other}, principal=other)],
+                         identity=[read], resource_policy=document)
+    assert decisions == ["Allowed", "ExplicitlyDenied"]
+    [secret_resource] = resources(template, "AWS::SecretsManager::Secret").values()
+    assert secret_resource["Properties"]["Name"] == "archon/staging/us-east-1/e2e-client"
+    assert list(secret_resource["Properties"]["SecretString"]["Fn::GetAtt"])[1] == "ClientSecret"
+    assert template["Outputs"]["E2eClientSecretArn"]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_cloudsplaining_finds_no_privilege_escalation_in_any_policy(layout, request):
+    from cloudsplaining.scan.policy_document import PolicyDocument
+
+    identities, services, _ = request.getfixturevalue(layout)
+    documents: dict[str, dict] = {}
+    for name, template in identities.items():
+        documents.update({f"{name}/{k}": v for k, v in managed_policies(template).items()})
+        documents.update({f"{name}/{k}": resolve(r["Properties"]["PolicyDocument"], refs={}) for k, r in
+                          resources(template, "AWS::IAM::Policy").items()})
+    for name, template in services.items():
+        documents.update({f"{name}/{k}": resolve(r["Properties"]["PolicyDocument"], refs={}) for k, r in
+                          resources(template, "AWS::IAM::Policy").items()})
+    assert len(documents) > 20
+    found = {name: PolicyDocument(doc).allows_privilege_escalation for name, doc in documents.items()}
+    assert not {name: f for name, f in found.items() if f}
+
+
+def test_a_shared_account_gets_one_qualifier_per_stage(synth):
+    for key, template in synth.templates.items():
+        stage = key.split("-")[0]
+        assert template["Parameters"]["BootstrapVersion"]["Default"] == f"/cdk-bootstrap/arc{stage}/version"
+    manifest = json.loads((synth.outdir / "manifest.json").read_text())
+    for key in synth.templates:
+        stage = key.split("-")[0]
+        properties = manifest["artifacts"][key]["properties"]
+        assert f"cdk-arc{stage}-deploy-role-" in properties["assumeRoleArn"]
+        assert f"cdk-arc{stage}-cfn-exec-role-" in properties["cloudFormationExecutionRoleArn"]
+
+
+def test_what_stays_at_star_is_generated_with_its_reason(synth):
+    """docs/execution-policy.md is written from the code (scripts/execution_policy_doc.py)."""
+    from scripts.execution_policy_doc import render
+
+    assert (Path(__file__).resolve().parents[2] / "docs" / "execution-policy.md").read_text() == render(), \
+        "stale: run .venv/bin/python scripts/execution_policy_doc.py"
+    assert "| `kms:CreateKey` | takes no resource ARN" in report_markdown(synth.stages["dev"], PERMISSIONS["AWS::KMS::Key"])
 
 
 def test_the_permissions_file_is_the_registrys_for_every_type_in_use(synth):
@@ -132,9 +307,22 @@ def test_an_unknown_resource_type_stops_the_synth_with_the_fix():
         execution_actions({"AWS::Foo::Bar"})
 
 
-def test_deploy_identities_pass_cdk_nag(per_account):
+def test_deploy_identities_pass_cdk_nag_and_fit_iams_size_limit(per_account):
     for plugin in per_account[2]["pluginReports"]:
         assert plugin["violations"] == [], plugin["pluginName"]
+    for template in per_account[0].values():
+        for policy in resources(template, "AWS::IAM::ManagedPolicy").values():
+            document = resolve(policy["Properties"]["PolicyDocument"], refs={}, account=ACCOUNT)
+            assert len(json.dumps(document, separators=(",", ":"))) < 6144  # IAM's limit
+
+
+def test_each_account_gets_its_own_identity(per_account, synth):
+    assert set(per_account[0]) == {"archon-deploy-identity-dev-staging", "archon-deploy-identity-prod"}
+    names = [s.artifact_id for s in assembly_stacks(synth.outdir) if s.artifact_id.startswith("archon-deploy-identity")]
+    assert names == ["archon-deploy-identity-dev-staging-prod"]
+    provider = only(per_account[0]["archon-deploy-identity-prod"], "AWS::IAM::OIDCProvider")
+    assert provider["Properties"]["Url"] == "https://token.actions.githubusercontent.com"
+    assert provider["Properties"]["ClientIdList"] == ["sts.amazonaws.com"]
 
 
 def test_prod_sharing_an_account_must_be_said_in_config(tmp_path):
@@ -146,11 +334,6 @@ def test_prod_sharing_an_account_must_be_said_in_config(tmp_path):
         load_stages(unset)
     accepted = config_with_accounts(tmp_path, {}, shares_account=True)
     assert [s.name for s in load_stages(accepted)] == ["dev", "staging", "prod"]
-
-
-def test_the_shipped_config_gets_one_identity_for_its_one_account(synth):
-    names = [s.artifact_id for s in assembly_stacks(synth.outdir) if s.artifact_id.startswith("archon-deploy-identity")]
-    assert names == ["archon-deploy-identity-dev-staging-prod"]
 
 
 def test_the_app_adds_none_for_a_single_stage():
