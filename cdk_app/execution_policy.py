@@ -293,3 +293,32 @@ def report_markdown(stage: StageConfig, actions: list[str]) -> str:
     lines += ["", "| action left out | because |", "|---|---|"]
     lines += [f"| `{a}` | {why} |" for a, why in sorted(report.left_out.items())]
     return "\n".join(lines) + "\n"
+
+
+def refused_access(stage: StageConfig, others: list[StageConfig], *, account: str, partition: str) -> list[dict[str, list[str]]]:
+    """Accesses none of the stage's deploy policies may grant, as IAM Access Analyzer's
+    check-access-not-granted takes them (scripts/access_analyzer_checks.py; the tests evaluate
+    the same list offline)."""
+    arn = lambda service, region, rest: f"arn:{partition}:{service}:{region}:{account}:{rest}"  # noqa: E731
+    foreign_role = f"arn:{partition}:iam::{account}:role/not-archon"
+    refused = [
+        {"actions": ["iam:CreateUser", "iam:PutUserPolicy", "iam:AttachUserPolicy", "iam:CreateAccessKey",
+                     "iam:PutGroupPolicy", "iam:AttachGroupPolicy", "iam:AddUserToGroup"]},
+        {"actions": ["iam:AttachRolePolicy", "iam:DeleteRolePermissionsBoundary"]},
+        {"actions": ["iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:PassRole", "iam:DeleteRole"], "resources": [foreign_role]},
+    ]
+    for other in others:
+        region = other.primary_region
+        refused += [
+            {"actions": ["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:DeleteTable"],
+             "resources": [arn("dynamodb", region, f"table/{other.table_name}")]},
+            {"actions": ["sqs:SetQueueAttributes", "sqs:DeleteQueue"], "resources": [arn("sqs", region, other.queue_name)]},
+            {"actions": ["lambda:UpdateFunctionCode", "lambda:DeleteFunction"],
+             "resources": [arn("lambda", region, f"function:archon-users-api-{other.name}")]},
+            {"actions": ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"],
+             "resources": [arn("secretsmanager", region, f"secret:{secret_prefix(other)}{region}/e2e-client-AbCdEf")]},
+            {"actions": ["s3:GetObject", "s3:PutObject"],
+             "resources": [f"arn:{partition}:s3:::cdk-{other.cdk_qualifier}-assets-{account}-{region}/asset.zip"]},
+            {"actions": ["s3:PutBucketPolicy"], "resources": [f"arn:{partition}:s3:::cdk-{other.cdk_qualifier}-assets-{account}-{region}"]},
+        ]
+    return refused

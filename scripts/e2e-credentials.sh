@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Prints the variables make e2e reads for one deployed (stage, region), as export lines:
 #   eval "$(bash scripts/e2e-credentials.sh archon-dev-us-east-1 us-east-1)"; make e2e URL="$ARCHON_API_URL"
-# The e2e machine client's secret comes from Cognito (cognito-idp:DescribeUserPoolClient); it is
-# printed only to this shell. In GitHub Actions (GITHUB_ENV set) it is masked and written there instead.
+# The e2e machine client's secret comes from the stage's secret (output E2eClientSecretArn), which
+# only the stage's deploy role may read; it is printed only to this shell. In GitHub Actions
+# (GITHUB_ENV set) it is masked and written there instead. The output names are the templates'
+# (cdk_app/identity.py); tests/infra/test_outputs.py checks every name used here against them.
 set -euo pipefail
 stack=${1:?usage: e2e-credentials.sh STACK REGION}
 region=${2:?usage: e2e-credentials.sh STACK REGION}
@@ -12,16 +14,16 @@ output() {
 }
 api_url=$(output ApiUrl)
 token_url=$(output TokenUrl)
-pool_id=$(output UserPoolId)
 client_id=$(output ClientIdE2e)
-for pair in "ApiUrl=$api_url" "TokenUrl=$token_url" "UserPoolId=$pool_id" "ClientIdE2e=$client_id"; do
+secret_arn=$(output E2eClientSecretArn)
+for pair in "ApiUrl=$api_url" "TokenUrl=$token_url" "ClientIdE2e=$client_id" "E2eClientSecretArn=$secret_arn"; do
   if [[ -z "${pair#*=}" || "${pair#*=}" == "None" ]]; then
     echo "e2e-credentials: $stack has no ${pair%%=*} output (is the e2e client in config/stages.yaml's auth.clients?)" >&2
     exit 1
   fi
 done
-secret=$(aws cognito-idp describe-user-pool-client --region "$region" --user-pool-id "$pool_id" \
-  --client-id "$client_id" --query UserPoolClient.ClientSecret --output text)
+secret=$(aws secretsmanager get-secret-value --region "$region" --secret-id "$secret_arn" \
+  --query SecretString --output text)
 if [[ -n "${GITHUB_ENV:-}" ]]; then
   echo "::add-mask::$secret"
   {

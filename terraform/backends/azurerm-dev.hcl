@@ -1,7 +1,8 @@
 # With backend_override.tf (from azurerm_override.tf.example):
 # terraform init -reconfigure -backend-config=backends/azurerm-dev.hcl
+# A storage account per stage, readable only by the dev stage's deploy identity (README, "State").
 resource_group_name  = "rg-archon-tfstate"
-storage_account_name = "archontfstate"
+storage_account_name = "archontfstatedev"
 container_name       = "tfstate"
-key                  = "sidecar/dev.tfstate"
+key                  = "sidecar.tfstate"
 use_azuread_auth     = true # Entra ID, no storage account keys

@@ -1,7 +1,8 @@
 # With backend_override.tf (from azurerm_override.tf.example):
 # terraform init -reconfigure -backend-config=backends/azurerm-prod.hcl
+# A storage account per stage, readable only by the prod stage's deploy identity (README, "State").
 resource_group_name  = "rg-archon-tfstate"
-storage_account_name = "archontfstate"
+storage_account_name = "archontfstateprod"
 container_name       = "tfstate"
-key                  = "sidecar/prod.tfstate"
+key                  = "sidecar.tfstate"
 use_azuread_auth     = true # Entra ID, no storage account keys

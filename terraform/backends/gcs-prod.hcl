@@ -1,3 +1,5 @@
 # terraform init -reconfigure -backend-config=backends/gcs-prod.hcl
-bucket = "archon-terraform-state" # create it once: uniform access, versioning, public access prevention
-prefix = "sidecar/prod"
+# A bucket per stage, readable only by the prod stage's deploy identity (README, "State"): whoever
+# reads one stage's state reads its VPN pre-shared keys, and no other stage's.
+bucket = "archon-tfstate-prod"
+prefix = "sidecar"

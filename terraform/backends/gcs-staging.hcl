@@ -1,3 +1,5 @@
 # terraform init -reconfigure -backend-config=backends/gcs-staging.hcl
-bucket = "archon-terraform-state" # create it once: uniform access, versioning, public access prevention
-prefix = "sidecar/staging"
+# A bucket per stage, readable only by the staging stage's deploy identity (README, "State"): whoever
+# reads one stage's state reads its VPN pre-shared keys, and no other stage's.
+bucket = "archon-tfstate-staging"
+prefix = "sidecar"

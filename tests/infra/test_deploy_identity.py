@@ -340,3 +340,57 @@ def test_the_app_adds_none_for_a_single_stage():
     app = cdk.App(context=cdk_context())
     build_app(app, only="dev")
     assert [c.node.id for c in app.node.children if isinstance(c, cdk.Stack)] == ["dev-us-east-1"]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_the_accesses_the_deploy_workflow_checks_with_access_analyzer_are_refused_offline(layout, request):
+    """scripts/access_analyzer_checks.py asks IAM Access Analyzer (in the deploy workflow, with
+    credentials) that these are not granted; here iam-simulate evaluates the same list."""
+    from cdk_app.execution_policy import refused_access
+
+    synthesised = request.getfixturevalue(layout)
+    stages = {s.name: s for s in load_stages()}
+    for stage in ("dev", "prod"):
+        account = OTHER_ACCOUNT if (layout == "per_account" and stage == "prod") else ACCOUNT
+        refused = refused_access(stages[stage], [s for s in stages.values() if s.name != stage], account=account, partition="aws")
+        requests = [Request(action, resource, account=account)
+                    for access in refused for action in access["actions"]
+                    for resource in access.get("resources", ["*"])]
+        for kind in ("cfn-execution", "boundary"):
+            decisions = simulate(requests, identity=policies(synthesised, stage, kind, account))
+            assert "Allowed" not in decisions, [(r.action, r.resource) for r, d in zip(requests, decisions) if d == "Allowed"]
+
+
+def test_the_access_analyzer_script_fails_on_a_widened_or_granting_policy(synth, tmp_path):
+    """The workflow step's logic against a stub of the two AWS clients (the checks need AWS)."""
+    from scripts.access_analyzer_checks import run
+
+    class Iam:
+        def get_policy(self, PolicyArn):
+            return {"Policy": {"DefaultVersionId": "v1"}}
+
+        def get_policy_version(self, PolicyArn, VersionId):
+            return {"PolicyVersion": {"Document": {"Version": "2012-10-17", "Statement": []}}}
+
+    class Analyzer:
+        def __init__(self, new: str, granted: str) -> None:
+            self.new, self.granted, self.calls = new, granted, []
+
+        def check_no_new_access(self, **kwargs):
+            self.calls.append(("new", kwargs))
+            return {"result": self.new, "message": "widened"}
+
+        def check_access_not_granted(self, **kwargs):
+            self.calls.append(("granted", kwargs))
+            return {"result": self.granted, "message": "granted"}
+
+    passing = Analyzer("PASS", "PASS")
+    assert run("dev", synth.outdir, iam=Iam(), analyzer=passing, account=ACCOUNT, partition="aws") == []
+    checked = {json.loads(kw["existingPolicyDocument"]) and kw["policyType"] for kind, kw in passing.calls if kind == "new"}
+    assert checked == {"IDENTITY_POLICY"} and len([c for c in passing.calls if c[0] == "new"]) == 6  # the boundary and 5 execution policies
+    widened = run("dev", synth.outdir, iam=Iam(), analyzer=Analyzer("FAIL", "PASS"), account=ACCOUNT, partition="aws")
+    assert widened and all("grants more than the reviewed one" in f for f in widened)
+    granting = run("dev", synth.outdir, iam=Iam(), analyzer=Analyzer("PASS", "FAIL"), account=ACCOUNT, partition="aws")
+    assert granting and all("grants a refused access" in f for f in granting)
+    assert run("dev", tmp_path, iam=Iam(), analyzer=passing, account=ACCOUNT, partition="aws") == [
+        f"{tmp_path}: no deploy identity for dev: run make synth first"]

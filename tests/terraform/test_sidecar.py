@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cdk_app.config import ROOT
+from cdk_app.config import ROOT, load_stages
 
 from .conftest import PROVIDER_FREE, SIDECAR, blocks, load_hcl, resources, terraform
 
@@ -324,3 +324,16 @@ def test_vpn_tunnels_pin_strong_ike_and_ipsec_proposals_and_log():
     assert "azurerm_virtual_network_gateway.vpn" in diagnostics["target_resource_id"]
     for gcp_tunnel in ("azure", "aws"):
         assert cross[("google_compute_vpn_tunnel", gcp_tunnel)]["ike_version"] == 2
+
+
+def test_each_stage_keeps_its_state_in_a_backend_of_its_own():
+    """Whoever reads one stage's state (it holds the VPN pre-shared keys) reads no other's."""
+    backends = ROOT / "terraform" / "backends"
+    stages = [s.name for s in load_stages()]
+    for kind, store in (("gcs", "bucket"), ("azurerm", "storage_account_name")):
+        stores = {stage: load_hcl(backends / f"{kind}-{stage}.hcl")[store] for stage in stages}
+        assert len(set(stores.values())) == len(stages), (kind, stores)
+        assert all(stage in value for stage, value in stores.items()), stores
+    readme = (ROOT / "README.md").read_text()
+    assert "gcloud storage buckets add-iam-policy-binding gs://archon-tfstate-dev" in readme
+    assert "az role assignment create" in readme and "archontfstatedev" in readme
