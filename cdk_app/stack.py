@@ -35,8 +35,8 @@ class UsersServiceStack(Stack):
         self.service_config = stage
         # Every role the stack creates carries the stage's boundary; the execution policy creates
         # no role without it (deploy_identity.py).
-        iam.PermissionsBoundary.of(self).apply(
-            iam.ManagedPolicy.from_managed_policy_name(self, "RoleBoundary", boundary_name(stage)))
+        iam.PermissionsBoundary.of(self).apply(iam.ManagedPolicy.from_managed_policy_arn(
+            self, "RoleBoundary", self.format_arn(service="iam", region="", resource="policy", resource_name=boundary_name(stage))))
         layer = dependencies_layer(self, "Dependencies", name=f"archon-{stage.name}-dependencies")
         self.data = UsersTable(self, "Data", stage=stage)
         self.users = ApiUsers(self, "Identity", stage=stage)

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from cdk_app.config import ROOT
+from cdk_app.identity import client_output
 from tests.infra.conftest import only, resources
 
 STAGES = ["dev", "staging", "prod"]
@@ -66,7 +67,7 @@ def test_the_pool_has_a_token_endpoint_and_the_stack_says_where(synth, stage):
     only(template, "AWS::Cognito::UserPoolDomain")
     outputs = template["Outputs"]
     assert {"TokenUrl", "UserPoolId", "ApiUrl"} <= set(outputs)
-    assert {k for k in outputs if k.startswith("ClientId")} == {"ClientId" + c.name.title().replace("-", "") for c in synth.stages[stage].clients}
+    assert {k for k in outputs if k.startswith("ClientId")} == {client_output(c.name) for c in synth.stages[stage].clients}
 
 
 @pytest.mark.parametrize("stage", STAGES)

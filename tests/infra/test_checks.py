@@ -47,9 +47,10 @@ def test_acknowledgement_counts_per_stage(synth):
     per_stack = _per_stack(synth, {"AwsSolutions", "Serverless"})
     base = 10  # X-Ray x2, Lambda DLQ x2, outbox DLQ x2 + its ListStreams, queue DLQ, ESM destination, APIGW logging role's log groups
     alarm_dlq = 2  # the alarm email subscription's DLQ: no DLQ of its own (SQS3, SQSRedrivePolicy)
-    assert len(per_stack["dev-us-east-1"]) == base + 1 + 1  # + no WAF by config (APIG3) + COG2 (dev MFA optional)
-    assert len(per_stack["prod-us-east-1"]) == base + alarm_dlq
-    assert len(per_stack["prod-eu-west-1"]) == base + alarm_dlq + 3  # + CDK's describeTable provider (DLQ, memory, tracing)
+    e2e_secret = 1  # the e2e client's secret mirrors Cognito's, not rotated by Secrets Manager (SMG4)
+    assert len(per_stack["dev-us-east-1"]) == base + e2e_secret + 1 + 1  # + no WAF by config (APIG3) + COG2 (dev MFA optional)
+    assert len(per_stack["prod-us-east-1"]) == base + e2e_secret + alarm_dlq
+    assert len(per_stack["prod-eu-west-1"]) == base + e2e_secret + alarm_dlq + 3  # + CDK's describeTable provider (DLQ, memory, tracing)
 
 
 def test_control_tower_acknowledgement_counts_per_stage(synth):

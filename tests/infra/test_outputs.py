@@ -6,7 +6,6 @@ script and README)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import yaml
 
