@@ -11,8 +11,7 @@ LAMBDA_PYTHON := 3.14
 # so the layer cannot shadow the runtime's SDK.
 RUNTIME_PROVIDED := boto3|botocore|jmespath|python-dateutil|s3transfer|six|urllib3
 # uv installs the pinned Python packages (every venv and the layer), several times faster than pip;
-# pip only installs uv itself, at this pinned version.
-UV_VERSION := 0.13.9
+# pip only installs uv itself, from tools/requirements-uv.txt with its hashes checked.
 UV := .tools/uv/bin/uv
 
 export PATH := $(CURDIR)/.tools/node/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
@@ -58,8 +57,9 @@ endef
 $(VENV)/.stamp: requirements-dev.txt requirements.txt lambda_src/requirements.txt $(UV)
 	$(call venv_from_lock,$(VENV),requirements-dev.txt)
 
-$(UV):
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target .tools/uv uv==$(UV_VERSION)
+$(UV): tools/requirements-uv.txt
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --require-hashes --target .tools/uv -r tools/requirements-uv.txt
+	touch $@
 
 # npx puts node_modules/.bin first on PATH, so the supported Node linked there runs the CDK CLI
 # (and the jsii runtime it starts) however it is called: make, or npx cdk as the README says.
@@ -214,6 +214,7 @@ lock: $(UV)  ## re-pin every Python dependency after editing a requirements*.in 
 	$(LOCK) -o tools/requirements-checkov.txt tools/requirements-checkov.in
 	$(LOCK) -o tools/requirements-openapi-client.txt tools/requirements-openapi-client.in
 	$(LOCK) -o bench/requirements-yardstick.txt bench/requirements-yardstick.in
+	$(LOCK) -o tools/requirements-uv.txt tools/requirements-uv.in
 
 clean:
 	rm -rf cdk.out build .pytest_cache .coverage .coverage.* htmlcov
