@@ -4,6 +4,10 @@ SHELL := /bin/bash
 MAKEFLAGS += --jobs=4
 .DEFAULT_GOAL := help
 PYTHON ?= python3
+# The interpreter that installs uv and that the venvs are made from: the one behind $(PYTHON),
+# also where a venv's python comes first on PATH (a venv's python has no pip, and a venv is not
+# made from a venv).
+BOOTSTRAP_PYTHON := $(shell $(PYTHON) -c 'import sys; print(getattr(sys, "_base_executable", sys.executable))')
 VENV := .venv
 STAGE ?=
 LAMBDA_PYTHON := 3.14
@@ -49,7 +53,7 @@ help:
 
 # A venv at $(1) with the pinned lock $(2) installed; the stamp ($@) marks it done.
 define venv_from_lock
-	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(1)
+	$(UV) venv --quiet --allow-existing --python $(BOOTSTRAP_PYTHON) $(1)
 	VIRTUAL_ENV=$(1) $(UV) pip install --quiet --require-hashes -r $(2)
 	touch $@
 endef
@@ -58,7 +62,7 @@ $(VENV)/.stamp: requirements-dev.txt requirements.txt lambda_src/requirements.tx
 	$(call venv_from_lock,$(VENV),requirements-dev.txt)
 
 $(UV): tools/requirements-uv.txt
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check --require-hashes --target .tools/uv -r tools/requirements-uv.txt
+	$(BOOTSTRAP_PYTHON) -m pip install --quiet --disable-pip-version-check --require-hashes --target .tools/uv -r tools/requirements-uv.txt
 	touch $@
 
 # npx puts node_modules/.bin first on PATH, so the supported Node linked there runs the CDK CLI
@@ -105,7 +109,7 @@ setup: $(VENV)/.stamp node_modules/.stamp .tools/node/bin/node build/layer.stamp
 # Offline synth review (no AWS credentials): FORMAT=md|text, DIFF_FLAGS e.g. --fail-on-destructive.
 BASE ?= origin/main
 FORMAT ?= text
-diff: setup
+diff: $(VENV)/.stamp node_modules/.stamp .tools/node/bin/node build/layer.stamp
 	$(VENV)/bin/python -m synth_review --base $(BASE) --format $(FORMAT) $(if $(STAGE),--stage $(STAGE),) $(DIFF_FLAGS)
 
 # `cdk synth` with context $(1) into a fresh folder build/synth.$(2) first: cdk.out is replaced only
@@ -116,7 +120,7 @@ define synth_into_cdk_out
 	rm -rf cdk.out && mv build/synth.$(2) cdk.out
 endef
 
-synth: setup
+synth: $(VENV)/.stamp node_modules/.stamp .tools/node/bin/node build/layer.stamp
 	$(call synth_into_cdk_out,$(STAGE_CONTEXT),next)
 	@echo "synthesised into cdk.out: $$(find cdk.out -name '*.template.json' | wc -l) templates"
 
@@ -125,9 +129,13 @@ TEST_WORKERS ?= auto
 # Coverage of every package that ships (.coveragerc; the runner's subprocesses included), each
 # with a gate of its own.
 COVERAGE_GATES := lambda_src=90 local_runner=85 synth_review=85 migrations=80 cloud_assembly=90
+SOURCE_DIRS := app.py cdk_app lambda_src local_runner synth_review migrations cloud_assembly tools scripts bench tests
 test: setup
 	rm -f .coverage .coverage.*
+	mkdir -p build && touch build/.test-started
 	chromium=$$(bash scripts/ensure-chromium.sh) && CHROMIUM=$$chromium $(VENV)/bin/python -m pytest --numprocesses=$(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --cov --cov-report=
+	@written=$$(find $(SOURCE_DIRS) -name '*.pyc' -newer build/.test-started 2>/dev/null | head -3); \
+	  if [ -n "$$written" ]; then echo "bytecode written beside the sources during the run (a process without PYTHONPYCACHEPREFIX): $$written" >&2; exit 1; fi
 	@for gate in $(COVERAGE_GATES); do package=$${gate%=*}; floor=$${gate#*=}; \
 	  total=$$($(VENV)/bin/coverage report --include="$$package/*" --format=total); \
 	  echo "coverage of $$package: $$total% (at least $$floor%)"; [ "$$total" -ge "$$floor" ] || exit 1; done
@@ -136,7 +144,7 @@ test: setup
 # layer changed, or when anything else wrote cdk.out since (a synth of another stage rewrites its
 # manifest).
 LOCAL_SOURCES := app.py cdk.json $(shell find cdk_app lambda_src config -type f -not -path '*/__pycache__/*' 2>/dev/null)
-cdk.out/.%.stamp: $(LOCAL_SOURCES) $(wildcard cdk.out/manifest.json) build/layer.stamp node_modules/.stamp .tools/node/bin/node
+cdk.out/.%.stamp: $(LOCAL_SOURCES) $(wildcard cdk.out/manifest.json) $(VENV)/.stamp build/layer.stamp node_modules/.stamp .tools/node/bin/node
 	$(call synth_into_cdk_out,-c stage=$*,$*)
 	touch $@
 

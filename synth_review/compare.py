@@ -17,7 +17,7 @@ import cloud_assembly
 
 from synth_review.api_contract import ApiChange
 from synth_review.rules import (
-    IGNORED_TYPES, POLICY_DOCUMENTS, REPLACEMENT, SECURITY_PATHS, SECURITY_TYPES, STATEFUL,
+    IGNORED_TYPES, POLICY_DOCUMENTS, SECURITY_PATHS, SECURITY_TYPES, STATEFUL, replacing_properties,
 )
 
 
@@ -326,7 +326,7 @@ def compare_stack(stack: str, base: dict[str, Any], head: dict[str, Any]) -> tup
         if a["Type"] != b["Type"]:
             changes.append(Change(logical_id, type_, label, "replaced", tuple(paths), ("Type",)))
             continue
-        forcing = tuple(sorted({_top(p) for p in paths} & REPLACEMENT.get(type_, frozenset())))
+        forcing = tuple(sorted({_top(p) for p in paths} & set(replacing_properties(type_))))
         if type_ == "AWS::Lambda::LayerVersion" and code_changed:
             forcing = tuple(sorted(set(forcing) | {"Content"}))
         kind = "replaced" if forcing else "modified"
@@ -340,7 +340,64 @@ def compare_stack(stack: str, base: dict[str, Any], head: dict[str, Any]) -> tup
                 if _top(path) == prefix:
                     findings.append(Finding("security", stack, label, f"{why} ({path}: {render(_get(a, path))} -> {render(_get(b, path))})"))
         findings += _policy_findings(stack, label, a, b)
+    changes, followed = _follow_replacements(changes, old, new)
+    for change in followed:
+        if change.type in STATEFUL:
+            fate = "the old one is retained, orphaned" if _retained(old.resources[change.logical_id]) else "the old one is deleted with its data"
+            findings.append(Finding("destructive", stack, change.label,
+                                    f"{change.type} replaced because {', '.join(change.replaced_by)} ({fate})"))
     return changes, _unique(findings)
+
+
+def _referenced(value: Any) -> set[str]:
+    """The logical ids a property's value refers to (Ref, Fn::GetAtt, Fn::Sub's ${X} and ${X.Y})."""
+    found: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            found |= _referenced(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key == "Ref" and isinstance(item, str):
+                found.add(item)
+            elif key == "Fn::GetAtt":
+                found.add(item[0] if isinstance(item, list) else str(item).split(".")[0])
+            elif key == "Fn::Sub":
+                text = item[0] if isinstance(item, list) else item
+                found |= {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text)}
+                found |= _referenced(item[1] if isinstance(item, list) else None)
+            else:
+                found |= _referenced(item)
+    return found
+
+
+def _follow_replacements(changes: list[Change], old: Normalised, new: Normalised) -> tuple[list[Change], list[Change]]:
+    """A resource whose replacing property refers to a replaced resource is replaced too, though
+    its text did not change: the reference resolves to the new resource's id or ARN (a Pipe whose
+    Source is the stream ARN of a replaced table)."""
+    by_id = {c.logical_id: c for c in changes}
+    followed: list[Change] = []
+    while True:
+        replaced = {i for i, c in by_id.items() if c.kind == "replaced"}
+        grew = False
+        for logical_id, resource in new.resources.items():
+            current = by_id.get(logical_id)
+            if logical_id not in old.resources or (current and current.kind in ("replaced", "added")):
+                continue
+            properties = resource.get("Properties", {})
+            follows = sorted(f"{prop} refers to replaced {new.labels.get(ref, ref)}"
+                             for prop in replacing_properties(resource["Type"]) for ref in _referenced(properties.get(prop)) & replaced)
+            if not follows:
+                continue
+            label = new.labels.get(logical_id) or logical_id
+            change = Change(logical_id, resource["Type"], label, "replaced", current.paths if current else (), tuple(follows),
+                            current.code_changed if current else False)
+            by_id[logical_id] = change
+            followed.append(change)
+            grew = True
+        if not grew:
+            break
+    ordered = [by_id[c.logical_id] for c in changes] + [c for c in followed if c.logical_id not in {x.logical_id for x in changes}]
+    return ordered, followed
 
 
 def _get(resource: dict[str, Any], path: str) -> Any:

@@ -1,41 +1,44 @@
-"""What CloudFormation does with a change, for the resource types Archon uses.
+"""What CloudFormation does with a change, for every resource type.
 
-REPLACEMENT lists, per type, the properties whose change makes CloudFormation create a new
-resource and delete the old one ("Update requires: Replacement" in the CloudFormation reference).
+Which properties force a replacement comes from the CDK's own CloudFormation database, the one
+`cdk diff` reads (@aws-cdk/aws-service-spec, shipped in the pinned CLI as
+node_modules/aws-cdk/db.json.gz): each property's `causesReplacement` ("yes", or "maybe"), from
+the resource specification's update behaviour and the registry schemas' createOnlyProperties.
+A property read "maybe" counts as a replacement: the review never reports less than `cdk diff`.
 """
 
 from __future__ import annotations
 
-REPLACEMENT: dict[str, frozenset[str]] = {
-    "AWS::DynamoDB::GlobalTable": frozenset({"TableName", "KeySchema", "LocalSecondaryIndexes"}),
-    "AWS::DynamoDB::Table": frozenset({"TableName", "KeySchema", "LocalSecondaryIndexes", "ImportSourceSpecification"}),
-    "AWS::SQS::Queue": frozenset({"QueueName", "FifoQueue"}),
-    "AWS::SNS::Topic": frozenset({"TopicName", "FifoTopic"}),
-    "AWS::Lambda::Function": frozenset({"FunctionName", "PackageType"}),
-    "AWS::Lambda::LayerVersion": frozenset({"Content", "CompatibleRuntimes", "CompatibleArchitectures", "Description", "LayerName", "LicenseInfo"}),
-    "AWS::Lambda::EventSourceMapping": frozenset({"EventSourceArn", "StartingPosition", "StartingPositionTimestamp", "SelfManagedEventSource"}),
-    "AWS::Lambda::Permission": frozenset({"Action", "FunctionName", "Principal", "SourceArn", "SourceAccount", "EventSourceToken"}),
-    "AWS::Cognito::UserPool": frozenset({"AliasAttributes", "UsernameAttributes", "UsernameConfiguration", "Schema"}),
-    "AWS::Cognito::UserPoolClient": frozenset({"UserPoolId", "GenerateSecret"}),
-    "AWS::Logs::LogGroup": frozenset({"LogGroupName"}),
-    "AWS::IAM::Role": frozenset({"RoleName", "Path"}),
-    "AWS::KMS::Key": frozenset({"KeySpec", "KeyUsage", "MultiRegion"}),
-    "AWS::Pipes::Pipe": frozenset({"Name", "Source"}),
-    "AWS::ApiGateway::Resource": frozenset({"ParentId", "PathPart", "RestApiId"}),
-    "AWS::ApiGateway::Method": frozenset({"HttpMethod", "ResourceId", "RestApiId"}),
-    "AWS::ApiGateway::Stage": frozenset({"StageName", "RestApiId"}),
-    "AWS::ApiGateway::Authorizer": frozenset({"RestApiId", "Type"}),
-    "AWS::ApiGateway::Model": frozenset({"ContentType", "Name", "RestApiId"}),
-    "AWS::ApiGateway::DomainName": frozenset({"DomainName"}),
-    "AWS::ApiGateway::BasePathMapping": frozenset({"DomainName"}),
-    "AWS::SES::EmailIdentity": frozenset({"EmailIdentity"}),
-    "AWS::CloudWatch::Alarm": frozenset({"AlarmName"}),
-    "AWS::CloudWatch::Dashboard": frozenset({"DashboardName"}),
-    "AWS::WAFv2::WebACL": frozenset({"Name", "Scope"}),
-    "AWS::WAFv2::WebACLAssociation": frozenset({"ResourceArn", "WebACLArn"}),
-    "AWS::CertificateManager::Certificate": frozenset({"DomainName", "SubjectAlternativeNames", "ValidationMethod", "DomainValidationOptions", "KeyAlgorithm"}),
-    "AWS::Route53::RecordSet": frozenset({"Name", "HostedZoneId", "HostedZoneName", "SetIdentifier"}),
-}
+import functools
+import gzip
+import json
+from pathlib import Path
+
+SPEC_DB = Path(__file__).resolve().parent.parent / "node_modules" / "aws-cdk" / "db.json.gz"
+
+
+class SpecMissing(Exception):
+    pass
+
+
+@functools.cache
+def _replacing() -> dict[str, dict[str, str]]:
+    if not SPEC_DB.exists():
+        raise SpecMissing(f"{SPEC_DB} is missing: run make setup (the pinned CDK CLI ships CloudFormation's update rules)")
+    schema = json.loads(gzip.decompress(SPEC_DB.read_bytes()))["schema"]
+    return {resource["cloudFormationType"]: {name: prop["causesReplacement"] for name, prop in resource["properties"].items()
+                                             if prop.get("causesReplacement") in ("yes", "maybe")}
+            for resource in schema["resource"]["entities"]}
+
+
+def replacing_properties(type_: str) -> dict[str, str]:
+    """The top-level properties of `type_` whose change replaces the resource ("yes") or may
+    ("maybe"). A custom resource (Custom::X) follows AWS::CloudFormation::CustomResource."""
+    rules = _replacing()
+    if type_.startswith("Custom::"):
+        type_ = "AWS::CloudFormation::CustomResource"
+    return rules.get(type_, {})
+
 
 # Resources that hold data: replacing or removing one loses it (or orphans it, if retained).
 STATEFUL = frozenset({

@@ -73,7 +73,9 @@ class Runner:
 def runner_env() -> dict[str, str]:
     # A clean environment: nothing of the unit tests' AWS settings leaks into the runner.
     # COVERAGE_*: coverage measures the runner too when the tests run under it (.coveragerc).
-    return {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR") or k.startswith("COVERAGE_")}
+    # PYTHONPYCACHEPREFIX: its bytecode goes where make keeps it (build/pycache), not beside the sources.
+    kept = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPYCACHEPREFIX")
+    return {k: v for k, v in os.environ.items() if k in kept or k.startswith("COVERAGE_")}
 
 
 def start_runner(assembly: Path, log_file: Path, *args: str) -> Runner:

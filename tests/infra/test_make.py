@@ -106,3 +106,42 @@ def test_bytecode_from_another_python_or_none_where_required_stops_the_layer(tmp
     allowed = _layer_bytecode(tmp_path, "9.99")
     assert allowed.returncode == 0 and "ships no bytecode" in allowed.stdout
     assert not list((tmp_path / "python").rglob("*.pyc"))
+
+
+@pytest.mark.slow
+def test_make_run_from_a_state_without_the_venv_synthesises_only_once_the_venv_is_ready(tmp_path: Path) -> None:
+    """node_modules present and .venv gone (as after `rm -rf .venv`): under make's --jobs the
+    stage's synth once started before the venv it runs on was installed."""
+    for entry in ROOT.iterdir():
+        if entry.name not in ("cdk.out", "build", ".venv"):
+            (tmp_path / entry.name).symlink_to(entry)
+    (tmp_path / "build").mkdir()
+    for built in (ROOT / "build").glob("*"):
+        if built.name.startswith("layer") or built.name == "pycache":
+            (tmp_path / "build" / built.name).symlink_to(built)
+    result = subprocess.run(["make", "-o", "build/layer.stamp", "cdk.out/.dev.stamp"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=600, env=user_shell_env(CI="true"))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    venv_ready = next(i for i, line in enumerate(lines) if line.startswith("touch .venv/.stamp"))
+    synth = next(i for i, line in enumerate(lines) if "npx cdk synth" in line)
+    assert venv_ready < synth, result.stdout
+
+
+def test_make_synth_and_diff_install_only_what_they_use() -> None:
+    database = subprocess.run(["make", "-pRrq", ":"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                              env=user_shell_env()).stdout
+    rules = dict(re.findall(r"^([^\s#:=][^:=\n]*?):(?!=) ?([^\n]*)$", database, re.M))
+
+    def needs(target: str, seen: set[str] | None = None) -> set[str]:
+        seen = set() if seen is None else seen
+        for prerequisite in rules.get(target, "").split():
+            if prerequisite not in seen:
+                seen.add(prerequisite)
+                needs(prerequisite, seen)
+        return seen
+
+    for target in ("synth", "diff"):
+        assert {".venv/.stamp", "node_modules/.stamp", "build/layer.stamp"} <= needs(target), target
+        assert not {".tools/checkov/.stamp", ".tools/openapi-client/.stamp"} & needs(target), target
+    assert ".venv/.stamp" in rules["cdk.out/.%.stamp"].split()

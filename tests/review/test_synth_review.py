@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -346,3 +347,81 @@ def test_each_changed_stack_also_shows_the_cdk_clis_own_diff(base, tmp_path, cap
     shown = report[report.index("As `cdk diff` shows it"):]
     assert "[~] AWS::Lambda::Function UsersApi/Function" in shown
     assert "[~] MemorySize" in shown and "[-] 1024" in shown and "[+] 2048" in shown
+
+
+# Changes to the dev template, each as (what it is, how the base changes, how the head changes).
+def _first(template: dict, type_: str, **match: object) -> dict:
+    return next(r for r in template["Resources"].values()
+                if r["Type"] == type_ and all(r["Properties"].get(k) == v for k, v in match.items()))
+
+
+def _key_schema(t: dict) -> None:
+    table = _first(t, "AWS::DynamoDB::GlobalTable")
+    table["Properties"]["KeySchema"] = [{"AttributeName": "id", "KeyType": "HASH"}]
+    table["Properties"]["AttributeDefinitions"].append({"AttributeName": "id", "AttributeType": "S"})
+
+
+def _custom(token: str) -> Callable[[dict], None]:
+    def add(t: dict) -> None:
+        t["Resources"]["Probe"] = {"Type": "Custom::Probe", "Properties": {"ServiceToken": token, "Size": 1}}
+    return add
+
+
+def _condition(t: dict) -> None:
+    t.setdefault("Conditions", {})["Never"] = {"Fn::Equals": ["a", "b"]}
+    [queue_id] = [k for k, r in t["Resources"].items() if r["Properties"].get("QueueName") == "outbox-dev-dlq"]
+    t["Resources"][queue_id]["Condition"] = "Never"
+
+
+def _remove_dashboardless_alarm_dlq(t: dict) -> None:
+    [logical_id] = [k for k, r in t["Resources"].items() if r["Type"] == "AWS::SQS::QueuePolicy"][:1]
+    del t["Resources"][logical_id]
+
+
+CORPUS: list[tuple[str, list[Callable[[dict], None]], list[Callable[[dict], None]]]] = [
+    ("key schema, queue, function and API names, a condition, a removal, a custom resource's token", [_custom("arn:aws:lambda:us-east-1:1:function:a")], [
+        _key_schema,
+        lambda t: _first(t, "AWS::SQS::Queue", QueueName="notifications-dev")["Properties"].update(QueueName="welcome-dev"),
+        lambda t: _first(t, "AWS::Lambda::Function", FunctionName="archon-users-api-dev")["Properties"].update(FunctionName="users-dev"),
+        lambda t: _first(t, "AWS::ApiGateway::RestApi")["Properties"].update(Name="users-api-dev"),
+        _condition, _remove_dashboardless_alarm_dlq, _custom("arn:aws:lambda:us-east-1:1:function:b"),
+    ]),
+    ("table name, and a Pipe source given as text", [], [
+        lambda t: _first(t, "AWS::DynamoDB::GlobalTable")["Properties"].update(TableName="people-dev"),
+        lambda t: _first(t, "AWS::Pipes::Pipe")["Properties"].update(
+            Source="arn:aws:dynamodb:us-east-1:1:table/other/stream/2026-01-01T00:00:00.000"),
+    ]),
+]
+CDK_LINE = re.compile(r"^\[([-~+])\] (\S+) \S+ (\S+)(?: (.*))?$")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,base_changes,head_changes", CORPUS, ids=[c[0] for c in CORPUS])
+def test_the_review_never_counts_fewer_replacements_or_removals_than_cdk_diff(base, tmp_path, name, base_changes, head_changes):
+    from synth_review.cdk_diff import cdk_diffs
+
+    def variant(folder: str, changes: list[Callable[[dict], None]]) -> Path:
+        out = tmp_path / folder
+        shutil.copytree(base, out)
+        path = out / "dev-us-east-1.template.json"
+        template = json.loads(path.read_text())
+        for change in changes:
+            change(template)
+        path.write_text(json.dumps(template))
+        return out
+
+    old, new = variant("old", base_changes), variant("new", base_changes + head_changes)
+    shown = cdk_diffs(old, new, [STACK])[STACK]
+    cdk_replaced, cdk_removed = set(), set()
+    for line in shown.splitlines():
+        match = CDK_LINE.match(line)
+        if match and match.group(1) == "~" and (match.group(4) or "") in ("replace", "may be replaced"):
+            cdk_replaced.add(match.group(3))
+        elif match and match.group(1) == "-":
+            cdk_removed.add(match.group(3))
+    assert cdk_replaced, shown  # the corpus holds replacements cdk diff sees
+    ours = review(old, new).changes[STACK]
+    replaced = {c.logical_id for c in ours if c.kind == "replaced"}
+    removed = {c.logical_id for c in ours if c.kind == "removed"}
+    assert cdk_replaced <= replaced, (sorted(cdk_replaced - replaced), shown)
+    assert cdk_removed <= removed | replaced, (sorted(cdk_removed - removed), shown)
