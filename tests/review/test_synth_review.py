@@ -425,3 +425,24 @@ def test_the_review_never_counts_fewer_replacements_or_removals_than_cdk_diff(ba
     removed = {c.logical_id for c in ours if c.kind == "removed"}
     assert cdk_replaced <= replaced, (sorted(cdk_replaced - replaced), shown)
     assert cdk_removed <= removed | replaced, (sorted(cdk_removed - removed), shown)
+
+
+def test_the_exit_codes_the_readme_states_are_what_the_shell_sees(base, tmp_path):
+    """The module exits 3 on a destructive change; through make, as the README says, 2."""
+    from tools.shell_env import user_shell_env
+
+    head = tmp_path / "head"
+    shutil.copytree(base, head)
+    path = head / "dev-us-east-1.template.json"
+    template = json.loads(path.read_text())
+    _key_schema(template)
+    path.write_text(json.dumps(template))
+    flags = f"--base-assembly {base} --head-assembly {head} --fail-on-destructive"
+    direct = subprocess.run([sys.executable, "-m", "synth_review", *flags.split()], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300, env=user_shell_env())
+    through_make = subprocess.run(["make", "-s", "-o", ".venv/.stamp", "-o", "node_modules/.stamp", "-o", ".tools/node/bin/node",
+                                   "-o", "build/layer.stamp", "diff", f"DIFF_FLAGS={flags}"], cwd=ROOT, capture_output=True,
+                                  text=True, timeout=300, env=user_shell_env())
+    readme = (ROOT / "README.md").read_text()
+    assert direct.returncode == 3 and "exits 3 on destructive changes" in readme, direct.stderr[-2000:]
+    assert through_make.returncode == 2 and "make's own exit status, 2" in readme, through_make.stderr[-2000:]
