@@ -214,7 +214,7 @@ snapshot: setup
 
 # Every lock carries each pin's hashes (of every file the index has for it): installs check them
 # (--require-hashes), so a job with deploy credentials runs only what the locks name.
-LOCK := $(UV) pip compile -q --no-header --generate-hashes --python $(PYTHON)
+LOCK := $(UV) pip compile -q --no-header --generate-hashes --python $(BOOTSTRAP_PYTHON)
 lock: $(UV)  ## re-pin every Python dependency after editing a requirements*.in file
 	$(LOCK) -o requirements-dev.txt requirements-dev.in
 	$(LOCK) -c requirements-dev.txt -o requirements.txt requirements.in

@@ -159,8 +159,10 @@ def serve(args: argparse.Namespace) -> None:
     base = base_url(host, port)
     say = lambda line: print(line, file=console, flush=True)  # noqa: E731
     say(f"Archon {args.stage} ({service.wiring.stack_name}) on {base}")
+    say("state lives in this process: users, tokens and emails are gone when it stops (Ctrl-C), and the next run starts empty")
     if service.emulator.endpoint_url:
-        say(f"moto server on {service.emulator.endpoint_url} (aws --endpoint-url {service.emulator.endpoint_url} ...)")
+        say(f"moto server on {service.emulator.endpoint_url}; the AWS CLI sees the same state with "
+            f"{aws_cli_env(service.wiring.region)} aws --endpoint-url {service.emulator.endpoint_url} ...")
     if faults.rates:
         say(f"injecting faults: {', '.join(f'{k}={v}' for k, v in faults.rates.items())}")
     say(f"function logs: {args.log_file}")
@@ -180,6 +182,12 @@ def serve(args: argparse.Namespace) -> None:
         server.server_close()
         service.stop()
         say("stopped")
+
+
+def aws_cli_env(region: str) -> str:
+    """The environment the AWS CLI needs to talk to the emulator: a region and credentials of
+    any value (moto checks no signature), so no AWS account or profile is needed."""
+    return f"AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={region}"
 
 
 def base_url(host: str, port: int) -> str:

@@ -42,6 +42,7 @@ class Runner:
     process: subprocess.Popen[str]
     token: str = field(default="")
     stderr: Path | None = None
+    start_lines: list[str] = field(default_factory=list)  # what it printed up to its ready line
 
     def request(self, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None,
                 auth: bool = True, raw: bytes | None = None) -> Reply:
@@ -86,13 +87,15 @@ def start_runner(assembly: Path, log_file: Path, *args: str) -> Runner:
         cwd=ROOT, env=runner_env(), stdout=subprocess.PIPE, stderr=errors.open("w"), text=True)
     deadline = time.monotonic() + START_TIMEOUT
     assert process.stdout is not None
+    printed: list[str] = []
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line:
             raise AssertionError(f"runner exited early: {process.wait()} {errors.read_text()}")
+        printed.append(line.rstrip("\n"))
         matched = READY.search(line)
         if matched:
-            runner = Runner(url=matched.group(1), process=process, stderr=errors)
+            runner = Runner(url=matched.group(1), process=process, stderr=errors, start_lines=printed)
             runner.token = runner.local("token", "POST")["token"]
             return runner
     process.kill()

@@ -5,13 +5,19 @@ stage must keep is tests/api, which runs against a runner here too."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
 import uuid
+from pathlib import Path
 from typing import Any, Callable
 
 import boto3
 import pytest
 
-from tools.runner_client import Runner
+from tools.runner_client import ROOT, Runner
 
 pytestmark = pytest.mark.slow
 
@@ -301,6 +307,14 @@ def test_server_backend_shares_state_with_other_processes(launch: Callable[..., 
                             aws_access_key_id="testing", aws_secret_access_key="testing")
     item = dynamodb.get_item(TableName="users-dev", Key={"pk": {"S": f"user#{created['user_id']}"}})["Item"]
     assert item["email"]["S"] == "shared@example.com"
+    # The README's AWS CLI line, as written but for the port, answers from the same state.
+    [line] = re.findall(r"`(AWS_ACCESS_KEY_ID=\S+ .*aws --endpoint-url http://127.0.0.1:5000 dynamodb scan [^`]*)`",
+                        (ROOT / "README.md").read_text())
+    cli = subprocess.run(["bash", "-c", line.replace("http://127.0.0.1:5000", endpoint)], capture_output=True, text=True, timeout=60,
+                         env={"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "HOME": tempfile.mkdtemp()})
+    assert cli.returncode == 0 and "shared@example.com" in cli.stdout, cli.stderr
+    assert any(endpoint in start and "AWS_DEFAULT_REGION=us-east-1" in start for start in runner.start_lines), runner.start_lines
+    assert any("gone when it stops" in start for start in runner.start_lines)
     assert runner.wait_for(lambda: runner.local("outbox")["emails"], timeout=30)
     # The console stays a line per API request: not one per call the pollers make to moto's server.
     assert "werkzeug" not in runner.stderr.read_text()
