@@ -15,6 +15,7 @@ docs/reliability.md; tests/e2e/test_fuzz.py runs a short bounded one inside `mak
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import subprocess
 import sys
@@ -100,14 +101,25 @@ def _version() -> str:
     return out.strip().split()[-1] if out.strip() else "?"
 
 
+DEFAULT_EXAMPLES = 3500
+# The request floor scales with the volume asked for: 10,000 at the default, in proportion at any
+# other (a smaller run sends more per example, never fewer); a run under it did not really run.
+DEFAULT_FLOOR = 10_000
+REQUESTS_PER_EXAMPLE = DEFAULT_FLOOR / DEFAULT_EXAMPLES
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--max-examples", type=number_in(1, what="a number of examples"), default=3500, help="examples per operation and phase")
-    parser.add_argument("--min-requests", type=number_in(0, what="a number of requests"), default=10_000, help="fail unless the runner answered this many")
+    parser.add_argument("--max-examples", type=number_in(1, what="a number of examples"), default=DEFAULT_EXAMPLES,
+                        help="examples per operation and phase (make fuzz EXAMPLES=)")
+    parser.add_argument("--min-requests", type=number_in(0, what="a number of requests"),
+                        help=f"fail unless the runner answered this many (default: {DEFAULT_FLOOR:,} at {DEFAULT_EXAMPLES:,} "
+                             "examples, in proportion at any other volume)")
     parser.add_argument("--seed", type=number_in(0, what="a seed"), default=1, help="schemathesis's seed (repeatable runs)")
     parser.add_argument("--assembly", type=Path, default=ROOT / "cdk.out")
     parser.add_argument("--report", type=Path, help="write the results into this Markdown file's fuzz section")
     args = parser.parse_args(argv)
+    floor = args.min_requests if args.min_requests is not None else math.floor(args.max_examples * REQUESTS_PER_EXAMPLE)
     log = ROOT / "build" / "local" / "fuzz-functions.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     runner = start_runner(args.assembly, log)
@@ -122,17 +134,17 @@ def main(argv: list[str] | None = None) -> int:
         problems.append(f"schemathesis found failures (exit {result.exit_code})")
     if result.server_errors:
         problems.append(f"{result.server_errors} answers were 5xx")
-    if result.requests < args.min_requests:
-        problems.append(f"only {result.requests} requests, fewer than {args.min_requests}: raise --max-examples")
-    if args.report:
-        from bench.report import RELIABILITY_HEADER, write_section
-
-        text = report(result, args.max_examples, args.seed)
-        if problems:
-            text += "\n**Problems:** " + "; ".join(problems) + "\n\n```\n" + result.summary[:6000] + "\n```\n"
-        write_section("fuzz", text, doc=args.report, header=RELIABILITY_HEADER)
+    if result.requests < floor:
+        problems.append(f"only {result.requests} requests, fewer than the {floor} that {args.max_examples} examples "
+                        "(make fuzz EXAMPLES=) call for")
     for problem in problems:
         print("PROBLEM:", problem)
+    if args.report and not problems:  # a failed run never replaces the report of the last good one
+        from bench.report import RELIABILITY_HEADER, write_section
+
+        write_section("fuzz", report(result, args.max_examples, args.seed), doc=args.report, header=RELIABILITY_HEADER)
+    elif args.report:
+        print(f"{args.report} left as it was: this run had problems")
     return 1 if problems else 0
 
 
