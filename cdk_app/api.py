@@ -201,6 +201,15 @@ class UsersApi(Construct):
             request_parameters={"method.request.path.user_id": True},
             **secured("read"),
         )
+        # The CORS preflight is a MOCK answer of API Gateway's own: it carries the headers every
+        # other answer carries (CDK's preflight options take none but CORS's).
+        for method in self.api.methods:
+            if method.http_method == "OPTIONS":
+                cfn_method: apigw.CfnMethod = method.node.default_child  # type: ignore[assignment]
+                for header, value in GATEWAY_HEADERS.items():
+                    escaped = f"method\\.response\\.header\\.{header}"
+                    cfn_method.add_property_override(f"Integration.IntegrationResponses.0.ResponseParameters.{escaped}", value)
+                    cfn_method.add_property_override(f"MethodResponses.0.ResponseParameters.{escaped}", True)
         # The integrations' invoke permissions name the API's execution ARN; the account too, so
         # that no other account's API could ever use them (AWS Control Tower's Lambda control).
         account = Stack.of(self).account

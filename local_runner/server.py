@@ -139,12 +139,18 @@ class CaseKeepingHttp(HttpToolsProtocol):
             _reject(self.transport, 408, "request_timeout", f"Send the whole request, body included, within {self.request_timeout:g} seconds.")
 
 
+# What every answer of the runner's own carries, as every answer of the API does.
+LOCAL_HEADERS = [("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")]
+PAGE_FOLDERS = ("docs", "mailbox")
+
+
 def _reject(transport: Any, status: int, code: str, message: str) -> None:
     """An answer written straight to the connection, before any request exists, then closed."""
     if transport.is_closing():
         return
     body = _error_body(code, message)
-    transport.write(b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\nserver: %s\r\n\r\n%s"
+    transport.write(b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\n"
+                    b"content-length: %d\r\nconnection: close\r\nserver: %s\r\n\r\n%s"
                     % (status, HTTPStatus(status).phrase.encode(), len(body), SERVER_NAME, body))
     transport.close()
 
@@ -206,12 +212,15 @@ class LocalApp:
                 # A form or fetch from another site's page (cross-site request forgery): only the
                 # runner's own pages, and clients that send no Origin, may mint tokens or redrive.
                 status, payload = 403, {"message": "/_local/ takes POSTs from the runner's own pages only (Origin must match Host)"}
-            elif method == "GET" and (page := self._page(name, host)) is not None:
-                await _send(send, *page)
+            elif method in ("GET", "HEAD") and name in PAGE_FOLDERS:  # the pages' folders without their slash
+                await _send(send, 308, [("Location", f"{LOCAL_PREFIX}{name}/"), *LOCAL_HEADERS], b"")
+                return
+            elif method in ("GET", "HEAD") and (page := self._page(name, host)) is not None:
+                await _send(send, *page)  # uvicorn sends HEAD's headers only
                 return
             else:
                 status, payload = self._local(method, name, lower, body)
-            await _send(send, status, [("Content-Type", "application/json"), ("Cache-Control", "no-store")], json.dumps(payload).encode())
+            await _send(send, status, [("Content-Type", "application/json"), *LOCAL_HEADERS], json.dumps(payload).encode())
             return
         target = path + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else "")
         # A client that reset its connection has no address left: still answered (to nobody).
@@ -224,11 +233,11 @@ class LocalApp:
     def _page(self, name: str, host: str) -> tuple[int, list[tuple[str, str]], bytes] | None:
         """The explorer's and mailbox's files, and the OpenAPI document they read."""
         if name == "openapi.json":
-            return 200, [("Content-Type", "application/json"), ("Cache-Control", "no-store")], pages.openapi_for(f"http://{host}")
+            return 200, [("Content-Type", "application/json"), *LOCAL_HEADERS], pages.openapi_for(f"http://{host}")
         try:
             found = pages.static(name)
         except pages.PageMissing as missing:
-            return 503, [("Content-Type", "text/plain; charset=utf-8")], str(missing).encode()
+            return 503, [("Content-Type", "text/plain; charset=utf-8"), *LOCAL_HEADERS], str(missing).encode()
         if found is None:
             return None
         content, media_type = found

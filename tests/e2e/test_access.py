@@ -144,6 +144,34 @@ def test_too_many_headers_are_refused(runner: Runner) -> None:
     assert answer.startswith(b"HTTP/1.1 431"), answer[:200]
 
 
+EVERY_ANSWER = (b"cache-control: no-store", b"x-content-type-options: nosniff")
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"OPTIONS /users HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://localhost:3000\r\nAccess-Control-Request-Method: POST\r\nConnection: close\r\n\r\n",
+    b"GET /users HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n",
+    b"GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    b"GET /_local/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    b"GET /_local/docs HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    b"GET /_local/mailbox/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+], ids=["preflight", "431", "404", "local", "redirect", "page"])
+def test_every_answer_carries_no_store_and_nosniff(runner: Runner, request_bytes: bytes) -> None:
+    head = raw_request(runner, request_bytes).split(b"\r\n\r\n", 1)[0].lower()
+    assert all(header in head for header in EVERY_ANSWER), head
+
+
+@pytest.mark.parametrize("page", ["docs", "mailbox"])
+def test_the_pages_answer_without_their_slash_and_to_head(runner: Runner, page: str) -> None:
+    moved = raw_request(runner, f"GET /_local/{page} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+    assert moved.startswith(b"HTTP/1.1 308") and f"location: /_local/{page}/".encode() in moved.lower(), moved[:300]
+    got = raw_request(runner, f"GET /_local/{page}/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+    head = raw_request(runner, f"HEAD /_local/{page}/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+    assert got.startswith(b"HTTP/1.1 200") and head.startswith(b"HTTP/1.1 200"), head[:300]
+    got_head, got_body = got.split(b"\r\n\r\n", 1)
+    assert head.split(b"\r\n\r\n", 1)[1] == b"" and got_body
+    assert f"content-length: {len(got_body)}".encode() in head.lower()
+
+
 def test_deeply_nested_json_is_a_400_in_the_error_body(runner: Runner) -> None:
     deep = b'{"name": ' + b"[" * 50_000 + b"]" * 50_000 + b', "email": "a@example.com"}'
     reply = runner.request("POST", "/users", raw=deep)

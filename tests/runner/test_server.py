@@ -214,6 +214,7 @@ def test_a_request_that_never_ends_is_a_408_and_a_closed_connection(client: str)
             rest = conn.recv(65536)
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b"cache-control: no-store" in head.lower() and b"x-content-type-options: nosniff" in head.lower()
     assert json.loads(body)["error"] == {"code": "request_timeout", "message": "Send the whole request, body included, within 1.5 seconds.",
                                          "details": []}
     assert timeout - 0.1 <= elapsed <= timeout + 15
