@@ -5,9 +5,11 @@ The address is parsed and normalised by email-validator, which follows the stand
     (punycode) spellings, upper case and compatibility characters (fullwidth letters, ideographic
     full stops) all give one ASCII domain;
   - the local part in Unicode NFC (RFC 6532 section 3.1).
-On top, the local part is compared without case, as this service always has: Unicode's canonical
-caseless match (casefold between NFC normalisations), so that case folding cannot produce an
-unnormalised string. Nothing else is folded: plus tags and dots are different mailboxes to SMTP.
+On top, the local part's ASCII letters are compared without case, as mail systems compare them,
+and nothing else is folded: ß and ss, ﬁ and fi, ſ and s, ς and σ stay different mailboxes, and so
+do plus tags and dots. A new address may hold no default-ignorable character in either half (they
+render as nothing, so two such addresses look alike); see rules.check_new_email for what else only
+new addresses must meet.
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
+import regex
 from email_validator import EmailNotValidError, validate_email
+
+# Unicode's Default_Ignorable_Code_Point property (DerivedCoreProperties.txt, as the regex
+# module's tables carry it) and the blank-looking fillers that render as nothing.
+INVISIBLE = regex.compile(r"[\p{Default_Ignorable_Code_Point}\u2800\u115f\u1160\u3164\uffa0]")
 
 
 class InvalidEmail(ValueError):
@@ -39,8 +46,22 @@ def mailbox(address: str) -> Mailbox:
     except EmailNotValidError as exc:
         raise InvalidEmail(f"email is not a valid address: {exc}") from None
     local = parsed.local_part
-    folded = unicodedata.normalize("NFC", unicodedata.normalize("NFC", local).casefold())
-    return Mailbox(key=f"{folded}@{parsed.ascii_domain}", delivery_address=f"{local}@{parsed.ascii_domain}")
+    return Mailbox(key=f"{ascii_lower(unicodedata.normalize('NFC', local))}@{parsed.ascii_domain}",
+                   delivery_address=f"{local}@{parsed.ascii_domain}")
+
+
+def ascii_lower(text: str) -> str:
+    """Only A-Z lower-cased: what mail systems treat as one mailbox, and nothing more."""
+    return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
+
+
+def invisible_character(text: str) -> str | None:
+    """The first character of `text` that renders as nothing, as U+XXXX, or None."""
+    found = INVISIBLE.search(text)
+    return f"U+{ord(found.group()):04X}" if found else None
 
 
 def email_key(address: str) -> str:

@@ -9,7 +9,7 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.json_schema import JsonDict, SkipJsonSchema
 
-from users.rules import EMAIL_MAX, NAME_MAX, check_new_email, clean_name
+from users.rules import EMAIL_MAX, MARKS_PER_BASE_MAX, NAME_MAX, check_new_email, clean_name
 
 PAGE_DEFAULT = 20
 PAGE_MAX = 100
@@ -35,12 +35,14 @@ EMAIL_SCHEMA: JsonDict = {"format": "email", "minLength": 3, "maxLength": EMAIL_
 
 EMAIL_DESCRIPTION = (
     "Email address, stored and returned as sent. Unique across users: one mailbox is one user, "
-    "whatever its spelling. Two addresses are the same when they match after Unicode NFC "
-    "normalisation and case folding of the part before the @, and IDNA 2008 with UTS #46 mapping "
-    "of the domain (so a Unicode domain and its punycode form, upper case and fullwidth or other "
-    "compatibility characters are equal). Plus tags and dots stay significant: a+b@example.com and "
-    "a.b@example.com are other mailboxes than ab@example.com. The part before the @ may be at most "
-    "64 bytes in UTF-8 after NFC normalisation (RFC 5321's limit)."
+    "whatever its spelling. The part before the @ must be ASCII (the mail provider, Amazon SES, "
+    "cannot deliver to internationalised mailboxes) and at most 64 bytes (RFC 5321); it is compared "
+    "with its letters A-Z in either case, and nothing else is folded. The domain may be "
+    "internationalised and is compared after IDNA 2008 with UTS #46 mapping (so a Unicode domain and "
+    "its punycode form, upper case and fullwidth or other compatibility characters are equal). "
+    "Characters that render as nothing (Unicode's default-ignorable code points and blank fillers) "
+    "are refused in either part. Plus tags and dots stay significant: a+b@example.com and "
+    "a.b@example.com are other mailboxes than ab@example.com."
 )
 
 Name = Annotated[str, AfterValidator(clean_name)]
@@ -52,7 +54,7 @@ class NewUser(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=False)
 
-    name: Name = Field(description=f"Display name, 1 to {NAME_MAX} characters after trimming.", examples=["Ada Lovelace"],
+    name: Name = Field(description=f"Display name, 1 to {NAME_MAX} characters after trimming, with a visible letter; no control, format or invisible characters, and at most {MARKS_PER_BASE_MAX} combining marks on one character. Never put in the welcome email.", examples=["Ada Lovelace"],
                        json_schema_extra=NAME_SCHEMA)
     email: NewEmail = Field(description=EMAIL_DESCRIPTION, examples=["ada@example.com"],
                          json_schema_extra=EMAIL_SCHEMA)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from users.identity import Mailbox, mailbox
+from users.identity import Mailbox, invisible_character, mailbox
 
 NAME_MAX = 100
 EMAIL_MAX = 254
@@ -16,6 +16,12 @@ EMAIL_MAX = 254
 # messages keep their key and delivery. (email-validator checks it only in strict mode, and in
 # characters, not octets.)
 LOCAL_PART_MAX_OCTETS = 64
+# SES, the AWS stages' mail provider, offers no SMTPUTF8: mail to a non-ASCII part before the @
+# cannot be delivered, so such an address is refused rather than stored and dead-lettered.
+MAILBOX_ASCII_ONLY = True
+# UTS #39 ("excessive nonspacing marks"): more marks on one base character than any script needs
+# only stacks glyphs over the text around it.
+MARKS_PER_BASE_MAX = 4
 # Cc: C0/C1 controls; Cf: format characters, the bidirectional overrides and isolates among them
 # (they make a name display as something else); Cs: lone surrogates (valid JSON, but not storable
 # UTF-8); Zl/Zp: line breaks.
@@ -36,6 +42,15 @@ def clean_name(value: str) -> str:
         raise ValueError(f"name must be at most {NAME_MAX} characters")
     if any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in name):
         raise ValueError("name must not contain control, format or bidirectional-override characters or line breaks")
+    if (invisible := invisible_character(name)) is not None:
+        raise ValueError(f"name must not contain characters that render as nothing ({invisible})")
+    if not any(unicodedata.category(ch).startswith("L") for ch in name):
+        raise ValueError("name must contain a visible letter")
+    marks = 0
+    for ch in name:
+        marks = marks + 1 if unicodedata.category(ch) in ("Mn", "Me") else 0
+        if marks > MARKS_PER_BASE_MAX:
+            raise ValueError(f"name must not stack more than {MARKS_PER_BASE_MAX} combining marks on one character")
     return name
 
 
@@ -55,7 +70,13 @@ def check_email(value: str) -> str:
 
 def check_new_email(value: str) -> str:
     """check_email, and the rules only new users' addresses must meet."""
-    octets = len(_parsed_email(value).local_part.encode("utf-8"))
+    if (invisible := invisible_character(value)) is not None:
+        raise ValueError(f"email must not contain characters that render as nothing ({invisible}), in either part")
+    local = _parsed_email(value).local_part
+    if MAILBOX_ASCII_ONLY and not local.isascii():
+        raise ValueError("email's part before the @ must be ASCII: this stage's mail provider (Amazon SES) cannot "
+                         "deliver to internationalised mailboxes (no SMTPUTF8); the domain may be internationalised")
+    octets = len(local.encode("utf-8"))
     if octets > LOCAL_PART_MAX_OCTETS:
         raise ValueError(f"email is not a valid address: the part before the @ is {octets} bytes in UTF-8 "
                          f"(after NFC normalisation); mail servers accept at most {LOCAL_PART_MAX_OCTETS}")

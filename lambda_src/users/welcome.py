@@ -85,11 +85,12 @@ class EmailContent:
     text: str
 
 
-def welcome_content(name: str) -> EmailContent:
-    return EmailContent(
-        subject="Welcome to Archon",
-        text=f"Hello {name},\n\nyour Archon account is ready.\n\nThe Archon team\n",
-    )
+# Every word is Archon's: the name a caller gave is left out, so a name can never make the email
+# read as instructions or carry a link to whatever address the caller typed.
+WELCOME = EmailContent(
+    subject="Welcome to Archon",
+    text="Hello,\n\nan Archon account was created for this address and is ready.\n\nThe Archon team\n",
+)
 
 
 # On top of the SDK's own retries: their sum stays well inside the processor's timeout.
@@ -122,8 +123,7 @@ class WelcomeEmails:
         item = self._claim(message.user_id, token)
         if item is None:
             return Outcome.ALREADY_SENT
-        name = item.get("name", {}).get("S", "")
-        content = welcome_content(name)
+        content = WELCOME
         try:
             self._ses.send_email(
                 FromEmailAddress=self._sender,

@@ -66,10 +66,11 @@ def test_duplicate_email_in_any_case_is_409_and_leaves_nothing(runner: Runner) -
 
 
 def one_mailbox(tag: str) -> list[str]:
-    """Spellings of one fresh mailbox: case, NFC and NFD, Unicode and punycode and fullwidth domain."""
-    return [f"jos\u00e9-{tag}@b\u00fccher.example", f"JOSE\u0301-{tag.upper()}@xn--bcher-kva.EXAMPLE",
-            f"jose\u0301-{tag}@bu\u0308cher.example", f"Jos\u00e9-{tag}@\uff42\u00fc\uff43\uff48\uff45\uff52\uff0eexample",
-            f"jos\u00c9-{tag}@B\u00dcCHER\u3002example"]
+    """Spellings of one fresh mailbox: A-Z case before the @; case, NFC and NFD, Unicode, punycode
+    and fullwidth forms of the domain."""
+    return [f"jose-{tag}@b\u00fccher.example", f"JOSE-{tag.upper()}@xn--bcher-kva.EXAMPLE",
+            f"Jose-{tag}@bu\u0308cher.example", f"jose-{tag.upper()}@\uff42\u00fc\uff43\uff48\uff45\uff52\uff0eexample",
+            f"jOSE-{tag}@B\u00dcCHER\u3002example"]
 
 
 def test_every_spelling_of_one_mailbox_is_one_user_with_one_welcome_email(runner: Runner) -> None:
@@ -79,7 +80,7 @@ def test_every_spelling_of_one_mailbox_is_one_user_with_one_welcome_email(runner
     assert created.status == 201 and created.json()["email"] == first
     for spelling in others:
         assert_error(runner.request("POST", "/users", {"name": "Twin", "email": spelling}), 409, "email_taken")
-    delivery = f"jos\u00e9-{tag}@xn--bcher-kva.example"
+    delivery = f"jose-{tag}@xn--bcher-kva.example"
     assert runner.wait_for(lambda: emails_to(runner, delivery), timeout=30)
     assert len(emails_to(runner, delivery)) == 1
 

@@ -33,7 +33,7 @@ def test_sends_one_welcome_email_from_the_sender(aws, context):
     (email,) = aws.sent_emails()
     assert email.source == "welcome@archon.example.com"
     assert email.destinations["ToAddresses"] == ["new.user@example.com"]
-    assert "Welcome" in email.subject and "New User" in email.body
+    assert email.subject == "Welcome to Archon" and "New User" not in email.body and email.body.startswith("Hello,")
     item = user_item(aws, user_id)
     assert "welcome_email_sent_at" in item and "welcome_lease_token" not in item
 

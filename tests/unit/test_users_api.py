@@ -89,17 +89,17 @@ def test_get_unknown_or_malformed_id_is_404(aws, context, user_id):
     assert_error(call(aws, context, api_event("GET", f"/users/{user_id}")), 404, "not_found")
 
 
-# Eight spellings of one mailbox: case, NFC and NFD in the local part and the domain, the
-# domain's punycode form, fullwidth letters and an ideographic full stop.
+# Eight spellings of one mailbox: A-Z case in the part before the @; case, NFC and NFD, the
+# punycode form, fullwidth letters and an ideographic full stop in the domain.
 ONE_MAILBOX = [
-    "jos\u00e9@b\u00fccher.example",
-    "JOSE\u0301@B\u00dcCHER.EXAMPLE",
-    "jose\u0301@bu\u0308cher.example",
-    "Jos\u00e9@xn--bcher-kva.example",
-    "jos\u00c9@XN--BCHER-KVA.example",
-    "jos\u00e9@\uff42\u00fc\uff43\uff48\uff45\uff52\uff0eexample",
-    "jos\u00e9@b\u00fccher\u3002example",
-    "Jos\u00e9@B\u00fcCHER.Example",
+    "jose.silva@b\u00fccher.example",
+    "JOSE.Silva@B\u00dcCHER.EXAMPLE",
+    "jose.silva@bu\u0308cher.example",
+    "Jose.Silva@xn--bcher-kva.example",
+    "jose.SILVA@XN--BCHER-KVA.example",
+    "jose.silva@\uff42\u00fc\uff43\uff48\uff45\uff52\uff0eexample",
+    "jose.silva@b\u00fccher\u3002example",
+    "Jose.Silva@B\u00fcCHER.Example",
 ]
 
 
@@ -117,7 +117,7 @@ def test_the_user_keeps_the_spelling_it_was_created_with(aws, context):
     assert created["email"] == ONE_MAILBOX[1]
     user = next(i for i in aws.items() if i["pk"]["S"].startswith("user#"))
     assert user["email"]["S"] == ONE_MAILBOX[1]
-    assert user["email_key"]["S"] == "jos\u00e9@xn--bcher-kva.example"
+    assert user["email_key"]["S"] == "jose.silva@xn--bcher-kva.example"
 
 
 def test_concurrent_creations_of_one_mailbox_in_mixed_spellings_exactly_one_wins(aws, context, isolated_transactions):
@@ -157,7 +157,7 @@ def test_concurrent_creations_of_one_mailbox_in_mixed_spellings_exactly_one_wins
     users = [i for i in aws.items() if i["pk"]["S"].startswith("user#")]
     assert len(users) == 1
     # And the API agrees with the table afterwards: the mailbox is taken, in any spelling.
-    assert_error(create(aws, context, name="Late", email="JOS\u00c9@xn--bcher-kva.example"), 409, "email_taken")
+    assert_error(create(aws, context, name="Late", email="JOSE.SILVA@xn--bcher-kva.example"), 409, "email_taken")
 
 
 @pytest.mark.parametrize(

@@ -15,15 +15,27 @@ from handlers.json_body import json_fields_once
 from users import cursor
 from users.errors import InvalidCursor
 from users.models import NAME_SCHEMA, NewUser
-from users.rules import clean_name
+from users.identity import INVISIBLE
+from users.rules import MARKS_PER_BASE_MAX, clean_name
 
 FORBIDDEN = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+
+
+def _stacks_marks(text: str) -> bool:
+    run = 0
+    for ch in text:
+        run = run + 1 if unicodedata.category(ch) in ("Mn", "Me") else 0
+        if run > MARKS_PER_BASE_MAX:
+            return True
+    return False
 
 
 @given(st.text(max_size=300))
 def test_name_is_accepted_exactly_when_the_rules_hold(raw):
     trimmed = raw.strip()
-    valid = 1 <= len(trimmed) <= 100 and not any(unicodedata.category(c) in FORBIDDEN for c in trimmed)
+    valid = (1 <= len(trimmed) <= 100 and not any(unicodedata.category(c) in FORBIDDEN for c in trimmed)
+             and not INVISIBLE.search(trimmed) and any(unicodedata.category(c).startswith("L") for c in trimmed)
+             and not _stacks_marks(trimmed))
     try:
         result = clean_name(raw)
     except ValueError:
@@ -51,13 +63,13 @@ def test_generated_valid_emails_keep_their_spelling(email):
     assert user.email == email
 
 
-@pytest.mark.parametrize(("local", "octets"), [("a" * 65, 65), ("\u00e9" * 33, 66), ("e\u0301" * 33, 66)])
+@pytest.mark.parametrize(("local", "octets"), [("a" * 65, 65), ("a.b" * 22, 66)])
 def test_a_new_users_part_before_the_at_over_64_bytes_is_refused_with_its_length(local, octets):
     with pytest.raises(ValidationError, match=f"the part before the @ is {octets} bytes in UTF-8 .*; mail servers accept at most 64"):
         NewUser.model_validate({"name": "Ada", "email": f"{local}@example.com"})
 
 
-@pytest.mark.parametrize("local", ["a" * 64, "\u00e9" * 32, "e\u0301" * 32])
+@pytest.mark.parametrize("local", ["a" * 64, "A.b-C" * 12 + "abcd"])
 def test_a_new_users_part_before_the_at_of_64_bytes_is_accepted_as_sent(local):
     assert NewUser.model_validate({"name": "Ada", "email": f"{local}@example.com"}).email == f"{local}@example.com"
 
