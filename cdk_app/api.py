@@ -102,6 +102,7 @@ ACCESS_LOG_FIELDS = {
     "requestTime": "$context.requestTime",
     "httpMethod": "$context.httpMethod",
     "resourcePath": "$context.resourcePath",
+    "path": "$context.path",  # the request's own path: which user a GET /users/{user_id} read
     "status": "$context.status",
     "error": "$context.error.responseType",
     "responseLength": "$context.responseLength",
@@ -121,7 +122,7 @@ class UsersApi(Construct):
         user_pool: cognito.IUserPool,
     ) -> None:
         super().__init__(scope, id)
-        access_logs = log_group(self, "AccessLogs", stage=stage)
+        access_logs = log_group(self, "AccessLogs", stage=stage, audit=True)
         self.api = apigw.RestApi(
             self,
             "Api",

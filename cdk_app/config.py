@@ -86,6 +86,7 @@ class DomainConfig:
     hosted_zone_name: str
 
 
+AUDIT_RETENTION_DEFAULT_DAYS = 365
 # Without a `waf` key, prod gets a web ACL and the other stages do not.
 DEFAULT_WAF_RATE_LIMIT = 2000
 
@@ -101,6 +102,9 @@ class StageConfig:
     azure_regions: tuple[str, ...]
     retain_data: bool
     log_retention_days: int
+    # The audit trail's logs (the users API's function log and the API's access log): a year or
+    # more, and kept when the stage's stack is deleted.
+    audit_log_retention_days: int
     users_api: FunctionConfig
     notifications: FunctionConfig
     api: ApiConfig
@@ -352,6 +356,7 @@ def _stage(name: str, raw: dict[str, Any]) -> StageConfig:
         azure_regions=tuple(raw["azure_regions"]),
         retain_data=raw["data_protection"] == "retain",
         log_retention_days=raw["log_retention_days"],
+        audit_log_retention_days=raw.get("audit_log_retention_days", AUDIT_RETENTION_DEFAULT_DAYS),
         users_api=FunctionConfig(**fn["users_api"]),
         notifications=FunctionConfig(**fn["notifications"]),
         api=ApiConfig(

@@ -67,6 +67,8 @@ def logs_key(scope: Construct, *, stage: StageConfig) -> kms.Key:
     if isinstance(existing, kms.Key):
         return existing
     key = customer_key(stack, "LogsKey", stage=stage, description=f"archon-{stage.name} log groups")
+    # The audit logs outlive the stack (log_group(audit=True)); so must the key they are readable with.
+    key.apply_removal_policy(RemovalPolicy.RETAIN)
     key.add_to_resource_policy(iam.PolicyStatement(
         principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
         actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
@@ -77,21 +79,23 @@ def logs_key(scope: Construct, *, stage: StageConfig) -> kms.Key:
     return key
 
 
-def log_group(scope: Construct, id: str, *, stage: StageConfig, name: str | None = None) -> logs.LogGroup:
+def log_group(scope: Construct, id: str, *, stage: StageConfig, name: str | None = None, audit: bool = False) -> logs.LogGroup:
     """A log group owned by the stack: encrypted with the stack's key, the stage's retention,
-    removed with a dev stack."""
+    removed with a dev stack. An audit log (who read or listed which users) keeps the stage's
+    audit retention and outlives the stack in every stage."""
+    days = stage.audit_log_retention_days if audit else stage.log_retention_days
     group = logs.LogGroup(
         scope,
         id,
         log_group_name=name,
-        retention=_RETENTION[stage.log_retention_days],
+        retention=_RETENTION[days],
         encryption_key=logs_key(scope, stage=stage),
-        removal_policy=removal_policy(stage),
+        removal_policy=RemovalPolicy.RETAIN if audit else removal_policy(stage),
     )
-    if stage.log_retention_days < CONTROL_TOWER_RETENTION_DAYS:
+    if days < CONTROL_TOWER_RETENTION_DAYS:
         acknowledge(
             group, "cdk-validator-cfnguard::cloudwatch_log_group_retention_period_check",
-            f"The {stage.name} stage's config keeps logs {stage.log_retention_days} days (log_retention_days): "
+            f"The {stage.name} stage's config keeps logs {days} days (log_retention_days): "
             "a test stage's logs are not worth a year's storage; prod keeps 365.",
         )
     return group

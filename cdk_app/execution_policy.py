@@ -86,7 +86,7 @@ def stage_names(stage: StageConfig) -> dict[str, dict[str, list[str]]]:
         "logs": {"LogGroupName": [f"/aws/lambda/archon-*-{s}", f"/aws/lambda/{generated}", generated, f"aws-waf-logs-{generated}"]},
         "pipes": {"Name": [f"archon-outbox-{s}"]},
         "sns": {"TopicName": [generated]},
-        "cloudwatch": {"AlarmName": [generated], "DashboardName": [generated]},
+        "cloudwatch": {"AlarmName": [generated], "DashboardName": [generated], "InsightRuleName": [generated]},
         "wafv2": {"Scope": ["regional"], "Name": [generated]},
         "ses": {"IdentityName": [stage.sender, stage.sender.split("@", 1)[1]]},
         "s3": {"BucketName": [f"cdk-{stage.cdk_qualifier}-assets-{ACCOUNT}-*"]},

@@ -7,6 +7,8 @@ topic on ALARM and on OK, so whoever is paged also hears when it is over.
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, Duration, Stack
@@ -73,6 +75,10 @@ ALARMS: dict[str, Threshold] = {
         "SES reviews an account at a 5% bounce rate; 4% leaves time to act before sending is paused.")),
     "ses-complaint-rate": Threshold(value=0.0008, periods=1, breaching=1, why=(
         "SES reviews an account at a 0.1% complaint rate; 0.08% leaves time to act.")),
+    "duplicate-rejections": Threshold(value=20, periods=1, breaching=1, why=(
+        "One caller refused 20 or more creates as duplicates (409) in 5 minutes: a service retrying "
+        "with new Idempotency-Keys makes a few, someone asking which addresses are registered makes "
+        "many (each also counts against the caller's hourly quota).")),
 }
 
 
@@ -210,11 +216,34 @@ class ServiceMonitoring(Construct):
             }), "Throttled requests on the users table")
         for other, metric in self.replication.items():
             self._alarm("replication-latency", metric, f"Replication latency (ms) from {region} to {other}", subject=other)
+        self._duplicate_rejections(functions["users-api"])
         if region == stage.primary_region:  # SES reputation is per account; watched once
             for slug, metric_name in (("ses-bounce-rate", "Reputation.BounceRate"), ("ses-complaint-rate", "Reputation.ComplaintRate")):
                 self._alarm(slug, cloudwatch.Metric(namespace="AWS/SES", metric_name=metric_name, statistic="Maximum",
                                                     period=Duration.hours(1)), f"SES {metric_name}")
         return dead_letter_queues
+
+    def _duplicate_rejections(self, users_api: ServiceFunction) -> None:
+        """Refused duplicates per caller, from the users API's last line per request (Contributor
+        Insights ranks callers by it), and an alarm on the caller with the most."""
+        rule_name = f"{self._prefix}-duplicate-rejections"
+        rule = cloudwatch.CfnInsightRule(
+            self, "DuplicateRejectionsByCaller", rule_name=rule_name, rule_state="ENABLED",
+            rule_body=json.dumps({
+                "Schema": {"Name": "CloudWatchLogRule", "Version": 1},
+                "LogGroupNames": [f"/aws/lambda/{users_api.function_name}"],
+                "LogFormat": "JSON",
+                "Contribution": {"Keys": ["$.caller"], "Filters": [
+                    {"Match": "$.message", "In": ["request handled"]},
+                    {"Match": "$.http_method", "In": ["POST"]},
+                    {"Match": "$.status", "In": [409]},
+                ]},
+                "AggregateOn": "Count",
+            }))
+        rule.node.add_dependency(users_api.log_group)
+        self._alarm("duplicate-rejections", cloudwatch.MathExpression(
+            expression=f"INSIGHT_RULE_METRIC('{rule_name}', 'MaxContributorValue')", label="duplicates refused, top caller",
+            period=FIVE_MINUTES), "Creates refused as duplicates (409) for the caller with the most")
 
     def _alarm(self, slug: str, metric: cloudwatch.IMetric, what: str, *, subject: str | None = None,
                value: float | None = None) -> cloudwatch.Alarm:

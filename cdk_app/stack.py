@@ -50,6 +50,7 @@ class UsersServiceStack(Stack):
             sizing=stage.users_api,
             layer=layer,
             description="The users API behind API Gateway",
+            audit=True,  # its log is the audit trail: who read, listed or created which users
             environment={
                 "TABLE_NAME": stage.table_name,
                 "WRITE_REGION": stage.write_region,

@@ -38,6 +38,7 @@ IGNORED = {
     "AWS::ApiGateway::Stage": "read for its name only; throttling is not emulated",
     "AWS::CloudWatch::Alarm": "no metrics are collected locally; functions' EMF metrics go to the log file",
     "AWS::CloudWatch::Dashboard": "no metrics are collected locally",
+    "AWS::CloudWatch::InsightRule": "no metrics are collected locally; the function log's lines are in build/local/functions.log",
     "AWS::SNS::Topic": "alarms never fire locally, so their topic has nothing to carry",
     "AWS::SNS::TopicPolicy": "resource policies are not enforced locally",
     "AWS::SNS::Subscription": "alarms never fire locally",

@@ -198,8 +198,8 @@ _NOT_FOUND = _error("not_found (API Gateway): no such route or method; not_found
             413: _error("payload_too_large (function, over 8 KiB; API Gateway, over 10 MB)"),
             415: _error("unsupported_media_type (function): send application/json"),
             422: _error("idempotency_key_reused (function): this Idempotency-Key came with a different body"),
-            429: _error("throttled (API Gateway): over the stage's request rate; rate_limited (function): this caller created "
-                        "its hourly number of users, retry after Retry-After", headers=_retry_after("Seconds until the caller may create again")),
+            429: _error("throttled (API Gateway): over the stage's request rate; rate_limited (function): this caller used "
+                        "its hourly create attempts (refused duplicates count too), retry after Retry-After", headers=_retry_after("Seconds until the caller may create again")),
         },
         headers={"Location": {"description": "The new user's URL (GET it to read the user back), as a path under the API's base URL.",
                               "schema": {"type": "string", "format": "uri-reference"}}},
@@ -241,7 +241,10 @@ def _base_path(event: dict[str, Any]) -> str:
              400: _error("validation_error (API Gateway): a required parameter is missing"),
              404: _NOT_FOUND}))
 def get_user(user_id: Annotated[str, Path(description="The user's id, a UUIDv4 (in either case); anything else is a 404.")]) -> User:
-    return service.get(user_id)
+    user = service.get(user_id)
+    # The audit trail: who read whom (the caller is on every line of the request).
+    logger.info("user read", extra={"audit": "read", "user_id": user.user_id})
+    return user
 
 
 @app.get("/users", summary="List users, oldest first", operation_id="listUsers", tags=["users"],
@@ -255,6 +258,8 @@ def list_users(
     cursor: Annotated[str | SkipJsonSchema[None], Query(max_length=cursor_codec.MAX_LENGTH, description="The next_cursor of the previous page.")] = None,
 ) -> Response[str]:
     page = service.list(limit=limit, cursor_token=cursor)
+    logger.info("users listed", extra={"audit": "list", "limit": limit, "cursor_given": cursor is not None,
+                                       "returned": len(page.users)})
     # next_cursor is left out, not null, on the last page.
     return Response(status_code=HTTPStatus.OK, content_type="application/json", body=page.model_dump_json(exclude_none=True))
 

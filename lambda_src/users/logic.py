@@ -38,13 +38,13 @@ class UsersService:
         self._epoch = epoch
 
     def create(self, new_user: NewUser, *, request_key: str | None = None, caller: str | None = None) -> User:
-        """Creates the user, unless another user has the same mailbox (users.identity) or the
-        caller has used up its creates for this hour. A retry carrying the request_key of a create
-        that committed gets that user back rather than an email conflict."""
-        quota = None
+        """Creates the user, unless the caller has used up its create attempts for this hour
+        (every attempt counts, a refused duplicate too, and is counted first) or another user has
+        the same mailbox (users.identity). A retry carrying the request_key of a create that
+        committed gets that user back rather than an email conflict."""
         if self._limit is not None and caller is not None:
             start = int(self._epoch()) // WINDOW_SECONDS * WINDOW_SECONDS
-            quota = Quota(caller=caller, window_start=start, window_end=start + WINDOW_SECONDS, limit=self._limit)
+            self._repo.count_attempt(Quota(caller=caller, window_start=start, window_end=start + WINDOW_SECONDS, limit=self._limit))
         user = User(user_id=self._new_id(), name=new_user.name, email=new_user.email, created_at=self._clock())
         stored_id = self._repo.insert(
             user_id=user.user_id,
@@ -53,7 +53,6 @@ class UsersService:
             email_key=email_key(user.email),
             created_at=user.created_at,
             request_key=request_key,
-            quota=quota,
         )
         if stored_id != user.user_id:
             return User(**self._repo.get(stored_id))

@@ -4,8 +4,8 @@ One table holds three kinds of item, told apart by the partition key's prefix:
   user#<id>        the user; carries `entity` and `created_key` for the listing index, the email
                    as the caller sent it and its identity key (users.identity)
   email#<key>      the email guard that makes mailboxes unique (written in the same transaction)
-  quota#<caller>#<hour>  how many users a caller created in that clock hour (same transaction;
-                   expires with the TTL attribute)
+  quota#<caller>#<hour>  how many creates a caller attempted in that clock hour, refused
+                   duplicates included (counted before the transaction; expires with the TTL attribute)
   (idempotency records, written by Powertools under their own prefix)
 
 Write model: the table is a global table, and a DynamoDB transaction is atomic only in the region
@@ -71,14 +71,35 @@ class UsersRepository:
         self._table = table_name
         self._region = region
 
+    def count_attempt(self, quota: Quota) -> None:
+        """Counts one create attempt against the caller's quota, before the mailbox is looked at:
+        a refused duplicate (409) costs as much as a create, so "is this address registered?"
+        can be asked no more often than users can be created. Raises CreateLimitReached when the
+        quota is used up."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"quota#{quota.caller}#{quota.window_start}"}},
+                UpdateExpression="ADD creates :one SET #ttl = :expires",
+                ConditionExpression="attribute_not_exists(creates) OR creates < :limit",
+                ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
+                ExpressionAttributeValues={":one": {"N": "1"}, ":limit": {"N": str(quota.limit)},
+                                           ":expires": {"N": str(quota.window_end + 3600)}},
+            )
+        except UNREACHABLE:
+            raise TemporarilyUnavailable(retry_after_seconds=AUTHORITY_RETRY_AFTER_SECONDS) from None
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise CreateLimitReached(retry_after_seconds=max(1, quota.window_end - int(time.time()))) from None
+            raise _translate(exc) from None
+
     def insert(self, *, user_id: str, name: str, email: str, email_key: str, created_at: str,
-               request_key: str | None = None, quota: Quota | None = None) -> str:
+               request_key: str | None = None) -> str:
         """Writes the user and its email guard atomically and returns the user id; raises
         EmailAlreadyRegistered if taken. With a request_key (the caller's Idempotency-Key), a retry
         of a create that already committed returns the committed user's id instead: the first
         attempt's answer may have been lost after the commit (a timeout, a failed idempotency save).
-        With a quota, the same transaction counts the create against it, and CreateLimitReached
-        is raised when it is used up: only creates that commit count."""
+        The caller's quota is counted before, by count_attempt."""
         user_item = {
             "pk": {"S": f"user#{user_id}"},
             "entity": {"S": USER_ENTITY},
@@ -102,16 +123,6 @@ class UsersRepository:
             {"Put": {"TableName": self._table, "Item": user_item, "ConditionExpression": "attribute_not_exists(pk)"}},
             {"Put": {"TableName": self._table, "Item": guard_item, "ConditionExpression": "attribute_not_exists(pk)"}},
         ]
-        if quota is not None:
-            items.append({"Update": {
-                "TableName": self._table,
-                "Key": {"pk": {"S": f"quota#{quota.caller}#{quota.window_start}"}},
-                "UpdateExpression": "ADD creates :one SET #ttl = :expires",
-                "ConditionExpression": "attribute_not_exists(creates) OR creates < :limit",
-                "ExpressionAttributeNames": {"#ttl": TTL_ATTRIBUTE},
-                "ExpressionAttributeValues": {":one": {"N": "1"}, ":limit": {"N": str(quota.limit)},
-                                              ":expires": {"N": str(quota.window_end + 3600)}},
-            }})
         for attempt in range(_CONFLICT_RETRIES):
             try:
                 self._ddb.transact_write_items(TransactItems=items)
@@ -125,8 +136,6 @@ class UsersRepository:
                     if committed:
                         return committed
                     raise EmailAlreadyRegistered() from None
-                if quota is not None and len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
-                    raise CreateLimitReached(retry_after_seconds=max(1, quota.window_end - int(time.time()))) from None
                 if "TransactionConflict" in reasons and attempt + 1 < _CONFLICT_RETRIES:
                     # Another transaction holds one of the items; after it ends the guard decides.
                     time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))

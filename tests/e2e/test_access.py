@@ -237,6 +237,8 @@ def test_a_caller_past_its_hourly_creates_gets_429_with_retry_after_and_no_email
     assert limited.request("POST", "/users", {"name": "L", "email": emails[3]}, headers={"Authorization": f"Bearer {other}"}).status == 429
     assert limited.wait_for(lambda: len([e for e in limited.local("outbox")["emails"] if e["to"][0] in emails]) == 3, timeout=30)
     assert not [e for e in limited.local("outbox")["emails"] if emails[3] in e["to"]]
+    # Past the limit, a registered address is 429 as an unknown one is: probing costs as creating does.
+    assert_error(limited.request("POST", "/users", {"name": "L", "email": emails[0]}), 429, "rate_limited")
 
 
 @pytest.mark.parametrize("name", ["Ada\u202eecalevoL", "\u2066Ada\u2069", "Ada\u200bLovelace", "Ada\u0007"])

@@ -57,7 +57,7 @@ def test_control_tower_acknowledgement_counts_per_stage(synth):
     """The controls that do not fit, per stage; the rest are met (tests below)."""
     per_stack = _per_stack(synth, {"cdk-validator-cfnguard"})
     base = 2 + 3 + 1  # functions outside a VPC; the API's invoke permissions (no account id in config); the outbox DLQ
-    logs = 4  # log groups: API access, two functions, the Pipe
+    logs = 2  # log groups kept the stage's retention: the processor's and the Pipe's (the audit logs keep a year)
     assert sorted(per_stack["dev-us-east-1"]) == sorted(
         ["lambda_inside_vpc_check"] * 2 + ["lambda_function_public_access_prohibited_check"] * 3 + ["sqs_dlq_check"]
         + ["cloudwatch_log_group_retention_period_check"] * logs)  # dev keeps logs 14 days

@@ -34,7 +34,8 @@ def expected_alarms(stage: str, region: str, primary: str, regions: list[str], *
     if not enabled:  # monitoring.alarms: false (dev)
         return set()
     p = f"archon-{stage}-{region}"
-    names = {f"{p}-api-5xx-rate", f"{p}-api-latency-p99", f"{p}-queue-age", f"{p}-pipe-failures", f"{p}-table-throttles"}
+    names = {f"{p}-api-5xx-rate", f"{p}-api-latency-p99", f"{p}-queue-age", f"{p}-pipe-failures", f"{p}-table-throttles",
+             f"{p}-duplicate-rejections"}
     for fn in ("users-api", "notifications"):
         names |= {f"{p}-function-errors-{fn}", f"{p}-function-throttles-{fn}", f"{p}-function-duration-{fn}"}
     names |= {f"{p}-dlq-depth-notifications-dlq", f"{p}-dlq-depth-outbox-dlq"}
@@ -329,3 +330,36 @@ def test_runbook_gives_a_dlq_redrive_command(synth):
     queue = re.search(r'DLQ_ARN=".*:(\S+?)"', block).group(1).replace("${STAGE}", "prod")
     dlq = only(synth.template("prod"), "AWS::SQS::Queue", QueueName=queue)
     assert dlq["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+@pytest.mark.parametrize("stack", ["staging-us-east-1", "prod-eu-west-1"])
+def test_duplicate_rejections_are_ranked_per_caller_from_the_users_api_log(synth, stack):
+    """Contributor Insights counts 409s per caller in the users API's log; the alarm reads the top
+    caller's count, so one prober pages however many well-behaved callers there are."""
+    template = synth.templates[stack]
+    [rule] = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::InsightRule"]
+    body = json.loads(rule["RuleBody"]) if isinstance(rule["RuleBody"], str) else rule["RuleBody"]
+    stage = stack.split("-")[0]
+    assert body["LogGroupNames"] == [f"/aws/lambda/archon-users-api-{stage}"]
+    assert body["Contribution"]["Keys"] == ["$.caller"]
+    assert {"Match": "$.status", "In": [409]} in body["Contribution"]["Filters"]
+    [alarm] = [r["Properties"] for r in template["Resources"].values()
+               if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["AlarmName"].endswith("-duplicate-rejections")]
+    [expression] = [m["Expression"] for m in alarm["Metrics"] if "Expression" in m]
+    assert expression == f"INSIGHT_RULE_METRIC('{rule['RuleName']}', 'MaxContributorValue')"
+    assert "#duplicate-rejections" in alarm["AlarmDescription"]
+
+
+@pytest.mark.parametrize("stack", ALL_STACKS)
+def test_the_audit_logs_are_kept_a_year_and_outlive_the_stack(synth, stack):
+    template = synth.templates[stack]
+    stage = synth.stages[stack.split("-")[0]]
+    groups = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::Logs::LogGroup"}
+    audit = [r for r in groups.values() if r["Properties"].get("LogGroupName") == f"/aws/lambda/archon-users-api-{stage.name}"]
+    audit += [r for k, r in groups.items() if k.startswith("ApiAccessLogs")]
+    assert len(audit) == 2, list(groups)
+    for group in audit:
+        assert group["Properties"]["RetentionInDays"] == stage.audit_log_retention_days >= 365
+        assert group["DeletionPolicy"] == "Retain" and group["UpdateReplacePolicy"] == "Retain"
+    [key] = [r for k, r in template["Resources"].items() if r["Type"] == "AWS::KMS::Key" and k.startswith("LogsKey")]
+    assert key["DeletionPolicy"] == "Retain"  # the retained logs stay readable

@@ -51,7 +51,8 @@ def test_prod_keeps_its_data_and_dev_tears_down(synth):
         template = synth.template(stage)
         for type_ in ("AWS::DynamoDB::GlobalTable", "AWS::Cognito::UserPool", "AWS::Logs::LogGroup"):
             for logical_id, res in resources(template, type_).items():
-                assert res.get("DeletionPolicy") == policy, f"{stage} {logical_id}"
+                audit = logical_id.startswith(("UsersApiLogs", "ApiAccessLogs"))  # kept in every stage
+                assert res.get("DeletionPolicy") == ("Retain" if audit else policy), f"{stage} {logical_id}"
         pool = only(template, "AWS::Cognito::UserPool")
         assert pool["Properties"].get("DeletionProtection") == ("ACTIVE" if stage == "prod" else "INACTIVE")
 
@@ -138,7 +139,8 @@ def test_functions_runtime_architecture_tracing_logs(synth, stage):
         log_group_ref = fn["LoggingConfig"]["LogGroup"]["Ref"]
         group = template["Resources"][log_group_ref]
         assert group["Properties"]["LogGroupName"] == f"/aws/lambda/{name}"
-        assert group["Properties"]["RetentionInDays"] == cfg.log_retention_days
+        audit = name.startswith("archon-users-api-")  # the audit trail's log: a year or more, whatever the stage
+        assert group["Properties"]["RetentionInDays"] == (cfg.audit_log_retention_days if audit else cfg.log_retention_days)
     roles = {only(template, "AWS::Lambda::Function", FunctionName=n)["Properties"]["Role"]["Fn::GetAtt"][0] for n in expected}
     assert len(roles) == 2, "each function has a role of its own"
 

@@ -495,6 +495,23 @@ def test_every_request_logs_its_caller_and_outcome_and_no_names_or_emails(aws, c
     assert "Secret Name" not in text and "secret.person" not in text and "not-an-email" not in text
 
 
+def test_every_read_and_list_leaves_an_audit_line_of_who_read_whom(aws, context, caplog):
+    """The audit trail answers "who read which user, when": a read logs the caller and the user id,
+    a list the caller, limit, whether a cursor was given and how many users came back."""
+    first = create(aws, context, email="audited.one@example.com").body
+    create(aws, context, email="audited.two@example.com")
+    page = call(aws, context, api_event("GET", "/users", query={"limit": "1"}, sub="auditor")).body
+    with caplog.at_level("INFO"):
+        call(aws, context, api_event("GET", f"/users/{first['user_id'].upper()}", sub="auditor"))
+        call(aws, context, api_event("GET", "/users", query={"limit": "1", "cursor": page["next_cursor"]}, sub="auditor"))
+    formatter = aws.users_api.logger.registered_formatter
+    logs = [json.loads(formatter.format(r)) for r in caplog.records if r.name == aws.users_api.logger.name]
+    read, listed = [entry for entry in logs if "audit" in entry][-2:]
+    assert (read["audit"], read["caller"], read["user_id"]) == ("read", "auditor", first["user_id"])
+    assert (listed["audit"], listed["caller"], listed["limit"], listed["cursor_given"], listed["returned"]) == ("list", "auditor", 1, True, 1)
+    assert "audited.one" not in json.dumps(logs) and "audited.two" not in json.dumps(logs)
+
+
 def test_one_callers_requests_do_not_leak_their_caller_into_the_next(aws, context, caplog):
     call(aws, context, api_event("GET", "/users", sub="first-caller"))
     with caplog.at_level("INFO"):
@@ -505,16 +522,29 @@ def test_one_callers_requests_do_not_leak_their_caller_into_the_next(aws, contex
 
 
 def test_a_caller_past_its_hourly_creates_gets_429_with_retry_after_and_writes_nothing(aws, context):
-    with mock.patch.object(aws.users_api.service, "_limit", 2):
+    with mock.patch.object(aws.users_api.service, "_limit", 3):
         assert create(aws, context, email="one@example.com", sub="noisy").status == 201
-        assert_error(create(aws, context, email="one@example.com", sub="noisy"), 409, "email_taken")  # a failed create does not count
+        assert_error(create(aws, context, email="one@example.com", sub="noisy"), 409, "email_taken")  # a probe counts too
         assert create(aws, context, email="two@example.com", sub="noisy").status == 201
-        before = aws.items()
+        users_before = [i for i in aws.items() if not i["pk"]["S"].startswith("quota#")]
         limited = create(aws, context, email="three@example.com", sub="noisy")
         assert_error(limited, 429, "rate_limited")
         assert 1 <= int(limited.headers["retry-after"]) <= 3600
-        assert aws.items() == before
+        assert [i for i in aws.items() if not i["pk"]["S"].startswith("quota#")] == users_before
         assert create(aws, context, email="three@example.com", sub="quiet").status == 201  # the limit is per caller
+
+
+def test_past_the_limit_a_registered_address_is_429_not_409_so_probing_costs_what_creating_does(aws, context):
+    """The quota is checked before the mailbox: once it is used up, "is this address registered?"
+    gets the same 429 as a new address."""
+    with mock.patch.object(aws.users_api.service, "_limit", 2):
+        assert create(aws, context, email="known@example.com", sub="victim").status == 201
+        assert_error(create(aws, context, email="known@example.com", sub="prober"), 409, "email_taken")
+        assert_error(create(aws, context, email="known@example.com", sub="prober"), 409, "email_taken")
+        registered = create(aws, context, email="known@example.com", sub="prober")
+        unknown = create(aws, context, email="unknown@example.com", sub="prober")
+        assert_error(registered, 429, "rate_limited")
+        assert_error(unknown, 429, "rate_limited")
 
 
 def test_the_create_limit_window_is_the_clock_hour(aws):
