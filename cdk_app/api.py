@@ -50,10 +50,14 @@ _ERROR_TEMPLATE = (
     '{"error": {"code": "%s", "message": %s, "details": %s}, '
     '"request_id": "$context.requestId"}'
 )
-# A request model's failure names the fields at fault in API Gateway's validation text.
+# A gateway response template is not VTL: API Gateway only substitutes variables, unescaped. Its
+# validation text ($context.error.validationErrorString) quotes the values it refuses, so embedded
+# in a JSON string it would make the body invalid JSON that echoes the caller's input: the details
+# say what to send instead, in Archon's words. ($context.error.messageString is the one variable
+# API Gateway documents as a quoted JSON string.)
 GATEWAY_DETAILS: dict[str, str] = {
-    "BAD_REQUEST_BODY": '[{"issue": "$context.error.validationErrorString"}]',
-    "BAD_REQUEST_PARAMETERS": '[{"issue": "$context.error.validationErrorString"}]',
+    "BAD_REQUEST_BODY": '[{"issue": "send a JSON object with name and email, both strings, as docs/openapi.json describes"}]',
+    "BAD_REQUEST_PARAMETERS": '[{"issue": "a required request parameter is missing or empty"}]',
 }
 
 

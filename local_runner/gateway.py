@@ -299,7 +299,8 @@ class RestApi:
         status = failure.status or spec.status or DEFAULT_STATUS.get(failure.response_type, 500)
         if spec.template:
             body = (spec.template.replace("$context.error.messageString", json.dumps(failure.message))
-                    .replace("$context.error.validationErrorString", json.dumps(failure.validation)[1:-1])
+                    # As API Gateway substitutes it: as it is, unescaped (the templates embed none).
+                    .replace("$context.error.validationErrorString", failure.validation)
                     .replace("$context.error.message", failure.message).replace("$context.requestId", request_id))
         else:
             body = json.dumps({"message": failure.message})

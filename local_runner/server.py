@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
+import re
 import socket
 import sys
 import time
@@ -178,7 +179,7 @@ class LocalApp:
         assert self.service is not None  # set before serving starts
         coding = lower.get(b"transfer-encoding")
         if coding is not None and coding.strip().lower() != b"chunked":  # any other coding would reach the function undecoded
-            await _send(send, 501, [("Content-Type", "application/json")],
+            await _send(send, 501, [("Content-Type", "application/json"), *LOCAL_HEADERS],
                         _error_body("not_implemented", "Send the body as it is, with a Content-Length or chunked; "
                                     "other transfer codings are not accepted."), close=True)
             return
@@ -204,7 +205,13 @@ class LocalApp:
             host = lower.get(b"host", b"").decode("latin-1")
             origin = lower.get(b"origin", b"").decode("latin-1")
             name = path[len(LOCAL_PREFIX):]
-            if not is_loopback_host(host):
+            hosts = [v for k, v in scope["headers"] if k.lower() == b"host"]
+            peer = (scope.get("client") or ("", 0))[0]
+            if not is_loopback_address(peer):
+                # Bound beyond loopback (ALLOW_NON_LOOPBACK): another machine may call the API,
+                # never the runner's own endpoints, whatever Host it sends.
+                status, payload = 403, {"message": "/_local/ answers this machine only (the connection came from elsewhere)"}
+            elif len(hosts) != 1 or not is_loopback_host(host):
                 # A page elsewhere that got a name to resolve to 127.0.0.1 (DNS rebinding) sends
                 # its own name as Host: the runner's tokens and emails are not for it.
                 status, payload = 403, {"message": "/_local/ answers requests addressed to a loopback host only (127.0.0.1, localhost, [::1])"}
@@ -299,17 +306,22 @@ class LocalApp:
             return (401 if refused.error == "invalid_client" else 400), {"error": refused.error, "error_description": refused.description}
 
 
+_HOST = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9.-]+))(?::[0-9]{1,5})?")
+
+
 def is_loopback_host(host: str) -> bool:
-    """Whether a Host header names this machine's loopback: 127.0.0.0/8, ::1 or localhost."""
-    name = host.strip().lower()
-    if name.startswith("["):  # [::1]:3000
-        name = name[1:].partition("]")[0]
-    elif name.count(":") == 1:  # 127.0.0.1:3000, localhost:3000
-        name = name.partition(":")[0]
-    if name == "localhost":
-        return True
+    """Whether a Host header is exactly one name of this machine's loopback, with an optional
+    port: 127.0.0.0/8, [::1] or localhost (a list, a path or anything after them is not)."""
+    matched = _HOST.fullmatch(host)
+    if matched is None:
+        return False
+    name = (matched.group("v6") or matched.group("name")).lower()
+    return name == "localhost" or is_loopback_address(name)
+
+
+def is_loopback_address(address: str) -> bool:
     try:
-        return ipaddress.ip_address(name).is_loopback
+        return ipaddress.ip_address(address).is_loopback
     except ValueError:
         return False
 

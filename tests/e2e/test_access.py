@@ -179,29 +179,19 @@ def test_deeply_nested_json_is_a_400_in_the_error_body(runner: Runner) -> None:
     assert set(reply.json()) == {"error", "request_id"}
 
 
-@pytest.mark.parametrize(("raw", "issue"), [
-    (b'{"name": "Ada", ', "[body: not JSON: Expecting property name enclosed in double quotes at line 1, column 17]"),
-    (b'{"name": "Ada"}\n{', "[body: not JSON: Extra data at line 2, column 1]"),
-    (b'{"name": "\xff"}', "[body: not UTF-8 (byte 11)]"),
-])
-def test_a_body_that_is_not_json_is_told_where_it_breaks(runner: Runner, raw: bytes, issue: str) -> None:
+BODY_ISSUE = "send a JSON object with name and email, both strings, as docs/openapi.json describes"
+
+
+@pytest.mark.parametrize("raw", [b'{"name": "Ada", ', b'{"name": "Ada"}\n{', b'{"name": "\xff"}', b"null", b'{"name": true, "email": "a@example.com"}',
+                                 b'{"name": "\\"}], \"x\": [{\"", "email": 1}', json.dumps({"name": "\u00e9" * 101, "email": "a@example.com"}).encode()])
+def test_a_body_the_model_refuses_gets_valid_json_that_echoes_nothing(runner: Runner, raw: bytes) -> None:
+    """API Gateway's validation text quotes what it refuses and a gateway response cannot escape
+    it, so the template embeds none of it: the body is the error contract, and the same on AWS."""
     reply = runner.request("POST", "/users", raw=raw)
     assert reply.status == 400, reply.body
-    assert reply.json()["error"]["details"] == [{"issue": issue}]
-
-
-@pytest.mark.parametrize(("body", "issue"), [
-    (None, "[body: null is not of type 'object']"),
-    ({"name": True, "email": "a@example.com"}, "[/name: true is not of type 'string']"),
-    ({"name": "", "email": "a@example.com"}, '[/name: "" should be non-empty]'),
-    ({"name": "é" * 101, "email": "a@example.com"}, '[/name: "' + "é" * 38 + '… is too long]'),
-])
-def test_a_body_the_model_refuses_is_told_in_json_and_not_echoed_whole(runner: Runner, body: Any, issue: str) -> None:
-    """The client sent JSON: the value the model refused is spelled as JSON (null, not Python's
-    None), and a long one is cut short instead of coming back whole."""
-    reply = runner.request("POST", "/users", raw=json.dumps(body, ensure_ascii=False).encode())
-    assert reply.status == 400, reply.body
-    assert reply.json()["error"]["details"] == [{"issue": issue}]
+    error = reply.json()["error"]
+    assert error["code"] == "validation_error" and error["details"] == [{"issue": BODY_ISSUE}]
+    assert b"Ada" not in reply.body and "\u00e9".encode() not in reply.body
 
 
 def test_binding_beyond_loopback_needs_the_flag_and_warns(synth, tmp_path) -> None:

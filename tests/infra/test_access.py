@@ -106,3 +106,22 @@ def test_the_create_limit_per_caller_comes_from_config(synth, stage):
     function = only(synth.template(stage), "AWS::Lambda::Function", FunctionName=f"archon-users-api-{stage}")
     env = function["Properties"]["Environment"]["Variables"]
     assert env["CREATES_PER_CALLER_PER_HOUR"] == str(synth.stages[stage].api.creates_per_caller_per_hour)
+
+
+# As API Gateway fills a gateway response template: variables replaced as they are, no VTL. What a
+# caller can put into each (AWS generates the request id and response type; messageString is the
+# one AWS documents as a quoted JSON string); any other variable gets the worst a caller could send.
+HOSTILE = 'x", "injected": true, "y": "\\\\ \n </script>'
+SUBSTITUTED = {"$context.requestId": "8d3c0e2a-0d4e-4a5b-9c1f-3b2a1c0d9e8f", "$context.error.responseType": "BAD_REQUEST_BODY",
+               "$context.error.messageString": json.dumps(HOSTILE)}
+
+
+@pytest.mark.parametrize("stage", ["dev", "staging", "prod"])
+def test_every_gateway_response_stays_valid_json_whatever_the_request_held(synth, stage):
+    import re
+
+    for logical_id, response in resources(synth.template(stage), "AWS::ApiGateway::GatewayResponse").items():
+        for template in response["Properties"].get("ResponseTemplates", {}).values():
+            body = re.sub(r"\$context\.[A-Za-z.]+", lambda m: SUBSTITUTED.get(m.group(0), HOSTILE), template)
+            parsed = json.loads(body)  # raises for a template that embeds a caller's text unescaped
+            assert set(parsed) == {"error", "request_id"} and "injected" not in parsed["error"], logical_id

@@ -244,3 +244,45 @@ def test_the_readme_gives_make_runs_limits() -> None:
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert (f"a request line and headers over {MAX_HEADER_BYTES // 1024} KiB or over {MAX_HEADERS} headers (431), "
             f"requests not received whole within {REQUEST_TIMEOUT_SECONDS:g} s (408), and bodies over {MAX_PAYLOAD_BYTES // 1024**2} MB (413)") in readme
+
+
+def _local_answer(client: tuple[str, int], headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
+    """What the runner's app answers a GET /_local/clients from `client` with `headers` (the ASGI
+    app itself: no packet leaves this machine for the other address)."""
+    import asyncio
+
+    from local_runner.server import LocalApp
+
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/_local/clients", "raw_path": b"/_local/clients", "query_string": b"",
+             "headers": headers, "client": client}
+    asyncio.run(LocalApp(service=object())(scope, receive, send))  # type: ignore[arg-type]
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+@pytest.mark.parametrize(("client", "hosts"), [
+    (("192.0.2.10", 40000), [b"127.0.0.1"]),  # another machine that says it is loopback (ALLOW_NON_LOOPBACK)
+    (("127.0.0.1", 40000), [b"127.0.0.1:3000, evil.example"]),
+    (("127.0.0.1", 40000), [b"127.0.0.1", b"evil.example"]),  # two Host headers
+    (("127.0.0.1", 40000), [b"127.0.0.1/x"]),
+    (("127.0.0.1", 40000), []),
+])
+def test_local_endpoints_answer_a_loopback_peer_naming_one_loopback_host_only(client, hosts) -> None:
+    status, body = _local_answer(client, [(b"host", h) for h in hosts])
+    assert status == 403, body
+    assert b"client_secret" not in body
+
+
+def test_the_host_check_takes_every_loopback_spelling() -> None:
+    from local_runner.server import is_loopback_host
+
+    assert all(is_loopback_host(h) for h in ("127.0.0.1", "127.0.0.1:3000", "localhost", "LOCALHOST:80", "[::1]", "[::1]:3000", "127.8.9.10"))
+    assert not any(is_loopback_host(h) for h in ("127.0.0.1:3000, evil.example", "evil.example", "127.0.0.1.nip.io", "0.0.0.0",
+                                                 "127.0.0.1:", "[::1", "localhost.evil.example", ""))
