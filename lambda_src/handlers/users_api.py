@@ -6,6 +6,8 @@ Routes and their models are declared once here; Powertools turns them into the O
 
 from __future__ import annotations
 
+import base64
+
 import os
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -113,6 +115,16 @@ def refuse_body(event: dict[str, Any]) -> dict[str, Any] | None:
     media, _, parameters = (headers.get(name) or "").partition(";") if name else ("", "", "")
     if media.strip().lower() != "application/json":
         return _proxy_error(event, HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Send the body as application/json.")
+    charsets = [value.strip().strip('"').lower() for key, _, value in (p.partition("=") for p in parameters.split(";"))
+                if key.strip().lower() == "charset"]
+    if any(charset not in ("utf-8", "utf8") for charset in charsets):
+        return _proxy_error(event, HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                            "Send the body as application/json in UTF-8 (charset=utf-8, or no charset).")
+    if event.get("isBase64Encoded"):  # API Gateway base64-encodes a body that is not UTF-8 text
+        try:
+            base64.b64decode(event.get("body") or "").decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return _proxy_error(event, HTTPStatus.BAD_REQUEST, "invalid_json", "The body is not UTF-8 text; send JSON in UTF-8.")
     if len((event.get("body") or "").encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
         return _proxy_error(event, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large", f"The body must be at most {MAX_BODY_BYTES} bytes.")
     normalised = "application/json" + (f";{parameters}" if parameters else "")

@@ -237,3 +237,21 @@ def test_names_with_control_format_or_bidi_override_characters_are_400(runner: R
     assert_error(reply, 400, "validation_error")
     (detail,) = reply.json()["error"]["details"]  # from the gateway's request model or the function
     assert detail.get("field") == "name" or "/name" in detail["issue"]
+
+
+@pytest.mark.parametrize(("content_type", "raw"), [
+    ("application/json; charset=utf-16", json.dumps({"name": "Ada", "email": "a@example.com"}).encode("utf-16")),
+    ("application/json; charset=latin-1", b'{"name": "Ad\xe9", "email": "a@example.com"}'),
+    ('application/json; charset="UTF-16LE"', json.dumps({"name": "Ada"}).encode("utf-16-le")),
+    ("application/json; charset=utf-16", json.dumps({"name": "Ada", "email": "a@example.com"}).encode("utf-8")),
+    ("application/json", json.dumps({"name": "Ada", "email": "a@example.com"}).encode("utf-16")),
+])
+def test_a_body_in_another_charset_is_refused_never_a_500(runner: Runner, content_type: str, raw: bytes) -> None:
+    """Refused by the gateway's model (400) where it reads the body, else by the function: 415 for
+    a charset other than UTF-8, 400 for bytes that are not UTF-8. Never a 500."""
+    reply = runner.request("POST", "/users", raw=raw, headers={"Content-Type": content_type})
+    assert reply.status in (400, 415), reply.body
+    error = reply.json()["error"]
+    assert (reply.status, error["code"]) in ((400, "validation_error"), (400, "invalid_json"), (415, "unsupported_media_type")), error
+    if reply.status == 415:
+        assert "UTF-8" in error["message"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import uuid
@@ -584,3 +585,23 @@ def test_every_item_the_api_writes_has_a_key_prefix_its_role_may_write(aws, cont
     keys = [i["pk"]["S"] for i in aws.items()]
     assert {k.split("#")[0] + "#" if not k.startswith(function_name) else function_name + "." for k in keys} == set(prefixes)
     assert all(k.startswith(prefixes) for k in keys)
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-16", "application/json;charset=ISO-8859-1", 'application/json; charset="latin1"'])
+def test_a_charset_other_than_utf8_is_415_before_the_body_is_read(aws, context, content_type):
+    body = json.dumps({"name": "Ada", "email": "a@example.com"})
+    reply = call(aws, context, api_event("POST", "/users", body=body, headers={"Content-Type": content_type}))
+    assert_error(reply, 415, "unsupported_media_type")
+    assert "UTF-8" in reply.body["error"]["message"]
+
+
+def test_a_body_that_is_not_utf8_text_is_400_not_500(aws, context):
+    event = api_event("POST", "/users", body=base64.b64encode('{"name": "Ada"}'.encode("utf-16")).decode())
+    event["isBase64Encoded"] = True
+    assert_error(call(aws, context, event), 400, "invalid_json")
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "application/json; charset=UTF8", "application/json"])
+def test_utf8_or_no_charset_is_taken(aws, context, content_type):
+    body = json.dumps({"name": "Ada", "email": f"ada-{uuid.uuid4().hex[:6]}@example.com"})
+    assert call(aws, context, api_event("POST", "/users", body=body, headers={"Content-Type": content_type})).status == 201
