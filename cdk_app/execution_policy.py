@@ -259,6 +259,8 @@ def boundary_statements(stage: StageConfig) -> list[dict[str, Any]]:
         {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKey*",
                                        "kms:ReEncrypt*", "kms:DescribeKey"],
          "Resource": f"arn:{PARTITION}:kms:*:{ACCOUNT}:key/*", "Condition": tagged},
+        {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+         "Resource": f"arn:{PARTITION}:secretsmanager:*:{ACCOUNT}:secret:{secret_prefix(stage)}cursor-key-*"},
         {"Effect": "Allow", "Action": ["cognito-idp:DescribeUserPoolClient"],
          "Resource": f"arn:{PARTITION}:cognito-idp:*:{ACCOUNT}:userpool/*", "Condition": tagged},
     ]

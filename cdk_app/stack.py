@@ -10,6 +10,7 @@ from constructs import Construct
 
 from cdk_app.api import UsersApi
 from cdk_app.config import StageConfig
+from cdk_app.cursor_key import CursorKey, cursor_key_name
 from cdk_app.data import UsersTable
 from cdk_app.defaults import SERVICE
 from cdk_app.domain import CustomDomain
@@ -56,8 +57,10 @@ class UsersServiceStack(Stack):
                 "WRITE_REGION": stage.write_region,
                 "CORS_ORIGINS": ",".join(stage.api.cors_origins),
                 "CREATES_PER_CALLER_PER_HOUR": str(stage.api.creates_per_caller_per_hour),
+                "CURSOR_KEY_SECRET": cursor_key_name(stage),
             },
         )
+        self.cursor_key = CursorKey(self, "CursorKey", stage=stage, reader=self.users_api.role)
         # Exactly the item operations the users API makes. Creates (a transaction of puts) and
         # Powertools idempotency records (get/put/update/delete) go to the write region's
         # replica; reads (get, and listing via the index) to this region's. It writes only its

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import socket
 import time
 import uuid
@@ -191,6 +192,10 @@ def provision(emulator: Emulator, wiring: Wiring) -> LocalResources:
     ses = emulator.client("ses")
     for identity in wiring.email_identities:
         ses.verify_email_identity(EmailAddress=identity)
+    secretsmanager = emulator.client("secretsmanager")
+    for name, (template, key, length) in wiring.generated_secrets.items():
+        # As Secrets Manager generates it: the template with one random value, new for each run.
+        secretsmanager.create_secret(Name=name, SecretString=json.dumps({**template, key: secrets.token_urlsafe(length)[:length]}))
     return resources
 
 

@@ -52,7 +52,6 @@ IGNORED = {
     "AWS::ApiGateway::BasePathMapping": "the runner serves plain HTTP on loopback, not the stage's domain",
     "AWS::Route53::RecordSet": "the runner serves plain HTTP on loopback, not the stage's domain",
     "AWS::Route53::HealthCheck": "the runner serves plain HTTP on loopback, not the stage's domain",
-    "AWS::SecretsManager::Secret": "the e2e client's secret is for the deploy workflow; GET /_local/clients lists the local ones",
     "AWS::SecretsManager::ResourcePolicy": "resource policies are not enforced locally",
     "AWS::Cognito::UserPoolDomain": "the runner's own token endpoint (POST /_local/oauth2/token) stands in for the pool's domain",
 }
@@ -61,7 +60,7 @@ MAPPED = {
     "AWS::Cognito::UserPoolClient", "AWS::Cognito::UserPoolResourceServer", "AWS::Lambda::Function", "AWS::Lambda::EventSourceMapping",
     "AWS::Pipes::Pipe", "AWS::SES::EmailIdentity", "AWS::ApiGateway::Resource", "AWS::ApiGateway::Method",
     "AWS::ApiGateway::GatewayResponse", "AWS::ApiGateway::RequestValidator", "AWS::ApiGateway::Model",
-    "AWS::ApiGateway::Authorizer",
+    "AWS::ApiGateway::Authorizer", "AWS::SecretsManager::Secret",
 }
 
 
@@ -181,6 +180,10 @@ class Wiring:
     email_identities: list[str]
     routes: dict[str, dict[str, MethodSpec]]  # "/users/{user_id}" -> {"GET": ...}
     gateway_responses: dict[str, GatewayResponseSpec]
+    # Secrets Secrets Manager generates (the cursor key): name -> (template, generated key, length).
+    # The e2e client's secret mirrors Cognito's and is for the deploy workflow: GET /_local/clients
+    # lists the local clients' secrets instead.
+    generated_secrets: dict[str, tuple[dict[str, Any], str, int]] = field(default_factory=dict)
 
     def queue_name(self, logical_id: str) -> str:
         return self.queues[logical_id].name
@@ -273,7 +276,18 @@ def load_wiring(assembly_dir: Path, stage: str) -> Wiring:
         email_identities=[p["EmailIdentity"] for p in t.of_type("AWS::SES::EmailIdentity").values()],
         routes=_routes(t),
         gateway_responses=_gateway_responses(t),
+        generated_secrets=_generated_secrets(t),
     )
+
+
+def _generated_secrets(t: _Template) -> dict[str, tuple[dict[str, Any], str, int]]:
+    found = {}
+    for p in t.of_type("AWS::SecretsManager::Secret").values():
+        generate = p.get("GenerateSecretString")
+        if generate:
+            template = json.loads(generate.get("SecretStringTemplate") or "{}")
+            found[p["Name"]] = (template, generate["GenerateStringKey"], int(generate.get("PasswordLength", 32)))
+    return found
 
 
 def _table(t: _Template) -> TableSpec:

@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConf
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic.json_schema import SkipJsonSchema
 from aws_lambda_powertools.utilities.idempotency import (
@@ -64,9 +65,23 @@ _writer = _dynamodb if WRITE_REGION == REGION else boto3.client(
     "dynamodb", region_name=WRITE_REGION,
     config=RETRIES.merge(Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})))
 share_nothing_across_restores(_dynamodb, _writer)
+CURSOR_KEY_SECRET = os.environ["CURSOR_KEY_SECRET"]
+# Re-read at most this often, so that a rotated key reaches every warm environment in minutes.
+CURSOR_KEY_MAX_AGE_SECONDS = 300
+
+
+def cursor_keys() -> list[bytes]:
+    """The stage's cursor keys from Secrets Manager, the signing one first: {"current": ...} and,
+    after a rotation, {"previous": ...} (docs/operations.md, "Rotating the cursor key"). Read on
+    the first list, not at init, so creates and reads never wait for it."""
+    value = parameters.get_secret(CURSOR_KEY_SECRET, transform="json", max_age=CURSOR_KEY_MAX_AGE_SECONDS)
+    return [value[name].encode() for name in ("current", "previous") if value.get(name)]
+
+
 service = UsersService(
     repository=UsersRepository(client=_writer, table_name=TABLE_NAME, region=WRITE_REGION, replica=_dynamodb),
     creates_per_caller_per_hour=int(os.environ["CREATES_PER_CALLER_PER_HOUR"]) if os.environ.get("CREATES_PER_CALLER_PER_HOUR") else None,
+    cursor_keys=cursor_keys,
 )
 # Idempotency records belong with the create they guard: in the write region.
 _idempotency_store = DynamoDBPersistenceLayer(table_name=TABLE_NAME, key_attr="pk", boto3_client=_writer)

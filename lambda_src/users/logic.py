@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
 from users import cursor
@@ -30,12 +30,16 @@ class UsersService:
         clock: Callable[[], str] = utc_now,
         creates_per_caller_per_hour: int | None = None,
         epoch: Callable[[], float] = time.time,
+        cursor_keys: Callable[[], Sequence[bytes]] | None = None,
     ) -> None:
+        """cursor_keys: the keys that sign and verify page cursors, the signing one first (the
+        stage's cursor key and the one it replaced)."""
         self._repo = repository
         self._new_id = new_id
         self._clock = clock
         self._limit = creates_per_caller_per_hour
         self._epoch = epoch
+        self._cursor_keys = cursor_keys
 
     def create(self, new_user: NewUser, *, request_key: str | None = None, caller: str | None = None) -> User:
         """Creates the user, unless the caller has used up its create attempts for this hour
@@ -69,9 +73,12 @@ class UsersService:
     def list(self, *, limit: int = PAGE_DEFAULT, cursor_token: str | None = None) -> UserPage:
         if not 1 <= limit <= PAGE_MAX:
             raise ValueError(f"limit must be between 1 and {PAGE_MAX}")
-        after = cursor.decode(cursor_token) if cursor_token is not None else None
+        if self._cursor_keys is None:
+            raise RuntimeError("UsersService needs cursor_keys to list users")
+        keys = self._cursor_keys()
+        after = cursor.decode(cursor_token, keys=keys) if cursor_token is not None else None
         users, next_position = self._repo.page(limit=limit, after=after)
         return UserPage(
             users=[User(**u) for u in users],
-            next_cursor=cursor.encode(next_position) if next_position else None,
+            next_cursor=cursor.encode(next_position, key=keys[0]) if next_position else None,
         )

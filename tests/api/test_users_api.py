@@ -154,6 +154,17 @@ def test_bad_query_and_unknown_user(api: Api) -> None:
     assert_error(api.request("GET", f"/users/{uuid.uuid4()}"), 404, "not_found")
 
 
+def test_a_cursor_changed_in_one_character_is_400(api: Api) -> None:
+    """Cursors are signed by the service: one changed character, wherever, makes it not one."""
+    for _ in range(3):
+        assert api.request("POST", "/users", new_user("cursor")).status == 201
+    issued = api.request("GET", "/users?limit=1").json()["next_cursor"]
+    assert api.request("GET", f"/users?limit=1&cursor={issued}").status == 200
+    for at in (0, len(issued) // 2, len(issued) - 1):
+        changed = issued[:at] + ("A" if issued[at] != "A" else "B") + issued[at + 1:]
+        assert_error(api.request("GET", f"/users?limit=1&cursor={changed}"), 400, "invalid_cursor")
+
+
 @pytest.mark.parametrize("authorization", [None, "", "Bearer not-a-jwt",
                                            "Bearer eyJhbGciOiJIUzI1NiJ9.eyJ0b2tlbl91c2UiOiJpZCJ9.c2lnbmF0dXJl"])
 def test_missing_or_bad_token_is_401(api: Api, authorization: str | None) -> None:

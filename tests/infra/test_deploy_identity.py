@@ -227,6 +227,8 @@ def test_a_stages_github_role_reaches_only_its_own_bootstrap_roles_and_secret(la
                      f"arn:aws:secretsmanager:us-east-1:{account}:secret:archon/{stage}/us-east-1/e2e-client-AbCdEf"), "Allowed"),
             (Request("secretsmanager:GetSecretValue",
                      f"arn:aws:secretsmanager:us-east-1:{account}:secret:archon/{other}/us-east-1/e2e-client-AbCdEf"), "ImplicitlyDenied"),
+            (Request("secretsmanager:GetSecretValue",  # the users API's cursor key is not the deploy's to read
+                     f"arn:aws:secretsmanager:us-east-1:{account}:secret:archon/{stage}/cursor-key-AbCdEf"), "ImplicitlyDenied"),
             (Request("cognito-idp:DescribeUserPoolClient", f"arn:aws:cognito-idp:us-east-1:{account}:userpool/us-east-1_abc",
                      {"aws:ResourceTag/service": TAGS["service"], "aws:ResourceTag/stage": stage}), "ImplicitlyDenied"),
             (Request("cloudformation:DescribeStacks",

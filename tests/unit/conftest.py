@@ -7,6 +7,7 @@ import time, once per container, as in Lambda.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import threading
 from dataclasses import dataclass
@@ -35,7 +36,9 @@ os.environ.update(
     POWERTOOLS_SERVICE_NAME="test",
     STAGE="test",
     POWERTOOLS_LOG_LEVEL="INFO",
+    CURSOR_KEY_SECRET="archon/test/cursor-key",
 )
+CURSOR_KEY = "k" * 64
 
 
 def create_users_table(client: Any, spec: Any, name: str = TABLE, *, stream: bool = False) -> None:
@@ -85,6 +88,7 @@ def _mocked(table_spec):
         ses = boto3.client("ses")
         create_users_table(dynamodb, table_spec)
         ses.verify_email_identity(EmailAddress=SENDER)
+        boto3.client("secretsmanager").create_secret(Name=os.environ["CURSOR_KEY_SECRET"], SecretString=json.dumps({"current": CURSOR_KEY}))
         users_api = importlib.import_module("handlers.users_api")
         notifications = importlib.import_module("handlers.notifications")
         yield Aws(dynamodb=dynamodb, ses=ses, users_api=users_api, notifications=notifications, table_spec=table_spec)

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from tests.unit.conftest import REGION
 from users.cursor import encode as encode_cursor
+from tests.unit.conftest import CURSOR_KEY
 from tests.unit.events import api_event
 
 
@@ -389,21 +390,54 @@ def _b64(raw: str) -> str:
 
 
 POSITION = "2026-01-01T00:00:00.000Z#0b6f4f8e-5a43-4a8e-9a51-3c0f0d3f6f11"
-ISSUED = encode_cursor(POSITION)
+ISSUED = encode_cursor(POSITION, key=CURSOR_KEY.encode())
+PAYLOAD, MAC = ISSUED.split(".")
+
+
+def _flip(text: str, at: int) -> str:
+    return text[:at] + ("A" if text[at] != "A" else "B") + text[at + 1:]
 
 
 @pytest.mark.parametrize("cursor", [
-    _b64(json.dumps({"v": 1, "p": POSITION + "\n"}, separators=(",", ":"))),  # a position with a line after it
-    _b64(json.dumps({"p": POSITION, "v": 1}, separators=(",", ":"))),  # another spelling of the same object
-    _b64(json.dumps({"v": 1, "p": POSITION})),
+    *(_flip(ISSUED, i) for i in range(0, len(ISSUED), 3) if ISSUED[i] != "."),  # any one character changed
+    _b64(json.dumps({"v": 1, "p": POSITION}, separators=(",", ":"))),  # the previous format: no MAC
+    f"{_b64(json.dumps({'p': POSITION, 'v': 2}, separators=(',', ':')))}.{MAC}",  # another spelling, the old MAC
+    encode_cursor(POSITION, key=b"another key"),  # signed with a key that is not the stage's
+    f"{PAYLOAD}.{MAC}.{MAC}", f"{PAYLOAD}.", f".{MAC}", PAYLOAD,
     ISSUED[:10] + "*" + ISSUED[10:],  # a character base64 decoding would skip
     ISSUED + "==",
 ])
-def test_only_a_cursor_as_the_service_writes_it_is_taken(aws, context, cursor):
-    """Base64 decoders skip what is not in their alphabet and JSON has many spellings of one object:
-    a cursor is taken only exactly as issued, so nothing else reaches DynamoDB's start key."""
+def test_only_a_cursor_as_the_service_writes_and_signs_it_is_taken(aws, context, cursor):
+    """A cursor carries an HMAC under the stage's cursor key: changed in any character, spelled
+    otherwise, of the previous (unsigned) format or signed with another key, it is 400, and
+    nothing of it reaches DynamoDB's start key."""
     assert call(aws, context, api_event("GET", "/users", query={"cursor": ISSUED})).status == 200
     assert_error(call(aws, context, api_event("GET", "/users", query={"cursor": cursor})), 400, "invalid_cursor")
+
+
+def test_after_a_key_rotation_cursors_of_the_previous_key_still_work(aws, context):
+    import boto3
+
+    from tests.unit.conftest import CURSOR_KEY as OLD
+
+    secrets = boto3.client("secretsmanager")
+    name = aws.users_api.CURSOR_KEY_SECRET
+    for _ in range(7):
+        create(aws, context, email=f"rotate-{uuid.uuid4().hex[:8]}@example.com")
+    before = call(aws, context, api_event("GET", "/users", query={"limit": "2"})).body["next_cursor"]
+    try:
+        secrets.put_secret_value(SecretId=name, SecretString=json.dumps({"current": "n" * 64, "previous": OLD}))
+        aws.users_api.parameters.clear_caches()
+        assert call(aws, context, api_event("GET", "/users", query={"cursor": before})).status == 200
+        after = call(aws, context, api_event("GET", "/users", query={"limit": "2"})).body["next_cursor"]
+        assert after != before  # signed with the new key
+        secrets.put_secret_value(SecretId=name, SecretString=json.dumps({"current": "n" * 64}))  # the old key retired
+        aws.users_api.parameters.clear_caches()
+        assert_error(call(aws, context, api_event("GET", "/users", query={"cursor": before})), 400, "invalid_cursor")
+        assert call(aws, context, api_event("GET", "/users", query={"cursor": after})).status == 200
+    finally:
+        secrets.put_secret_value(SecretId=name, SecretString=json.dumps({"current": OLD}))
+        aws.users_api.parameters.clear_caches()
 
 
 def _throttled(operation: str) -> ClientError:

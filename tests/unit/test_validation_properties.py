@@ -90,23 +90,52 @@ def test_names_with_bidirectional_overrides_or_invisible_format_characters_are_r
         clean_name(name)
 
 
+KEY, OTHER_KEY = b"k" * 64, b"o" * 64
+
+
 @given(st.text(max_size=400))
 @settings(max_examples=300)
 def test_any_cursor_string_decodes_or_is_rejected_as_invalid(raw):
     try:
-        position = cursor.decode(raw)
+        position = cursor.decode(raw, keys=[KEY])
     except InvalidCursor:
         return
-    assert cursor.decode(cursor.encode(position)) == position
+    assert cursor.decode(cursor.encode(position, key=KEY), keys=[KEY]) == position
 
 
-@given(
-    st.datetimes(min_value=__import__("datetime").datetime(2000, 1, 1), timezones=st.none()).map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z"),
-    st.uuids(version=4),
-)
-def test_cursor_roundtrip(timestamp, user_id):
-    position = f"{timestamp}#{user_id}"
-    assert cursor.decode(cursor.encode(position)) == position
+POSITIONS = st.builds(
+    lambda d, u: d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z#{u}",
+    st.datetimes(min_value=__import__("datetime").datetime(2000, 1, 1), timezones=st.none()), st.uuids(version=4))
+
+
+@given(POSITIONS)
+def test_cursor_roundtrip_under_the_signing_key_and_after_it_is_rotated(position):
+    issued = cursor.encode(position, key=KEY)
+    assert cursor.decode(issued, keys=[KEY]) == position
+    assert cursor.decode(issued, keys=[OTHER_KEY, KEY]) == position  # rotated: KEY is now the previous one
+    with pytest.raises(InvalidCursor):
+        cursor.decode(issued, keys=[OTHER_KEY])  # retired
+
+
+@given(POSITIONS, st.data())
+@settings(max_examples=200)
+def test_a_cursor_changed_in_any_one_character_is_refused(position, data):
+    issued = cursor.encode(position, key=KEY)
+    at = data.draw(st.integers(0, len(issued) - 1))
+    replacement = data.draw(st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ "))
+    changed = issued[:at] + replacement + issued[at + 1:]
+    if changed != issued:
+        with pytest.raises(InvalidCursor):
+            cursor.decode(changed, keys=[KEY])
+
+
+def test_a_cursor_of_the_previous_format_is_refused_as_documented():
+    """Format 1, as the release before signed cursors issued it: base64url JSON, no MAC."""
+    import base64
+
+    previous = base64.urlsafe_b64encode(b'{"v":1,"p":"2026-01-01T00:00:00.000Z#0b6f4f8e-5a43-4a8e-9a51-3c0f0d3f6f11"}').decode().rstrip("=")
+    with pytest.raises(InvalidCursor):
+        cursor.decode(previous, keys=[KEY])
 
 
 @given(st.binary(max_size=200))
@@ -114,15 +143,16 @@ def test_tampered_base64_never_escapes_as_another_error(blob):
     import base64
 
     token = base64.urlsafe_b64encode(blob).decode().rstrip("=")
-    try:
-        cursor.decode(token)
-    except InvalidCursor:
-        pass
+    for candidate in (token, f"{token}.{token}"):
+        try:
+            cursor.decode(candidate, keys=[KEY])
+        except InvalidCursor:
+            pass
 
 
 def test_cursor_rejects_non_string():
     with pytest.raises(InvalidCursor):
-        cursor.decode(None)  # type: ignore[arg-type]
+        cursor.decode(None, keys=[KEY])  # type: ignore[arg-type]
 
 
 JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
