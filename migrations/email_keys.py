@@ -1,9 +1,11 @@
 """Re-keys the email guards of a deployed stage to the identity key (users.identity).
 
 Guards written before the identity key held `email#<address casefolded>`, which let one mailbox
-register once per spelling. For every user this writes, in one transaction in the stage's write
-region: the guard under the identity key, the key on the user item, and the removal of the old
-guard (when its key differs and it is this user's). It works through the table in batches, is
+register once per spelling; the identity key's first version folded the part before the @ in full
+Unicode (ß as ss), which merged distinct mailboxes. For every user this writes, in one transaction
+in the stage's write region: the guard under the current identity key, the key on the user item,
+and the removal of the guards of the earlier keys (each where its key differs and it is this
+user's). It works through the table in batches, is
 safe to stop and run again (a user already re-keyed is a no-op), and never merges: two existing
 users whose addresses are one mailbox are reported, with their ids, and left as they are, each
 keeping its old guard, for an operator to resolve.
@@ -75,12 +77,15 @@ def rekey_user(client: Any, table: str, user: dict[str, Any], report: Report, *,
     except InvalidEmail:
         report.invalid.append(user_id)
         return
-    old = legacy_key(user["email"]["S"])
+    # The earlier keys this user's guard may still be under: the casefolded address, and the key
+    # the user item holds (written by an earlier version of the identity key).
+    olds = sorted({legacy_key(user["email"]["S"]), user.get("email_key", {}).get("S") or key} - {key})
+    old = olds[0] if olds else key
     guard = client.get_item(TableName=table, Key={"pk": {"S": GUARD_PREFIX + key}}, ConsistentRead=True).get("Item")
     if guard and guard["user_id"]["S"] != user_id:
         report.collisions.append({"user_id": user_id, "same_mailbox_as": guard["user_id"]["S"]})
         return
-    if guard and user.get("email_key", {}).get("S") == key and (old == key or not _held_by(client, table, old, user_id)):
+    if guard and user.get("email_key", {}).get("S") == key and not any(_held_by(client, table, o, user_id) for o in olds):
         report.current += 1
         return
     if not apply:  # what applying would do, collisions between users of this run included
@@ -103,8 +108,8 @@ def rekey_user(client: Any, table: str, user: dict[str, Any], report: Report, *,
         {"Update": {"TableName": table, "Key": {"pk": user["pk"]}, "UpdateExpression": "SET email_key = :key",
                     "ConditionExpression": "attribute_exists(pk)", "ExpressionAttributeValues": {":key": {"S": key}}}},
     ]
-    if old != key:
-        items.append({"Delete": {"TableName": table, "Key": {"pk": {"S": GUARD_PREFIX + old}},
+    for stale in olds:
+        items.append({"Delete": {"TableName": table, "Key": {"pk": {"S": GUARD_PREFIX + stale}},
                                  "ConditionExpression": "attribute_not_exists(pk) OR user_id = :uid", "ExpressionAttributeValues": uid}})
     try:
         client.transact_write_items(TransactItems=items)

@@ -158,3 +158,22 @@ def test_a_run_stopped_by_aws_says_how_far_it_got_and_a_second_run_finishes_it(a
     monkeypatch.setattr(command, "rekey_user", real_rekey)
     assert main(["--stage", "dev", "--apply"]) == 2  # done; the planted collision still needs a person
     assert '"users": 4' in capsys.readouterr().out
+
+
+def test_a_user_keyed_by_the_full_unicode_fold_is_rekeyed_and_frees_the_mailbox_it_blocked(aws, context):
+    """The identity key's first version folded ß to ss: straße@ held strasse@'s guard. Re-keyed, it
+    keeps its own mailbox, and strasse@, another mailbox, can register."""
+    from tests.unit.test_users_api import create
+
+    user_id = plant_legacy_user(aws, "stra\u00dfe@example.com")
+    aws.dynamodb.update_item(TableName=TABLE, Key={"pk": {"S": f"user#{user_id}"}}, UpdateExpression="SET email_key = :k",
+                             ExpressionAttributeValues={":k": {"S": "strasse@example.com"}})
+    aws.dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "email#strasse@example.com"}, "user_id": {"S": user_id},
+                                                 "created_at": {"S": "2026-01-01T00:00:00.000Z"}, "region": {"S": "us-east-1"}})
+    report = migrate(aws.dynamodb, TABLE, apply=True)
+    assert report.rekeyed == 1 and not report.collisions
+    after = guards(aws)
+    assert after["email#stra\u00dfe@example.com"] == user_id
+    assert "email#strasse@example.com" not in after  # the full-fold key's guard went with it
+    assert create(aws, context, email="strasse@example.com").status == 201
+    assert migrate(aws.dynamodb, TABLE, apply=True).current == 2  # and again: nothing left to do
