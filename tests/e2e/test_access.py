@@ -255,3 +255,39 @@ def test_a_body_in_another_charset_is_refused_never_a_500(runner: Runner, conten
     assert (reply.status, error["code"]) in ((400, "validation_error"), (400, "invalid_json"), (415, "unsupported_media_type")), error
     if reply.status == 415:
         assert "UTF-8" in error["message"]
+
+
+@pytest.mark.parametrize("name", ["\u3164", "\u2800\u2800", "\u0301\u0302", "A" + "\u0301" * 99, "Ada\u034fLovelace", "Ada\ufe00"])
+def test_names_that_look_blank_or_stack_marks_are_400(runner: Runner, name: str) -> None:
+    reply = runner.request("POST", "/users", {"name": name, "email": f"blank-{uuid.uuid4().hex[:8]}@example.com"})
+    assert_error(reply, 400, "validation_error")
+    assert reply.json()["error"]["details"][0].get("field") == "name"
+
+
+def test_the_welcome_email_carries_nothing_the_caller_wrote(runner: Runner) -> None:
+    phishing = "Ada, your account is suspended: visit https://evil.example/login"
+    email = f"phish-{uuid.uuid4().hex[:8]}@example.com"
+    assert runner.request("POST", "/users", {"name": phishing, "email": email}).status == 201
+    assert runner.wait_for(lambda: [e for e in runner.local("outbox")["emails"] if email in e["to"]], timeout=30)
+    [sent] = [e for e in runner.local("outbox")["emails"] if email in e["to"]]
+    assert "evil.example" not in sent["body"] and "suspended" not in sent["body"] and "Ada" not in sent["body"]
+    assert sent["subject"] == "Welcome to Archon"
+
+
+@pytest.mark.parametrize(("email", "says"), [
+    ("stra\u00dfe-{tag}@example.com", "must be ASCII: this stage's mail provider"),
+    ("ada\u034f-{tag}@example.com", "render as nothing (U+034F)"),
+    ("ada-{tag}@exa\u200bmple.com", "render as nothing (U+200B)"),
+])
+def test_mailboxes_mail_cannot_reach_or_that_look_like_others_are_400(runner: Runner, email: str, says: str) -> None:
+    reply = runner.request("POST", "/users", {"name": "Ada", "email": email.format(tag=uuid.uuid4().hex[:8])})
+    assert_error(reply, 400, "validation_error")
+    [detail] = reply.json()["error"]["details"]
+    assert detail["field"] == "email" and says in detail["issue"], detail
+
+
+def test_spellings_mail_systems_keep_apart_are_two_users(runner: Runner) -> None:
+    tag = uuid.uuid4().hex[:8]
+    assert runner.request("POST", "/users", {"name": "Ada", "email": f"file-{tag}@example.com"}).status == 201
+    assert runner.request("POST", "/users", {"name": "Ada", "email": f"FILE-{tag}@example.com"}).status == 409
+    assert runner.request("POST", "/users", {"name": "Ada", "email": f"fil-{tag}@example.com"}).status == 201
