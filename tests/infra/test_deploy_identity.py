@@ -249,7 +249,8 @@ def test_the_e2e_secret_is_readable_by_the_stages_deploy_role_only(synth):
                           Request("secretsmanager:GetSecretValue", secret, {"aws:PrincipalArn": other}, principal=other)],
                          identity=[read], resource_policy=document)
     assert decisions == ["Allowed", "ExplicitlyDenied"]
-    [secret_resource] = resources(template, "AWS::SecretsManager::Secret").values()
+    [secret_resource] = [r for r in resources(template, "AWS::SecretsManager::Secret").values()
+                         if r["Properties"]["Name"].endswith("/e2e-client")]
     assert secret_resource["Properties"]["Name"] == "archon/staging/us-east-1/e2e-client"
     assert list(secret_resource["Properties"]["SecretString"]["Fn::GetAtt"])[1] == "ClientSecret"
     assert template["Outputs"]["E2eClientSecretArn"]

@@ -85,8 +85,11 @@ def test_users_api_role_has_exactly_its_dynamodb_calls_and_no_sqs(synth, stage):
     assert set(granted) == {
         "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
         "logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+        "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret",  # the cursor key, and no other secret
     }
     assert not any(a.startswith("sqs:") for a in granted)
+    (read_key,) = granted["secretsmanager:GetSecretValue"]
+    assert read_key["Resource"] == {"Ref": read_key["Resource"]["Ref"]} and read_key["Resource"]["Ref"].startswith("CursorKeySecret")
     (query,) = granted["dynamodb:Query"]
     assert query["Resource"]["Fn::Join"][1][-1] == "/index/by_creation"
     (put,) = granted["dynamodb:PutItem"]

@@ -238,8 +238,9 @@ def test_gateway_errors_follow_the_error_contract(synth):
     assert '"message": "No such route or method."' in responses["MISSING_AUTHENTICATION_TOKEN"]["ResponseTemplates"]["application/json"]
     body = responses["UNAUTHORIZED"]["ResponseTemplates"]["application/json"]
     assert '"code": "unauthorized"' in body and '"request_id": "$context.requestId"' in body
-    for kind in ("BAD_REQUEST_BODY", "BAD_REQUEST_PARAMETERS"):  # the validator's text names the fields at fault
-        assert '"details": [{"issue": "$context.error.validationErrorString"}]' in responses[kind]["ResponseTemplates"]["application/json"]
+    for kind in ("BAD_REQUEST_BODY", "BAD_REQUEST_PARAMETERS"):  # Archon's words: the validator's text is not embeddable
+        template = responses[kind]["ResponseTemplates"]["application/json"]
+        assert '"details": [{"issue": "' in template and "validationErrorString" not in template
 
 
 def test_every_answer_api_gateway_makes_itself_is_kept_by_no_cache_and_never_sniffed(synth):

@@ -132,10 +132,10 @@ def test_the_deploy_checks_its_policies_with_access_analyzer_before_deploying():
 
 def test_every_python_install_make_setup_runs_checks_the_locks_hashes(tmp_path: Path):
     """What make setup would run (make -n), read for its install commands, and every lock's pins."""
-    dry = subprocess.run(["make", "-n", "-B", ".venv/.stamp", ".tools/checkov/.stamp", ".tools/openapi-client/.stamp",
+    dry = subprocess.run(["make", "-n", "-B", ".tools/uv/bin/uv", ".venv/.stamp", ".tools/checkov/.stamp", ".tools/openapi-client/.stamp",
                           "build/layer.stamp"], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    installs = [line for line in dry.stdout.splitlines() if " pip install " in line and "uv==" not in line]
-    assert len(installs) == 4, dry.stdout
+    installs = [line for line in dry.stdout.splitlines() if " pip install " in line]
+    assert len(installs) == 5, dry.stdout  # uv itself, the three venvs and the layer
     assert all("--require-hashes" in line for line in installs), installs
     for lock in ("requirements-dev.txt", "requirements.txt", "lambda_src/requirements.txt",
                  "tools/requirements-checkov.txt", "tools/requirements-openapi-client.txt"):

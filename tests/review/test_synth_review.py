@@ -431,17 +431,21 @@ def test_the_exit_codes_the_readme_states_are_what_the_shell_sees(base, tmp_path
     """The module exits 3 on a destructive change; through make, as the README says, 2."""
     from tools.shell_env import user_shell_env
 
-    head = tmp_path / "head"
-    shutil.copytree(base, head)
-    path = head / "dev-us-east-1.template.json"
-    template = json.loads(path.read_text())
-    _key_schema(template)
-    path.write_text(json.dumps(template))
-    flags = f"--base-assembly {base} --head-assembly {head} --fail-on-destructive"
-    direct = subprocess.run([sys.executable, "-m", "synth_review", *flags.split()], cwd=ROOT, capture_output=True, text=True,
-                            timeout=300, env=user_shell_env())
+    def pair(name: str) -> str:
+        """A base and a changed head of their own for each run (a run's `cdk diff` may write into them)."""
+        old, head = tmp_path / f"{name}-base", tmp_path / f"{name}-head"
+        shutil.copytree(base, old)
+        shutil.copytree(base, head)
+        path = head / "dev-us-east-1.template.json"
+        template = json.loads(path.read_text())
+        _key_schema(template)
+        path.write_text(json.dumps(template))
+        return f"--base-assembly {old} --head-assembly {head} --fail-on-destructive"
+
+    direct = subprocess.run([sys.executable, "-m", "synth_review", *pair("direct").split()], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300, env=user_shell_env())
     through_make = subprocess.run(["make", "-s", "-o", ".venv/.stamp", "-o", "node_modules/.stamp", "-o", ".tools/node/bin/node",
-                                   "-o", "build/layer.stamp", "diff", f"DIFF_FLAGS={flags}"], cwd=ROOT, capture_output=True,
+                                   "-o", "build/layer.stamp", "diff", f"DIFF_FLAGS={pair('make')}"], cwd=ROOT, capture_output=True,
                                   text=True, timeout=300, env=user_shell_env())
     readme = (ROOT / "README.md").read_text()
     assert direct.returncode == 3 and "exits 3 on destructive changes" in readme, direct.stderr[-2000:]
