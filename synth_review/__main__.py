@@ -162,7 +162,10 @@ def main(argv: list[str] | None = None) -> int:
             synths.append((ROOT, head_dir))
         synth_side_by_side(synths, args.stage)
         # A given assembly may hold every stage: --stage compares that stage's stacks only.
-        report = compare(load_assembly(base_dir, args.stage), load_assembly(head_dir, args.stage), base_name=base_name, head_name=head_name)
+        base_stacks, head_stacks = load_assembly(base_dir, args.stage), load_assembly(head_dir, args.stage)
+        if args.stage and not base_stacks and not head_stacks:  # a mistyped stage is not "no changes"
+            raise ReviewError(f"no stacks of a stage {args.stage!r} on either side; the stages are the config's (STAGE= or --stage)")
+        report = compare(base_stacks, head_stacks, base_name=base_name, head_name=head_name)
         report.api = api
         report.cdk_diff = cdk_diffs(base_dir, head_dir, [*report.changes, *report.stacks_added])
         report.notes += notes

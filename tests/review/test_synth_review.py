@@ -442,11 +442,19 @@ def test_the_exit_codes_the_readme_states_are_what_the_shell_sees(base, tmp_path
         path.write_text(json.dumps(template))
         return f"--base-assembly {old} --head-assembly {head} --fail-on-destructive"
 
+    shell = {k: v for k, v in user_shell_env().items() if k != "STAGE"}  # the unit tests' environment sets one make reads
     direct = subprocess.run([sys.executable, "-m", "synth_review", *pair("direct").split()], cwd=ROOT, capture_output=True,
-                            text=True, timeout=300, env=user_shell_env())
+                            text=True, timeout=300, env=shell)
     through_make = subprocess.run(["make", "-s", "-o", ".venv/.stamp", "-o", "node_modules/.stamp", "-o", ".tools/node/bin/node",
                                    "-o", "build/layer.stamp", "diff", f"DIFF_FLAGS={pair('make')}"], cwd=ROOT, capture_output=True,
-                                  text=True, timeout=300, env=user_shell_env())
+                                  text=True, timeout=300, env=shell)
     readme = (ROOT / "README.md").read_text()
     assert direct.returncode == 3 and "exits 3 on destructive changes" in readme, direct.stderr[-2000:]
     assert through_make.returncode == 2 and "make's own exit status, 2" in readme, through_make.stderr[-2000:]
+
+
+def test_a_stage_neither_side_has_is_an_error_not_no_changes(base, capsys):
+    """make diff STAGE=prd (or a STAGE left in the environment) once reported "No changes"."""
+    assert main(["--base-assembly", str(base), "--head-assembly", str(base), "--stage", "prd"]) != 0
+    err = capsys.readouterr().err
+    assert "no stacks of a stage 'prd' on either side" in err
