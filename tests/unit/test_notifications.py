@@ -206,3 +206,43 @@ def test_logs_hold_no_email_addresses(aws, context, caplog):
     text = "\n".join(formatter.format(r) for r in caplog.records if r.name == aws.notifications.logger.name)
     assert user_id in text
     assert "private.person@example.com" not in text
+
+
+@pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+                                  "InternalServerError", "ServiceUnavailable", "TransactionConflictException"])
+def test_every_transient_mark_failure_is_retried(aws, context, code):
+    user_id = make_user(aws, context)
+    welcome_emails = aws.notifications.welcome
+    patch, seen = _failing_marks(welcome_emails, failures=1, code=code)
+    with patch, mock.patch.object(welcome_emails, "_sleep", lambda _: None):
+        assert process(aws, context, welcome(user_id, "new.user@example.com")) == []
+    assert seen["marks"] == 2  # failed once, then marked
+    assert "welcome_email_sent_at" in user_item(aws, user_id)
+
+
+@pytest.mark.parametrize("code", ["ConditionalCheckFailedException", "ValidationException", "AccessDeniedException", "ResourceNotFoundException"])
+def test_a_permanent_mark_failure_is_not_retried(aws, context, code):
+    user_id = make_user(aws, context)
+    welcome_emails = aws.notifications.welcome
+    patch, seen = _failing_marks(welcome_emails, failures=100, code=code)
+    with patch, mock.patch.object(welcome_emails, "_sleep", lambda _: None):
+        assert process(aws, context, welcome(user_id, "new.user@example.com")) == []
+    assert seen["marks"] == 1
+
+
+def test_the_mark_backoff_fits_well_inside_the_processors_timeout():
+    """The retries' sleeps, on top of the SDK's own, leave the batch time to finish its records."""
+    from cdk_app.config import load_stages
+    from users.welcome import MARK_BACKOFF_SECONDS
+
+    assert list(MARK_BACKOFF_SECONDS) == sorted(MARK_BACKOFF_SECONDS) and MARK_BACKOFF_SECONDS[0] > 0
+    for stage in load_stages():
+        assert sum(MARK_BACKOFF_SECONDS) <= stage.notifications.timeout_seconds / 10, stage.name
+
+
+def test_the_sent_mark_is_an_iso_8601_utc_second(aws, context):
+    import re
+
+    user_id = make_user(aws, context)
+    assert process(aws, context, welcome(user_id, "new.user@example.com")) == []
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", user_item(aws, user_id)["welcome_email_sent_at"]["S"])

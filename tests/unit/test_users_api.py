@@ -639,3 +639,11 @@ def test_a_body_that_is_not_utf8_text_is_400_not_500(aws, context):
 def test_utf8_or_no_charset_is_taken(aws, context, content_type):
     body = json.dumps({"name": "Ada", "email": f"ada-{uuid.uuid4().hex[:6]}@example.com"})
     assert call(aws, context, api_event("POST", "/users", body=body, headers={"Content-Type": content_type})).status == 201
+
+
+@pytest.mark.parametrize("limit", ["1", "100"])
+def test_the_page_limit_is_taken_at_both_its_edges(aws, context, limit):
+    for _ in range(2):
+        create(aws, context, email=f"edge-{uuid.uuid4().hex[:8]}@example.com")
+    reply = call(aws, context, api_event("GET", "/users", query={"limit": limit}))
+    assert reply.status == 200 and len(reply.body["users"]) == min(int(limit), 2)

@@ -174,3 +174,21 @@ def test_any_field_repeated_is_named(fields, data):
     with pytest.raises(RequestValidationError) as raised:
         json_fields_once(text)
     assert [e["loc"] for e in raised.value.errors()] == [("body", name)]
+
+
+@pytest.mark.parametrize("name", ["Ada\u2028Lovelace", "Ada\u2029Lovelace", "Ada\ud800", "\udfffAda"])
+def test_names_with_line_or_paragraph_separators_or_lone_surrogates_are_refused(name):
+    with pytest.raises(ValueError, match="line breaks"):
+        clean_name(name)
+
+
+def test_the_limits_hold_exactly_at_their_boundaries():
+    assert clean_name("A" * 100) == "A" * 100
+    with pytest.raises(ValueError, match="at most 100"):
+        clean_name("A" * 101)
+    domain = "example.com"
+    fitting = f"{'a' * 64}@{'b' * 63}.{'c' * 63}.{'d' * (254 - 64 - 1 - 63 - 1 - 63 - 1 - len(domain) - 1)}.{domain}"
+    assert len(fitting) == 254
+    assert NewUser.model_validate({"name": "Ada", "email": fitting}).email == fitting
+    with pytest.raises(ValidationError, match="254"):
+        NewUser.model_validate({"name": "Ada", "email": "e" + fitting})
