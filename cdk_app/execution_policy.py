@@ -251,9 +251,11 @@ def boundary_statements(stage: StageConfig) -> list[dict[str, Any]]:
                                        "sqs:GetQueueAttributes", "sqs:GetQueueUrl"], "Resource": queues},
         {"Effect": "Allow", "Action": ["ses:SendEmail", "ses:SendRawEmail"],
          "Resource": f"arn:{PARTITION}:ses:*:{ACCOUNT}:*"},
-        {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups",
-                                       "logs:DescribeLogStreams", "logs:PutLogEvents", "logs:GetLogEvents", "logs:FilterLogEvents"],
+        {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams",
+                                       "logs:PutLogEvents", "logs:GetLogEvents", "logs:FilterLogEvents"],
          "Resource": f"arn:{PARTITION}:logs:*:{ACCOUNT}:*"},
+        # Takes no resource ARN (API Gateway's logging role lists the account's log groups).
+        {"Effect": "Allow", "Action": ["logs:DescribeLogGroups"], "Resource": "*"},
         {"Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords",
                                        "xray:GetSamplingRules", "xray:GetSamplingTargets"], "Resource": "*"},
         {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKey*",

@@ -397,3 +397,31 @@ def test_the_access_analyzer_script_fails_on_a_widened_or_granting_policy(synth,
     assert granting and all("grants a refused access" in f for f in granting)
     assert run("dev", tmp_path, iam=Iam(), analyzer=passing, account=ACCOUNT, partition="aws") == [
         f"{tmp_path}: no deploy identity for dev: run make synth first"]
+
+
+def test_the_boundary_allows_every_action_the_stages_roles_are_granted(per_account):
+    """A role gets the intersection of its policies and its boundary: an action a role's policy
+    grants that the boundary lacks would fail at run time, on AWS only."""
+    identities, services, _ = per_account
+    for stage in ("dev", "staging", "prod"):
+        account = OTHER_ACCOUNT if stage == "prod" else ACCOUNT
+        caps = policies(per_account, stage, "boundary", account)
+        actions: set[str] = set()
+        for key, template in services.items():
+            if key.split("-")[0] != stage:
+                continue
+            for resource in template["Resources"].values():
+                documents = []
+                if resource["Type"] == "AWS::IAM::Policy":
+                    documents.append(resource["Properties"]["PolicyDocument"])
+                if resource["Type"] == "AWS::IAM::Role":
+                    documents += [p["PolicyDocument"] for p in resource["Properties"].get("Policies", [])]
+                for document in documents:
+                    for statement in document["Statement"]:
+                        granted = statement["Action"]
+                        actions |= set(granted if isinstance(granted, list) else [granted])
+        everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        requests = [Request(action, "*", account=account, principal=role(account, f"archon-{stage}-fn")) for action in sorted(actions)]
+        decisions = simulate(requests, identity=[everything], boundary=caps)
+        missing = [r.action for r, d in zip(requests, decisions) if d != "Allowed"]
+        assert not missing, f"{stage}: the boundary lacks {missing}"
