@@ -95,3 +95,33 @@ def mask_build_hashes(template: dict[str, Any]) -> dict[str, Any]:
     text = ASSET_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True))
     text = _DEPLOYMENT_ID.sub(r"\1<deployment-hash>", text)
     return dict(json.loads(_VERSION_ID.sub(r"\1<version-hash>", text)))
+
+
+def resolve(value: Any, *, account: str, partition: str = "aws", region: str = "us-east-1",
+            refs: dict[str, Any] | None = None) -> Any:
+    """A template value as CloudFormation would deploy it into `account`: the pseudo parameters,
+    Ref, Fn::GetAtt (from `refs`, what a Ref or GetAtt of a resource returns), Fn::Join and a
+    string Fn::Sub of pseudo parameters filled in; anything else is left as it is."""
+    refs = refs or {}
+    pseudo = {"AWS::Partition": partition, "AWS::AccountId": account, "AWS::Region": region, "AWS::URLSuffix": "amazonaws.com"}
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, list):
+            return [walk(v) for v in item]
+        if not isinstance(item, dict):
+            return item
+        if set(item) == {"Ref"}:
+            return pseudo.get(item["Ref"], refs.get(item["Ref"], item))
+        if set(item) == {"Fn::GetAtt"}:
+            return refs.get(".".join(item["Fn::GetAtt"]), item)
+        if set(item) == {"Fn::Join"}:
+            separator, parts = item["Fn::Join"]
+            return separator.join(str(walk(p)) for p in parts)
+        if set(item) == {"Fn::Sub"} and isinstance(item["Fn::Sub"], str):
+            text = item["Fn::Sub"]
+            for key, real in pseudo.items():
+                text = text.replace("${" + key + "}", real)
+            return text
+        return {k: walk(v) for k, v in item.items()}
+
+    return walk(value)

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def synthesised_policies(assembly: Path, stage: str, *, account: str, partition: str) -> dict[str, dict[str, Any]]:
     """The stage's boundary and execution policies as the deploy identity in `assembly` states them."""
     sys.path.insert(0, str(ROOT))
-    from cloud_assembly import stacks
+    from cloud_assembly import resolve, stacks
 
     found: dict[str, dict[str, Any]] = {}
     if not (assembly / "manifest.json").exists():
@@ -37,23 +37,8 @@ def synthesised_policies(assembly: Path, stage: str, *, account: str, partition:
             name = resource.get("Properties", {}).get("ManagedPolicyName", "")
             if resource["Type"] == "AWS::IAM::ManagedPolicy" and (
                     name == f"archon-boundary-{stage}" or name.startswith(f"archon-cfn-execution-{stage}-")):
-                text = json.dumps(_joined(resource["Properties"]["PolicyDocument"], account=account, partition=partition))
-                found[name] = json.loads(text)
+                found[name] = resolve(resource["Properties"]["PolicyDocument"], account=account, partition=partition)
     return found
-
-
-def _joined(value: Any, *, account: str, partition: str) -> Any:
-    pseudo = {"AWS::AccountId": account, "AWS::Partition": partition}
-    if isinstance(value, list):
-        return [_joined(v, account=account, partition=partition) for v in value]
-    if isinstance(value, dict):
-        if set(value) == {"Ref"} and value["Ref"] in pseudo:
-            return pseudo[value["Ref"]]
-        if set(value) == {"Fn::Join"}:
-            separator, parts = value["Fn::Join"]
-            return separator.join(str(_joined(p, account=account, partition=partition)) for p in parts)
-        return {k: _joined(v, account=account, partition=partition) for k, v in value.items()}
-    return value
 
 
 def run(stage: str, assembly: Path, *, iam: Any, analyzer: Any, account: str, partition: str) -> list[str]:

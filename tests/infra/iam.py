@@ -8,6 +8,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
+import cloud_assembly
 from cdk_app.config import ROOT
 
 ACCOUNT = "111111111111"
@@ -15,26 +16,8 @@ PARTITION = "aws"
 
 
 def resolve(value: Any, *, refs: dict[str, Any], region: str = "us-east-1", account: str = ACCOUNT) -> Any:
-    """The value with CloudFormation's pseudo parameters, Ref, Fn::Join and Fn::Sub filled in as a
-    deploy into `account` would; `refs` gives what a Ref or Fn::GetAtt of a resource returns."""
-    pseudo = {"AWS::Partition": PARTITION, "AWS::AccountId": account, "AWS::Region": region, "AWS::URLSuffix": "amazonaws.com"}
-    if isinstance(value, list):
-        return [resolve(v, refs=refs, region=region, account=account) for v in value]
-    if isinstance(value, dict):
-        if set(value) == {"Ref"}:
-            return pseudo.get(value["Ref"], refs.get(value["Ref"]))
-        if set(value) == {"Fn::GetAtt"}:
-            return refs.get(".".join(value["Fn::GetAtt"]))
-        if set(value) == {"Fn::Join"}:
-            separator, parts = value["Fn::Join"]
-            return separator.join(str(resolve(p, refs=refs, region=region, account=account)) for p in parts)
-        if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
-            text = value["Fn::Sub"]
-            for key, real in pseudo.items():
-                text = text.replace("${" + key + "}", real)
-            return text
-        return {k: resolve(v, refs=refs, region=region, account=account) for k, v in value.items()}
-    return value
+    """The value as a deploy into `account` would have it (cloud_assembly.resolve)."""
+    return cloud_assembly.resolve(value, account=account, partition=PARTITION, region=region, refs=refs)
 
 
 def managed_policies(template: dict[str, Any], **kwargs: Any) -> dict[str, dict[str, Any]]:
