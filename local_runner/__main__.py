@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import errno
 import gc
-import ipaddress
 import json
 import logging
 import os
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from local_runner.arguments import number_in, port
+from local_runner.loopback import is_loopback_address
 
 DEFAULT_PORT = 3000
 
@@ -192,13 +192,6 @@ def aws_cli_env(region: str) -> str:
 
 def base_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-def is_loopback_address(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 def token_command(host: str, port: int) -> str:

@@ -9,9 +9,7 @@ runner runs one invocation at a time anyway, and a thread hop would only add lat
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
-import re
 import socket
 import sys
 import time
@@ -25,6 +23,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from local_runner import pages
+from local_runner.loopback import is_loopback_address, is_loopback_host
 from local_runner.gateway import MAX_PAYLOAD_BYTES, GatewayFailure
 from local_runner.runner import LocalService
 
@@ -304,26 +303,6 @@ class LocalApp:
             return 200, self.service.oauth_token(client_id=client_id, secret=secret, scope=form.get("scope"))
         except TokenRefused as refused:
             return (401 if refused.error == "invalid_client" else 400), {"error": refused.error, "error_description": refused.description}
-
-
-_HOST = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9.-]+))(?::[0-9]{1,5})?")
-
-
-def is_loopback_host(host: str) -> bool:
-    """Whether a Host header is exactly one name of this machine's loopback, with an optional
-    port: 127.0.0.0/8, [::1] or localhost (a list, a path or anything after them is not)."""
-    matched = _HOST.fullmatch(host)
-    if matched is None:
-        return False
-    name = (matched.group("v6") or matched.group("name")).lower()
-    return name == "localhost" or is_loopback_address(name)
-
-
-def is_loopback_address(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
 
 
 async def _send(send: Any, status: int, headers: list[tuple[str, str]], body: bytes, close: bool = False) -> None:

@@ -281,7 +281,7 @@ def test_local_endpoints_answer_a_loopback_peer_naming_one_loopback_host_only(cl
 
 
 def test_the_host_check_takes_every_loopback_spelling() -> None:
-    from local_runner.server import is_loopback_host
+    from local_runner.loopback import is_loopback_host
 
     assert all(is_loopback_host(h) for h in ("127.0.0.1", "127.0.0.1:3000", "localhost", "LOCALHOST:80", "[::1]", "[::1]:3000", "127.8.9.10"))
     assert not any(is_loopback_host(h) for h in ("127.0.0.1:3000, evil.example", "evil.example", "127.0.0.1.nip.io", "0.0.0.0",
