@@ -43,6 +43,7 @@ ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "Archon",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "STAGE": "bench",
+    "CURSOR_KEY_SECRET": "archon/bench/cursor-key",
     "PYTHONPATH": str(ROOT / "lambda_src"),
     "NOTIFICATION_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/notifications-bench",
 }

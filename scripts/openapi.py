@@ -22,6 +22,7 @@ def generate() -> str:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
     os.environ.setdefault("STAGE", "dev")
+    os.environ.setdefault("CURSOR_KEY_SECRET", "archon/dev/cursor-key")  # read on the first list, never here
     sys.path.insert(0, str(ROOT / "lambda_src"))
     from aws_lambda_powertools.event_handler.openapi.models import OAuth2, OAuthFlowClientCredentials, OAuthFlows
 

@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
+from cdk_app.config import ROOT
 from scripts.openapi import DOC, generate
 from tests.unit.events import api_event, sqs_event, welcome
+
+
+def test_the_openapi_check_runs_in_a_shell_with_nothing_set():
+    """As the pre-commit hook and make diff run it: none of the unit tests' environment (this
+    process has the handler's settings; a new required one once broke the check only outside it)."""
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "PYTHONPYCACHEPREFIX") if k in os.environ}
+    result = subprocess.run([sys.executable, "scripts/openapi.py", "--check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_committed_openapi_matches_the_route_declarations(_mocked):
