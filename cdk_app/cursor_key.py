@@ -16,13 +16,9 @@ from constructs import Construct
 from cdk_app.checks import acknowledge
 from cdk_app.config import StageConfig
 from cdk_app.defaults import removal_policy
-from cdk_app.execution_policy import secret_prefix
+from cdk_app.execution_policy import cursor_key_name
 
 KEY_LENGTH = 64  # characters of the generated key: 64 of an alphabet of 62, about 380 bits
-
-
-def cursor_key_name(stage: StageConfig) -> str:
-    return f"{secret_prefix(stage)}cursor-key"
 
 
 class CursorKey(Construct):

@@ -26,7 +26,7 @@ from constructs import Construct
 from cdk_app.checks import acknowledge
 from cdk_app.config import AccountGroup, StageConfig
 from cdk_app.execution_policy import (ACCOUNT, PARTITION, boundary_name, boundary_statements, documents,
-                                      execution_policy_name, guard_statements, secret_prefix, statements_and_report)
+                                      e2e_secret_name, execution_policy_name, guard_statements, statements_and_report)
 
 GITHUB_ISSUER = "token.actions.githubusercontent.com"
 CDK_ROLES = ("deploy", "file-publishing", "image-publishing", "lookup")
@@ -143,7 +143,7 @@ class StageDeployIdentity(Construct):
         # After a deploy, the smoke test and the API suite read the stage's stack outputs and its
         # own e2e client's secret; before it, IAM Access Analyzer reads the stage's policies.
         stacks = [f"arn:{Aws.PARTITION}:cloudformation:{r}:{Aws.ACCOUNT_ID}:stack/archon-{stage.name}-{r}/*" for r in stage.aws_regions]
-        secrets = f"arn:{Aws.PARTITION}:secretsmanager:*:{Aws.ACCOUNT_ID}:secret:{secret_prefix(stage)}*/e2e-client-*"
+        secrets = f"arn:{Aws.PARTITION}:secretsmanager:*:{Aws.ACCOUNT_ID}:secret:{e2e_secret_name(stage, '*')}-*"
         self.role.add_to_policy(iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=stacks))
         self.role.add_to_policy(iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[secrets]))
         self.role.add_to_policy(iam.PolicyStatement(
@@ -154,7 +154,7 @@ class StageDeployIdentity(Construct):
         for resource, why in [
             *((f"arn:<AWS::Partition>:cloudformation:{r}:<AWS::AccountId>:stack/archon-{stage.name}-{r}/*",
                "CloudFormation appends an id to the stage's stack names, unknown before deploy") for r in stage.aws_regions),
-            (f"arn:<AWS::Partition>:secretsmanager:*:<AWS::AccountId>:secret:{secret_prefix(stage)}*/e2e-client-*",
+            (f"arn:<AWS::Partition>:secretsmanager:*:<AWS::AccountId>:secret:{e2e_secret_name(stage, '*')}-*",
              "Secrets Manager appends a random suffix to the stage's secret names"),
             ("*", "IAM Access Analyzer's policy checks take no resource ARN"),
         ]:

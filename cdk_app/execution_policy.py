@@ -23,6 +23,7 @@ Plain Python: the CDK construct (deploy_identity.py) turns the statements into m
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
@@ -69,8 +70,23 @@ def execution_policy_name(stage: StageConfig, number: int) -> str:
 
 
 def secret_prefix(stage: StageConfig) -> str:
-    """Secrets Manager names of the stage's secrets start with this (identity.py)."""
+    """Secrets Manager names of the stage's secrets start with this."""
     return f"archon/{stage.name}/"
+
+
+def e2e_secret_name(stage: StageConfig, region: str) -> str:
+    """The e2e client's secret in one region (identity.py), for the stage's deploy role only."""
+    return f"{secret_prefix(stage)}{region}/e2e-client"
+
+
+def cursor_key_name(stage: StageConfig) -> str:
+    """The page cursors' HMAC key (cursor_key.py), one per stage, replicated to its regions."""
+    return f"{secret_prefix(stage)}cursor-key"
+
+
+def stage_tagged(stage: StageConfig) -> dict[str, Any]:
+    """The condition that a resource carries the stage's and the service's tags (stack.py)."""
+    return {"StringEquals": {f"aws:ResourceTag/{key}": value for key, value in zip(TAG_KEYS, (SERVICE_NAME, stage.name))}}
 
 
 def stage_names(stage: StageConfig) -> dict[str, dict[str, list[str]]]:
@@ -113,6 +129,7 @@ class Report:
     unnamed: dict[str, str] = field(default_factory=dict)
 
 
+@functools.cache
 def _reference() -> dict[str, Any]:
     return json.loads(REFERENCE_FILE.read_text())
 
@@ -142,8 +159,7 @@ def _scope(rtype: str, resource: dict[str, Any], action_conditions: list[str], n
         return arns, {}
     tag_condition = any(c.startswith("aws:ResourceTag/") for c in resource["conditions"] + action_conditions)
     if tag_condition and (rtype in TAGGED or f"{service}:*" in TAGGED):
-        return ([_arn(t, {}) for t in resource["arns"]],
-                {"StringEquals": {f"aws:ResourceTag/{key}": value for key, value in zip(TAG_KEYS, (SERVICE_NAME, stage.name))}})
+        return [_arn(t, {}) for t in resource["arns"]], stage_tagged(stage)
     if rtype in UNNAMED:
         return [_arn(t, {}) for t in resource["arns"]], {}
     return "acts only on resources the stage does not create, or that it cannot name or tag"
@@ -240,7 +256,7 @@ def boundary_statements(stage: StageConfig) -> list[dict[str, Any]]:
     names = stage_names(stage)
     table = f"arn:{PARTITION}:dynamodb:*:{ACCOUNT}:table/{stage.table_name}"
     queues = [f"arn:{PARTITION}:sqs:*:{ACCOUNT}:{q}" for q in names["sqs"]["QueueName"]]
-    tagged = {"StringEquals": {f"aws:ResourceTag/{key}": value for key, value in zip(TAG_KEYS, (SERVICE_NAME, stage.name))}}
+    tagged = stage_tagged(stage)
     return [
         {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
                                        "dynamodb:ConditionCheckItem", "dynamodb:Query", "dynamodb:DescribeTable",
@@ -262,7 +278,7 @@ def boundary_statements(stage: StageConfig) -> list[dict[str, Any]]:
                                        "kms:ReEncrypt*", "kms:DescribeKey"],
          "Resource": f"arn:{PARTITION}:kms:*:{ACCOUNT}:key/*", "Condition": tagged},
         {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-         "Resource": f"arn:{PARTITION}:secretsmanager:*:{ACCOUNT}:secret:{secret_prefix(stage)}cursor-key-*"},
+         "Resource": f"arn:{PARTITION}:secretsmanager:*:{ACCOUNT}:secret:{cursor_key_name(stage)}-*"},
         {"Effect": "Allow", "Action": ["cognito-idp:DescribeUserPoolClient"],
          "Resource": f"arn:{PARTITION}:cognito-idp:*:{ACCOUNT}:userpool/*", "Condition": tagged},
     ]
@@ -320,7 +336,7 @@ def refused_access(stage: StageConfig, others: list[StageConfig], *, account: st
             {"actions": ["lambda:UpdateFunctionCode", "lambda:DeleteFunction"],
              "resources": [arn("lambda", region, f"function:archon-users-api-{other.name}")]},
             {"actions": ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"],
-             "resources": [arn("secretsmanager", region, f"secret:{secret_prefix(other)}{region}/e2e-client-AbCdEf")]},
+             "resources": [arn("secretsmanager", region, f"secret:{e2e_secret_name(other, region)}-AbCdEf")]},
             {"actions": ["s3:GetObject", "s3:PutObject"],
              "resources": [f"arn:{partition}:s3:::cdk-{other.cdk_qualifier}-assets-{account}-{region}/asset.zip"]},
             {"actions": ["s3:PutBucketPolicy"], "resources": [f"arn:{partition}:s3:::cdk-{other.cdk_qualifier}-assets-{account}-{region}"]},

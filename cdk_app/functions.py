@@ -40,7 +40,8 @@ class ServiceFunction(Construct):
         super().__init__(scope, id)
         self.name = name
         self.function_name = function_name = f"archon-{name}-{stage.name}"
-        self.log_group = log_group(self, "Logs", stage=stage, name=f"/aws/lambda/{function_name}", audit=audit)
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_group = log_group(self, "Logs", stage=stage, name=self.log_group_name, audit=audit)
         # A role of its own with no managed policies: only what the code uses is granted below.
         self.role = iam.Role(
             self,

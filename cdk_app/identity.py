@@ -17,7 +17,7 @@ from cdk_app.config import SCOPES, StageConfig
 from cdk_app.defaults import removal_policy
 from cdk_app.checks import acknowledge
 from cdk_app.deploy_identity import github_role_name
-from cdk_app.execution_policy import secret_prefix
+from cdk_app.execution_policy import e2e_secret_name
 
 RESOURCE_SERVER = "users"  # scopes read "users/read" and "users/create" in tokens
 # The machine client of the API suite (make e2e and the deploy workflow), and the stack output
@@ -121,7 +121,7 @@ class ApiUsers(Construct):
         cfn_client: cognito.CfnUserPoolClient = client.node.default_child  # type: ignore[assignment]
         self.e2e_secret = secretsmanager.Secret(
             self, "E2eClientSecret",
-            secret_name=f"{secret_prefix(stage)}{stack.region}/{E2E_CLIENT}-client",
+            secret_name=e2e_secret_name(stage, stack.region),
             description=f"The {E2E_CLIENT} machine client's secret, for the {stage.name} deploy workflow's API suite",
             secret_string_value=SecretValue.resource_attribute(cfn_client.attr_client_secret),
             removal_policy=removal_policy(stage),

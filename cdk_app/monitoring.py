@@ -231,7 +231,7 @@ class ServiceMonitoring(Construct):
             self, "DuplicateRejectionsByCaller", rule_name=rule_name, rule_state="ENABLED",
             rule_body=json.dumps({
                 "Schema": {"Name": "CloudWatchLogRule", "Version": 1},
-                "LogGroupNames": [f"/aws/lambda/{users_api.function_name}"],
+                "LogGroupNames": [users_api.log_group_name],  # as a string: the rule body is JSON text
                 "LogFormat": "JSON",
                 "Contribution": {"Keys": ["$.caller"], "Filters": [
                     {"Match": "$.message", "In": ["request handled"]},

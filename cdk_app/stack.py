@@ -10,12 +10,12 @@ from constructs import Construct
 
 from cdk_app.api import UsersApi
 from cdk_app.config import StageConfig
-from cdk_app.cursor_key import CursorKey, cursor_key_name
+from cdk_app.cursor_key import CursorKey
 from cdk_app.data import UsersTable
 from cdk_app.defaults import SERVICE
 from cdk_app.domain import CustomDomain
 from cdk_app.edge import ApiFirewall
-from cdk_app.execution_policy import boundary_name
+from cdk_app.execution_policy import boundary_name, cursor_key_name
 from cdk_app.functions import ServiceFunction
 from cdk_app.identity import ApiUsers
 from cdk_app.monitoring import ServiceMonitoring

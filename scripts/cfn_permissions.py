@@ -96,9 +96,9 @@ def reference(permissions: dict[str, list[str]]) -> str:
         if not matched:
             actions[named] = {"level": "Unknown", "resources": [], "required": [], "conditions": []}
             continue
+        types = _iam_data("resourceTypes", service)
         for key in matched:
             entry = known[key]
-            types = _iam_data("resourceTypes", service)
             for resource in entry["resourceTypes"]:
                 kind = types.get(resource["name"].lower())
                 if kind is not None:

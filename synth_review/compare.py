@@ -396,8 +396,8 @@ def _follow_replacements(changes: list[Change], old: Normalised, new: Normalised
             grew = True
         if not grew:
             break
-    ordered = [by_id[c.logical_id] for c in changes] + [c for c in followed if c.logical_id not in {x.logical_id for x in changes}]
-    return ordered, followed
+    changed = {c.logical_id for c in changes}
+    return [by_id[c.logical_id] for c in changes] + [c for c in followed if c.logical_id not in changed], followed
 
 
 def _get(resource: dict[str, Any], path: str) -> Any:
