@@ -58,8 +58,13 @@ define venv_from_lock
 	touch $@
 endef
 
-$(VENV)/.stamp: requirements-dev.txt requirements.txt lambda_src/requirements.txt $(UV)
-	$(call venv_from_lock,$(VENV),requirements-dev.txt)
+# The locked dependencies, then this project itself (pyproject.toml), editable: its packages are
+# importable by name, lambda_src's as Lambda sees them, built by the hash-checked setuptools.
+$(VENV)/.stamp: requirements-dev.txt requirements.txt lambda_src/requirements.txt pyproject.toml $(UV)
+	$(UV) venv --quiet --allow-existing --python $(BOOTSTRAP_PYTHON) $(VENV)
+	VIRTUAL_ENV=$(VENV) $(UV) pip install --quiet --require-hashes -r requirements-dev.txt
+	VIRTUAL_ENV=$(VENV) $(UV) pip install --quiet --no-deps --no-build-isolation --editable .
+	touch $@
 
 $(UV): tools/requirements-uv.txt
 	$(BOOTSTRAP_PYTHON) -m pip install --quiet --disable-pip-version-check --require-hashes --target .tools/uv -r tools/requirements-uv.txt

@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import publish  # noqa: E402
+from tools.report import publish  # noqa: E402
 
 # us-east-1 list prices, USD, as published on the AWS pricing pages in 2025 (DynamoDB after its
 # November 2024 on-demand and global-tables price cut). Free tiers ignored. Re-check before use.

@@ -19,22 +19,21 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import publish, require_dev_assembly  # noqa: E402
+from tools.report import publish, require_dev_assembly  # noqa: E402
 
 MESSAGES = int(os.environ.get("BENCH_DRAIN", "10000"))
 DIRECT = int(os.environ.get("BENCH_DRAIN_DIRECT", "2000"))
 
 
 def seed_users(service, count: int, prefix: str) -> list[tuple[str, str]]:
-    from users.repository import UsersRepository
+    from adapters.aws.users_table import DynamoDBUserStore
+    from users.models import User
 
-    repository = UsersRepository(client=service.emulator.client("dynamodb"), table_name=service.wiring.table.name, region=service.wiring.region)
+    store = DynamoDBUserStore(client=service.emulator.client("dynamodb"), table_name=service.wiring.table.name, region=service.wiring.region)
     users = []
     for i in range(count):
         user_id, email = str(uuid.uuid4()), f"{prefix}-{i}@example.com"
-        repository.insert(user_id=user_id, name="Drain", email=email, email_key=email, created_at=f"2026-01-01T00:00:00.000Z#{i:06d}")
+        store.insert(User(user_id=user_id, name="Drain", email=email, created_at=f"2026-01-01T00:00:00.000Z#{i:06d}"), email_key=email)
         users.append((user_id, email))
     return users
 
@@ -49,9 +48,10 @@ def wait(check, timeout: float, what: str, every: float = 0.05) -> None:
 
 def main() -> None:
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
-    sys.path.insert(0, str(ROOT / "lambda_src"))
     require_dev_assembly()
     from local_runner.runner import LocalService, Options
+    from adapters.aws.mailer import SesMailer
+    from adapters.aws.welcome_outbox import DynamoDBWelcomeOutbox
     from users.welcome import WelcomeEmails, WelcomeMessage
 
     console = sys.stdout
@@ -64,9 +64,10 @@ def main() -> None:
         # Baseline: the processor's calls straight to the emulator, one thread.
         direct_users = seed_users(service, DIRECT, "direct")
         processor_env = service.wiring.functions[service.wiring.event_sources[0].function_logical_id].environment
-        emails = WelcomeEmails(dynamodb=service.emulator.client("dynamodb"), ses=service.emulator.client("sesv2"),
-                               table_name=service.wiring.table.name, sender=processor_env["SENDER_ADDRESS"],
-                               lease_seconds=60)
+        emails = WelcomeEmails(
+            outbox=DynamoDBWelcomeOutbox(client=service.emulator.client("dynamodb"), table_name=service.wiring.table.name),
+            mailer=SesMailer(client=service.emulator.client("sesv2"), sender=processor_env["SENDER_ADDRESS"]),
+            lease_seconds=60)
         started = time.perf_counter()
         for user_id, email in direct_users:
             emails.deliver(WelcomeMessage(type="welcome_email", user_id=user_id, email=email))

@@ -23,8 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import publish  # noqa: E402
+from tools.report import publish  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_RUNS", "15"))
@@ -123,18 +122,17 @@ with Stubber(m._dynamodb) as stub:
 """),
     "notifications: first message": ("sqs", """
 import handlers.notifications as m
-with Stubber(m.welcome._ddb) as ddb, Stubber(m.welcome._ses) as ses:
+with Stubber(m._dynamodb) as ddb, Stubber(m._ses) as ses:
     ddb.add_response("update_item", {"Attributes": ITEM}, None)
     ses.add_response("send_email", {"MessageId": "m"}, None)
     ddb.add_response("update_item", {}, None)
     assert m.handler(EVENT, Context()) == {"batchItemFailures": []}
 """),
-    "original design: first POST /users": ("api", f"""
-sys.path.insert(0, {str(ROOT / 'bench')!r})
-import original_design as o
+    "original design: first POST /users": ("api", """
+import bench.original_design as o
 with Stubber(o.processor.dynamodb.meta.client) as ddb, Stubber(o.processor.sqs) as sqs:
-    ddb.add_response("put_item", {{}}, None)
-    sqs.add_response("send_message", {{"MessageId": "m", "MD5OfMessageBody": "d"}}, None)
+    ddb.add_response("put_item", {}, None)
+    sqs.add_response("send_message", {"MessageId": "m", "MD5OfMessageBody": "d"}, None)
     o.api_handler(EVENT, Context())
 """),
     "libraries alone: the floor, then importing the users API's libraries": ("api", GC_PAUSED.format(FLOOR_API + USERS_API_LIBRARIES)),
@@ -156,7 +154,6 @@ USER_ITEM = {k: {"S": v} for k, v in {"pk": f"user#{USER_ID}", "user_id": USER_I
 
 
 def _cold_inputs() -> dict[str, tuple[str, str]]:
-    sys.path.insert(0, str(ROOT))
     from tests.unit.events import api_event, sqs_event, welcome
 
     api = api_event("POST", "/users", body={"name": "Ada", "email": "ada@example.com"})
@@ -215,8 +212,6 @@ def cpu_per_call(handler: Any, event: dict[str, Any], ctx: Any, *, calls: int) -
 
 def warm() -> dict[str, float]:
     os.environ.update({k: v for k, v in ENV.items() if k != "PYTHONPATH"})
-    sys.path.insert(0, str(ROOT / "lambda_src"))
-    sys.path.insert(0, str(ROOT))
     from botocore.stub import ANY, Stubber
 
     from handlers import notifications, users_api
@@ -241,8 +236,7 @@ def warm() -> dict[str, float]:
 
     batches = max(1, WARM // 10)
     event = sqs_event(*[welcome(user_id, "ada@example.com")] * 10)
-    w = notifications.welcome
-    with Stubber(w._ddb) as ddb, Stubber(w._ses) as ses:
+    with Stubber(notifications._dynamodb) as ddb, Stubber(notifications._ses) as ses:
         for _ in range(batches * 10):
             ddb.add_response("update_item", {"Attributes": item}, None)
             ses.add_response("send_email", {"MessageId": "m"}, None)
@@ -254,10 +248,9 @@ def warm() -> dict[str, float]:
 
 def warm_original() -> dict[str, float]:
     """The same three measurements on the original design's code, stubbed the same way."""
-    sys.path.insert(0, str(ROOT / "bench"))
     from botocore.stub import ANY, Stubber
 
-    import original_design as original
+    import bench.original_design as original
     from tests.unit.conftest import LambdaContext
     from tests.unit.events import api_event, sqs_event, welcome
 

@@ -26,10 +26,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import publish, require_dev_assembly  # noqa: E402
-from runner import get_path  # noqa: E402
+from tools.report import publish, require_dev_assembly  # noqa: E402
+from bench.runner import get_path  # noqa: E402
 
 CALLS = int(os.environ.get("BENCH_CALLS", "200"))
 WARM_UP = 20  # first calls fill caches (botocore's, moto's, Powertools'); not counted
@@ -40,14 +38,14 @@ def mark() -> None:
 
 
 def steps(service: Any) -> dict[str, Callable[[], object]]:
-    """The GET path layer by layer, a POST through the gateway, and the repository's own calls
+    """The GET path layer by layer, a POST through the gateway, and the user store's own calls
     straight to the same emulator (the direct baseline of bench/runner.py)."""
-    sys.path.insert(0, str(ROOT / "lambda_src"))
-    from users.repository import UsersRepository
+    from adapters.aws.users_table import DynamoDBUserStore
+    from users.models import User
 
     headers = [("Authorization", f"Bearer {service.token()['token']}"), ("Content-Type", "application/json")]
-    repository = UsersRepository(client=service.emulator.client("dynamodb"), table_name=service.wiring.table.name,
-                                 region=service.wiring.region)
+    store = DynamoDBUserStore(client=service.emulator.client("dynamodb"), table_name=service.wiring.table.name,
+                              region=service.wiring.region)
 
     def post() -> object:
         body = json.dumps({"name": "Counted", "email": f"counted-{uuid.uuid4()}@example.com"}).encode()
@@ -58,14 +56,14 @@ def steps(service: Any) -> dict[str, Callable[[], object]]:
 
     def insert() -> str:
         new_id = str(uuid.uuid4())
-        return repository.insert(user_id=new_id, name="Direct", email=f"{new_id}@example.com", email_key=f"{new_id}@example.com",
-                                 created_at="2026-01-01T00:00:00.000Z")
+        return store.insert(User(user_id=new_id, name="Direct", email=f"{new_id}@example.com", created_at="2026-01-01T00:00:00.000Z"),
+                            email_key=f"{new_id}@example.com")
 
     direct_id = insert()
     return {**{f"GET: {name}": step for name, step in get_path(service).items()},
             "POST /users: the gateway and everything under it": post,
-            "direct: GetItem through the users repository on the same emulator": lambda: repository.get(direct_id),
-            "direct: TransactWriteItems (user + email guard) through the users repository": insert}
+            "direct: GetItem through the user store on the same emulator": lambda: store.get(direct_id),
+            "direct: TransactWriteItems (user + email guard) through the user store": insert}
 
 
 def inside(names_file: Path, calls: int) -> None:
@@ -126,8 +124,8 @@ def main() -> None:
         if not name.startswith("GET: "):
             lines.append(f"| {name} | {n / 1e6:.2f} | |")
     get_total, post_total = get_rows[0][1], counts["POST /users: the gateway and everything under it"]
-    get_direct = counts["direct: GetItem through the users repository on the same emulator"]
-    post_direct = counts["direct: TransactWriteItems (user + email guard) through the users repository"]
+    get_direct = counts["direct: GetItem through the user store on the same emulator"]
+    post_direct = counts["direct: TransactWriteItems (user + email guard) through the user store"]
     lines += ["", f"A GET through the runner (no HTTP) costs {get_total / get_direct:.1f}x the instructions of its GetItem alone; "
               f"a POST {post_total / post_direct:.1f}x its TransactWriteItems."]
     notes = (

@@ -6,7 +6,7 @@ operations issued straight to the emulator in one process.
 The runner serves the dev assembly in cdk.out on a free loopback port; autocannon (pinned in
 package.json) drives GET /users/{id} and POST /users (a new email per request) at 1 and 4
 connections, BENCH_REPEATS runs of BENCH_SECONDS each (the median run is reported, with the
-range: this machine's speed swings between runs). The baseline is the users repository's own calls
+range: this machine's speed swings between runs). The baseline is the user store's own calls
 (GetItem; TransactWriteItems of user + email guard) on in-process moto, one thread.
 """
 
@@ -27,9 +27,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import publish, require_dev_assembly  # noqa: E402
+from tools.report import publish, require_dev_assembly  # noqa: E402
 
 from tools.runner_client import READY  # noqa: E402
 
@@ -168,28 +166,28 @@ def autocannon(url: str, connections: int, token: str, post: bool, log: Path) ->
 
 def direct() -> dict[str, float]:
     """The same operations straight to moto in this process: the emulator's own ceiling."""
-    sys.path.insert(0, str(ROOT / "lambda_src"))
     import boto3
 
     from local_runner.emulator import Emulator, provision
     from local_runner.wiring import load_wiring
-    from users.repository import UsersRepository
+    from adapters.aws.users_table import DynamoDBUserStore
+    from users.models import User
 
     wiring = load_wiring(ROOT / "cdk.out", "dev")
     emulator = Emulator(backend="memory", region=wiring.region)
     emulator.start()  # the runner's emulator, with its fast paths
     try:
         provision(emulator, wiring)
-        repository = UsersRepository(client=boto3.client("dynamodb"), table_name=wiring.table.name, region=wiring.region)
+        store = DynamoDBUserStore(client=boto3.client("dynamodb"), table_name=wiring.table.name, region=wiring.region)
         started = time.perf_counter()
         ids = [str(uuid.uuid4()) for _ in range(DIRECT_OPS)]
         for i, user_id in enumerate(ids):
             email = f"direct-{i}@example.com"
-            repository.insert(user_id=user_id, name="Bench", email=email, email_key=email, created_at=f"2026-01-01T00:00:00.{i:03d}Z")
+            store.insert(User(user_id=user_id, name="Bench", email=email, created_at=f"2026-01-01T00:00:00.{i:03d}Z"), email_key=email)
         post = DIRECT_OPS / (time.perf_counter() - started)
         started = time.perf_counter()
         for user_id in ids:
-            repository.get(user_id)
+            store.get(user_id)
         get = DIRECT_OPS / (time.perf_counter() - started)
     finally:
         emulator.stop()

@@ -19,9 +19,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import publish, require_dev_assembly  # noqa: E402
+from tools.report import publish, require_dev_assembly  # noqa: E402
 
 from tools.runner_client import READY, runner_env  # noqa: E402
 

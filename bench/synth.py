@@ -20,9 +20,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import publish  # noqa: E402
+from tools.report import publish  # noqa: E402
 
 from tools.shell_env import user_shell_env  # noqa: E402
 

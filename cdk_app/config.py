@@ -16,6 +16,8 @@ import jsonschema
 import regress
 import yaml
 
+from users import contract
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILE = ROOT / "config" / "stages.yaml"
 SCHEMA_FILE = ROOT / "config" / "stages.schema.json"
@@ -58,7 +60,7 @@ class ApiConfig:
 
 # The API's OAuth scopes, as the stage's user pool's resource server defines them: the words
 # config uses, and what each lets a caller do.
-SCOPES = {"read": "read users (GET /users, GET /users/{user_id})", "create": "create users (POST /users)"}
+SCOPES = contract.SCOPES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,6 +150,21 @@ def _allowed(error: jsonschema.ValidationError) -> str:
         if isinstance(candidate, dict) and "x-allowed" in candidate:
             return candidate["x-allowed"]
     return "see config/stages.schema.json"
+
+
+def _with_key_lists(schema: Any) -> Any:
+    """The schema with an 'x-allowed' sentence on every closed mapping that lacks one, listing
+    its keys from its own properties: the list an error quotes is the list the schema accepts."""
+    if isinstance(schema, dict):
+        for value in schema.values():
+            _with_key_lists(value)
+        keys = list(schema.get("properties", {}))
+        if keys and schema.get("additionalProperties") is False and "x-allowed" not in schema:
+            schema["x-allowed"] = "the keys " + (", ".join(keys[:-1]) + " and " + keys[-1] if len(keys) > 1 else keys[0])
+    elif isinstance(schema, list):
+        for value in schema:
+            _with_key_lists(value)
+    return schema
 
 
 def _schema_error(error: jsonschema.ValidationError, source: str) -> ConfigError:
@@ -298,8 +315,7 @@ def load_raw(path: Path = CONFIG_FILE) -> dict[str, Any]:
         raise ConfigError(f"{source}: {_yaml_problem(exc)}; allowed: YAML as in config/stages.yaml") from None
     if data is None:
         raise ConfigError(f"{source}: the file is empty; allowed: a YAML file as described in config/stages.schema.json")
-    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
-    validator = _SchemaValidator(schema)
+    validator = _SchemaValidator(_with_key_lists(json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))))
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
     if errors:
         # An unknown key explains everything below it; otherwise the deepest error is the most

@@ -12,9 +12,7 @@ from cdk_app.config import StageConfig
 from cdk_app.defaults import log_group, removal_policy
 from cdk_app.functions import NO_VPC_REASON
 from cdk_app.checks import acknowledge
-
-LIST_INDEX = "by_creation"  # users in creation order (GET /users)
-TTL_ATTRIBUTE = "expiration"  # idempotency records expire; users never carry it
+from users import contract
 
 
 class UsersTable(Construct):
@@ -33,14 +31,14 @@ class UsersTable(Construct):
                 self,
                 "Table",
                 table_name=stage.table_name,
-                partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+                partition_key=dynamodb.Attribute(name=contract.PARTITION_KEY, type=dynamodb.AttributeType.STRING),
                 global_secondary_indexes=[
                     dynamodb.GlobalSecondaryIndexPropsV2(
-                        index_name=LIST_INDEX,
-                        partition_key=dynamodb.Attribute(name="entity", type=dynamodb.AttributeType.STRING),
-                        sort_key=dynamodb.Attribute(name="created_key", type=dynamodb.AttributeType.STRING),
+                        index_name=contract.LIST_INDEX,
+                        partition_key=dynamodb.Attribute(name=contract.LIST_INDEX_PARTITION, type=dynamodb.AttributeType.STRING),
+                        sort_key=dynamodb.Attribute(name=contract.LIST_INDEX_SORT, type=dynamodb.AttributeType.STRING),
                         projection_type=dynamodb.ProjectionType.INCLUDE,
-                        non_key_attributes=["user_id", "name", "email", "created_at"],
+                        non_key_attributes=list(contract.USER_FIELDS),
                     )
                 ],
                 billing=dynamodb.Billing.on_demand(),
@@ -52,7 +50,7 @@ class UsersTable(Construct):
                 encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
                 deletion_protection=stage.retain_data,
                 removal_policy=removal_policy(stage),
-                time_to_live_attribute=TTL_ATTRIBUTE,
+                time_to_live_attribute=contract.TTL_ATTRIBUTE,
                 replicas=[dynamodb.ReplicaTableProps(region=r) for r in stage.aws_regions[1:]],
             )
             self.table_arn = table.table_arn
@@ -100,7 +98,7 @@ class UsersTable(Construct):
                     "CDK's own provider for the one deploy-time describeTable call (the replica's stream ARN); "
                     "CloudFormation invokes it synchronously and it serves no traffic.",
                 )
-        self.index_arn = f"{self.table_arn}/index/{LIST_INDEX}"
+        self.index_arn = f"{self.table_arn}/index/{contract.LIST_INDEX}"
 
     def table_arn_in(self, region: str) -> str:
         """The ARN of the table's replica in `region` (this construct's own ARN in its region)."""

@@ -18,8 +18,9 @@ from cdk_app.defaults import removal_policy
 from cdk_app.checks import acknowledge
 from cdk_app.deploy_identity import github_role_name
 from cdk_app.execution_policy import e2e_secret_name
+from users import contract
 
-RESOURCE_SERVER = "users"  # scopes read "users/read" and "users/create" in tokens
+RESOURCE_SERVER = contract.RESOURCE_SERVER
 # The machine client of the API suite (make e2e and the deploy workflow), and the stack output
 # naming the secret that holds its client secret for the stage's deploy role.
 E2E_CLIENT = "e2e"

@@ -13,6 +13,7 @@ from cdk_app.functions import ServiceFunction
 from cdk_app.ids import staged_unique_id
 from cdk_app.messaging import NotificationQueue
 from cdk_app.checks import acknowledge
+from users import contract
 
 BATCH_SIZE = 10  # as originally designed
 BATCHING_WINDOW = Duration.seconds(5)  # fewer, fuller invocations when traffic is light
@@ -46,19 +47,19 @@ class WelcomeNotifications(Construct):
             layer=layer,
             description="Sends each new user one welcome email",
             environment={
-                "TABLE_NAME": table_name,
-                "SENDER_ADDRESS": stage.sender,
+                contract.ENV_TABLE_NAME: table_name,
+                contract.ENV_SENDER_ADDRESS: stage.sender,
                 # A lease outlives any invocation holding it, so a crashed one frees the email.
-                "DELIVERY_LEASE_SECONDS": str(stage.notifications.timeout_seconds * 2),
+                contract.ENV_DELIVERY_LEASE_SECONDS: str(stage.notifications.timeout_seconds * 2),
             },
         )
         role = self.processor.role
-        # Deduplication marks live on user items only (partition keys user#...).
+        # Deduplication marks live on user items only.
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["dynamodb:UpdateItem"],
                 resources=[table_arn],
-                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["user#*"]}},
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{contract.USER_PREFIX}*"]}},
             )
         )
         role.add_to_policy(

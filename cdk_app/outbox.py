@@ -19,6 +19,7 @@ from cdk_app.config import StageConfig
 from cdk_app.defaults import log_group
 from cdk_app.messaging import dead_letter_queue
 from cdk_app.checks import acknowledge
+from users import contract
 
 STREAM_BATCH_SIZE = 10
 # Retries with backoff before a stream batch goes to the outbox DLQ; stream records live 24 h.
@@ -29,16 +30,17 @@ def outbox_filter(region: str) -> dict:
     """Only new user items (not email guards or idempotency records) written in `region`."""
     return {
         "eventName": ["INSERT"],
-        "dynamodb": {"NewImage": {"entity": {"S": ["user"]}, "region": {"S": [region]}}},
+        "dynamodb": {"NewImage": {contract.LIST_INDEX_PARTITION: {"S": [contract.USER_ENTITY]},
+                                  contract.REGION_ATTRIBUTE: {"S": [region]}}},
     }
 
 
-# The original design's message, built from the new image.
-MESSAGE_TEMPLATE = (
-    '{"type": "welcome_email", '
-    '"user_id": "<$.dynamodb.NewImage.user_id.S>", '
-    '"email": "<$.dynamodb.NewImage.email.S>"}'
-)
+# The original design's message, built from the new image: its type, then each other field from
+# the user attribute of that name.
+MESSAGE_TEMPLATE = "{" + ", ".join(
+    [f'"type": "{contract.WELCOME_MESSAGE_TYPE}"']
+    + [f'"{field}": "<$.dynamodb.NewImage.{field}.S>"' for field in contract.WELCOME_MESSAGE_FIELDS if field != "type"]
+) + "}"
 
 
 class OutboxPipe(Construct):

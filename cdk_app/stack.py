@@ -23,9 +23,7 @@ from cdk_app.checks import acknowledge
 from cdk_app.notifications import WelcomeNotifications
 from cdk_app.outbox import OutboxPipe
 from cdk_app.packaging import dependencies_layer
-
-# Partition key prefixes of the items the users API writes (lambda_src/users/repository.py).
-API_ITEM_PREFIXES = ("user#", "email#", "quota#")
+from users import contract
 
 
 class UsersServiceStack(Stack):
@@ -53,11 +51,11 @@ class UsersServiceStack(Stack):
             description="The users API behind API Gateway",
             audit=True,  # its log is the audit trail: who read, listed or created which users
             environment={
-                "TABLE_NAME": stage.table_name,
-                "WRITE_REGION": stage.write_region,
-                "CORS_ORIGINS": ",".join(stage.api.cors_origins),
-                "CREATES_PER_CALLER_PER_HOUR": str(stage.api.creates_per_caller_per_hour),
-                "CURSOR_KEY_SECRET": cursor_key_name(stage),
+                contract.ENV_TABLE_NAME: stage.table_name,
+                contract.ENV_WRITE_REGION: stage.write_region,
+                contract.ENV_CORS_ORIGINS: ",".join(stage.api.cors_origins),
+                contract.ENV_CREATES_PER_CALLER_PER_HOUR: str(stage.api.creates_per_caller_per_hour),
+                contract.ENV_CURSOR_KEY_SECRET: cursor_key_name(stage),
             },
         )
         self.cursor_key = CursorKey(self, "CursorKey", stage=stage, reader=self.users_api.role)
@@ -72,7 +70,7 @@ class UsersServiceStack(Stack):
                 actions=["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
                 resources=[write_table_arn],
                 conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [
-                    f"{prefix}*" for prefix in (*API_ITEM_PREFIXES, f"{self.users_api.function_name}.")]}},
+                    f"{prefix}*" for prefix in (*contract.API_ITEM_PREFIXES, f"{self.users_api.function_name}.")]}},
             )
         )
         self.users_api.role.add_to_policy(

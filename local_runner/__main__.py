@@ -23,7 +23,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from local_runner.arguments import number_in, port
+from tools.arguments import number_in, port
 from local_runner.loopback import is_loopback_address
 
 DEFAULT_PORT = 3000

@@ -29,14 +29,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "lambda_src"))
-
-from local_runner.arguments import number_in  # noqa: E402 - argparse types shared by the repo's commands
-from users.identity import InvalidEmail, email_key  # noqa: E402 - after the path to lambda_src
-
-USER_PREFIX = "user#"
-GUARD_PREFIX = "email#"
+from tools.arguments import number_in
+from users.contract import EMAIL_PREFIX as GUARD_PREFIX
+from users.contract import USER_PREFIX
+from users.identity import InvalidEmail, email_key
 
 
 @dataclass
@@ -153,7 +149,6 @@ def main(argv: list[str] | None = None) -> int:
 
     import boto3
 
-    sys.path.insert(0, str(ROOT))
     from cdk_app.config import ConfigError, load_stages
 
     try:

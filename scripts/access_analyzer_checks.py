@@ -24,7 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def synthesised_policies(assembly: Path, stage: str, *, account: str, partition: str) -> dict[str, dict[str, Any]]:
     """The stage's boundary and execution policies as the deploy identity in `assembly` states them."""
-    sys.path.insert(0, str(ROOT))
     from cloud_assembly import resolve, stacks
 
     found: dict[str, dict[str, Any]] = {}
@@ -43,7 +42,6 @@ def synthesised_policies(assembly: Path, stage: str, *, account: str, partition:
 
 def run(stage: str, assembly: Path, *, iam: Any, analyzer: Any, account: str, partition: str) -> list[str]:
     """The checks' failures, each a line; empty when every check passes."""
-    sys.path.insert(0, str(ROOT))
     from cdk_app.config import load_stages
     from cdk_app.execution_policy import refused_access
 

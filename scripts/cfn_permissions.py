@@ -40,7 +40,6 @@ def synthesised_types() -> set[str]:
     import aws_cdk as cdk
     import yaml
 
-    sys.path.insert(0, str(ROOT))
     from cdk_app.app import build_app
     from cdk_app.checks import resource_types
     from cdk_app.config import CONFIG_FILE
@@ -118,7 +117,6 @@ def reference(permissions: dict[str, list[str]]) -> str:
 
 
 def main() -> int:
-    sys.path.insert(0, str(ROOT))  # run as a script: scripts/ is first on the path, not the project
     from scripts.generated_file import write_or_check
 
     command = ".venv/bin/python scripts/cfn_permissions.py"

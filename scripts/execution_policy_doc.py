@@ -33,7 +33,6 @@ def render() -> str:
 
 
 def main() -> int:
-    sys.path.insert(0, str(ROOT))  # run as a script: scripts/ is first on the path, not the project
     from scripts.generated_file import write_or_check
 
     return write_or_check(OUTPUT, render(), ".venv/bin/python scripts/execution_policy_doc.py")

@@ -11,19 +11,20 @@ import os
 import sys
 from pathlib import Path
 
+from users import contract
+
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "openapi.json"
 
 
 def generate() -> str:
     # The handler module reads its settings and creates clients at import; no call is made.
-    os.environ.setdefault("TABLE_NAME", "users-dev")
+    os.environ.setdefault(contract.ENV_TABLE_NAME, "users-dev")
     os.environ.setdefault("AWS_REGION", "us-east-1")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
     os.environ.setdefault("STAGE", "dev")
-    os.environ.setdefault("CURSOR_KEY_SECRET", "archon/dev/cursor-key")  # read on the first list, never here
-    sys.path.insert(0, str(ROOT / "lambda_src"))
+    os.environ.setdefault(contract.ENV_CURSOR_KEY_SECRET, "archon/dev/cursor-key")  # read on the first list, never here
     from aws_lambda_powertools.event_handler.openapi.models import OAuth2, OAuthFlowClientCredentials, OAuthFlows
 
     from handlers.users_api import CREATE_SCOPE, READ_SCOPE, SECURITY_SCHEME, app
@@ -58,7 +59,6 @@ def generate() -> str:
 
 
 def main() -> int:
-    sys.path.insert(0, str(ROOT))  # run as a script: scripts/ is first on the path, not the project
     from scripts.generated_file import write_or_check
 
     return write_or_check(DOC, generate(), ".venv/bin/python scripts/openapi.py")

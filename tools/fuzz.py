@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from local_runner.arguments import number_in
+from tools.arguments import number_in
 from tools.runner_client import ROOT, Runner, start_runner, stop_runner
 from tools.shell_env import unmeasured_env
 
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems:
         print("PROBLEM:", problem)
     if args.report and not problems:  # a failed run never replaces the report of the last good one
-        from bench.report import RELIABILITY_HEADER, write_section
+        from tools.report import RELIABILITY_HEADER, write_section
 
         write_section("fuzz", report(result, args.max_examples, args.seed), doc=args.report, header=RELIABILITY_HEADER)
     elif args.report:

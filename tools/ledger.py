@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local_runner.arguments import number_in
+from tools.arguments import number_in
 from tools.runner_client import Reply, Runner, start_runner, stop_runner
 
 # 10% of API calls and 10% of processor calls fail, spread over every kind of fault we inject.
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     for problem in ledger.problems[:20]:
         print("PROBLEM:", problem)
     if args.report:
-        from bench.report import RELIABILITY_HEADER, write_section
+        from tools.report import RELIABILITY_HEADER, write_section
 
         write_section("ledger", report(summary, args.users, args.workers, args.seed, ledger.problems), doc=args.report, header=RELIABILITY_HEADER)
     return 1 if ledger.problems else 0

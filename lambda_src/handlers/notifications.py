@@ -10,9 +10,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from adapters.aws.mailer import SesMailer
+from adapters.aws.welcome_outbox import DynamoDBWelcomeOutbox
 from handlers import init_done
 from handlers.observability import RETRIES, observability
 from handlers.snapshot_hooks import share_nothing_across_restores
+from users import contract
 from users.welcome import MalformedMessage, Outcome, WelcomeEmails, WelcomeFailure, WelcomeMarkFailed, WelcomeMessage
 
 logger, tracer, metrics = observability()
@@ -20,11 +23,9 @@ _dynamodb = boto3.client("dynamodb", config=RETRIES)
 _ses = boto3.client("sesv2", config=RETRIES)
 share_nothing_across_restores(_dynamodb, _ses)
 welcome = WelcomeEmails(
-    dynamodb=_dynamodb,
-    ses=_ses,
-    table_name=os.environ["TABLE_NAME"],
-    sender=os.environ["SENDER_ADDRESS"],
-    lease_seconds=int(os.environ["DELIVERY_LEASE_SECONDS"]),
+    outbox=DynamoDBWelcomeOutbox(client=_dynamodb, table_name=os.environ[contract.ENV_TABLE_NAME]),
+    mailer=SesMailer(client=_ses, sender=os.environ[contract.ENV_SENDER_ADDRESS]),
+    lease_seconds=int(os.environ[contract.ENV_DELIVERY_LEASE_SECONDS]),
 )
 # A batch whose every record failed is reported like any other, not raised: a lone poison
 # message must not count as a function error.
@@ -55,7 +56,7 @@ def record_handler(record: SQSRecord) -> str:
         _failed(exc.reason, record)
         raise
     except WelcomeMarkFailed as exc:
-        # SES accepted the email: the record must not be retried (that would send it twice).
+        # The provider accepted the email: the record must not be retried (that would send it twice).
         metrics.add_metric(name="WelcomeEmailsSent", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="WelcomeMarkFailed", unit=MetricUnit.Count, value=1)
         logger.error("welcome email sent but not marked", extra={"user_id": message.user_id, "error_code": exc.code})

@@ -19,12 +19,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel
 from pydantic.json_schema import SkipJsonSchema
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyPersistenceLayerError,
@@ -36,25 +38,25 @@ from handlers import init_done
 from handlers.json_body import json_fields_once
 from handlers.observability import RETRIES, observability
 from handlers.snapshot_hooks import share_nothing_across_restores
+from adapters.aws.users_table import DynamoDBUserStore
+from users import contract
 from users import cursor as cursor_codec
 from users.errors import CreateLimitReached, DomainError, TemporarilyUnavailable
 from users.logic import UsersService
 from users.models import PAGE_DEFAULT, PAGE_MAX, ErrorBody, ErrorDetail, ErrorResponse, NewUser, User, UserPage
-from users.repository import UsersRepository
 
 MAX_BODY_BYTES = 8 * 1024
 # On every answer: users' names and emails are kept by no cache, and no browser reads a body as
 # anything but the JSON it is declared (API Gateway's own answers carry the same, cdk_app/api.py).
 RESPONSE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-# The OAuth scopes API Gateway checks per route (cdk_app/identity.py names them; a test compares
-# the template with docs/openapi.json); declared here for the OpenAPI document.
-READ_SCOPE, CREATE_SCOPE = "users/read", "users/create"
+# The OAuth scopes API Gateway checks per route, declared here for the OpenAPI document.
+READ_SCOPE, CREATE_SCOPE = contract.READ_SCOPE, contract.CREATE_SCOPE
 SECURITY_SCHEME = "cognito"
-TABLE_NAME = os.environ["TABLE_NAME"]
+TABLE_NAME = os.environ[contract.ENV_TABLE_NAME]
 REGION = os.environ["AWS_REGION"]
-# Creates run in the stage's write region, whichever region serves the request (users.repository).
-WRITE_REGION = os.environ.get("WRITE_REGION") or REGION
-CORS_ORIGINS = [o for o in os.environ.get("CORS_ORIGINS", "").split(",") if o]
+# Creates run in the stage's write region, whichever region serves the request (adapters.aws.users_table).
+WRITE_REGION = os.environ.get(contract.ENV_WRITE_REGION) or REGION
+CORS_ORIGINS = [o for o in os.environ.get(contract.ENV_CORS_ORIGINS, "").split(",") if o]
 
 logger, tracer, metrics = observability()
 # Created once per container.
@@ -65,7 +67,7 @@ _writer = _dynamodb if WRITE_REGION == REGION else boto3.client(
     "dynamodb", region_name=WRITE_REGION,
     config=RETRIES.merge(Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})))
 share_nothing_across_restores(_dynamodb, _writer)
-CURSOR_KEY_SECRET = os.environ["CURSOR_KEY_SECRET"]
+CURSOR_KEY_SECRET = os.environ[contract.ENV_CURSOR_KEY_SECRET]
 # Re-read at most this often, so that a rotated key reaches every warm environment in minutes.
 CURSOR_KEY_MAX_AGE_SECONDS = 300
 
@@ -78,13 +80,15 @@ def cursor_keys() -> list[bytes]:
     return [value[name].encode() for name in ("current", "previous") if value.get(name)]
 
 
+_creates_per_hour = os.environ.get(contract.ENV_CREATES_PER_CALLER_PER_HOUR)
 service = UsersService(
-    repository=UsersRepository(client=_writer, table_name=TABLE_NAME, region=WRITE_REGION, replica=_dynamodb),
-    creates_per_caller_per_hour=int(os.environ["CREATES_PER_CALLER_PER_HOUR"]) if os.environ.get("CREATES_PER_CALLER_PER_HOUR") else None,
+    store=DynamoDBUserStore(client=_writer, table_name=TABLE_NAME, region=WRITE_REGION, replica=_dynamodb),
+    creates_per_caller_per_hour=int(_creates_per_hour) if _creates_per_hour else None,
     cursor_keys=cursor_keys,
 )
 # Idempotency records belong with the create they guard: in the write region.
-_idempotency_store = DynamoDBPersistenceLayer(table_name=TABLE_NAME, key_attr="pk", boto3_client=_writer)
+_idempotency_store = DynamoDBPersistenceLayer(table_name=TABLE_NAME, key_attr=contract.PARTITION_KEY,
+                                              expiry_attr=contract.TTL_ATTRIBUTE, boto3_client=_writer)
 _idempotency = IdempotencyConfig(
     event_key_jmespath="key",
     payload_validation_jmespath="body",
@@ -158,9 +162,17 @@ def _proxy_error(event: dict[str, Any], status: HTTPStatus, code: str, message: 
             "body": body.model_dump_json(), "isBase64Encoded": False}
 
 
-@idempotent_function(data_keyword_argument="request", config=_idempotency, persistence_store=_idempotency_store)
-def _create_once(request: dict[str, Any]) -> dict[str, Any]:
-    return _create(NewUser.model_validate(request["body"]), request_key=request["key"]).model_dump()
+class CreateRequest(BaseModel):
+    """What a create with an Idempotency-Key is keyed (`key`: caller and key) and checked by (`body`)."""
+
+    key: str
+    body: NewUser
+
+
+@idempotent_function(data_keyword_argument="request", config=_idempotency, persistence_store=_idempotency_store,
+                     output_serializer=PydanticSerializer(model=User))
+def _create_once(request: CreateRequest) -> User:
+    return _create(request.body, request_key=request.key)
 
 
 def _create(new_user: NewUser, request_key: str | None = None) -> User:
@@ -242,7 +254,7 @@ def create_user(
 ) -> Response[User]:
     if idempotency_key:
         caller = caller_of(app.current_event.raw_event)
-        user = User.model_validate(_create_once(request={"key": f"{caller}:{idempotency_key}", "body": body.model_dump()}))
+        user = _create_once(request=CreateRequest(key=f"{caller}:{idempotency_key}", body=body))
     else:
         user = _create(body)
     return Response(
@@ -377,7 +389,7 @@ def _idempotency_in_progress(_: IdempotencyAlreadyInProgressError) -> Response:
 @app.exception_handler(IdempotencyPersistenceLayerError)
 def _idempotency_store_busy(_: IdempotencyPersistenceLayerError) -> Response:
     # The idempotency record could not be read or written (throttling, say). Retrying with the
-    # same key is safe: a create that already committed returns its user (users.repository).
+    # same key is safe: a create that already committed returns its user (adapters.aws.users_table).
     logger.warning("idempotency store unavailable")
     return error_response(HTTPStatus.SERVICE_UNAVAILABLE, "temporarily_unavailable", "The service is busy; retry with the same Idempotency-Key.", headers={"Retry-After": "1"})
 

@@ -1,4 +1,4 @@
-"""What the users API does, independent of HTTP and Lambda."""
+"""What the users API does, independent of HTTP, of the function platform and of the cloud."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from users import cursor
 from users.errors import UserNotFound
 from users.identity import email_key
 from users.models import PAGE_DEFAULT, PAGE_MAX, NewUser, User, UserPage
-from users.repository import Quota, UsersRepository
+from users.ports import Quota, UserStore
 from users.rules import is_user_id
 
 WINDOW_SECONDS = 3600  # creates are counted per caller per clock hour
@@ -25,7 +25,7 @@ class UsersService:
     def __init__(
         self,
         *,
-        repository: UsersRepository,
+        store: UserStore,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         clock: Callable[[], str] = utc_now,
         creates_per_caller_per_hour: int | None = None,
@@ -34,7 +34,7 @@ class UsersService:
     ) -> None:
         """cursor_keys: the keys that sign and verify page cursors, the signing one first (the
         stage's cursor key and the one it replaced)."""
-        self._repo = repository
+        self._store = store
         self._new_id = new_id
         self._clock = clock
         self._limit = creates_per_caller_per_hour
@@ -48,18 +48,11 @@ class UsersService:
         committed gets that user back rather than an email conflict."""
         if self._limit is not None and caller is not None:
             start = int(self._epoch()) // WINDOW_SECONDS * WINDOW_SECONDS
-            self._repo.count_attempt(Quota(caller=caller, window_start=start, window_end=start + WINDOW_SECONDS, limit=self._limit))
+            self._store.count_attempt(Quota(caller=caller, window_start=start, window_end=start + WINDOW_SECONDS, limit=self._limit))
         user = User(user_id=self._new_id(), name=new_user.name, email=new_user.email, created_at=self._clock())
-        stored_id = self._repo.insert(
-            user_id=user.user_id,
-            name=user.name,
-            email=user.email,
-            email_key=email_key(user.email),
-            created_at=user.created_at,
-            request_key=request_key,
-        )
+        stored_id = self._store.insert(user, email_key=email_key(user.email), request_key=request_key)
         if stored_id != user.user_id:
-            return User(**self._repo.get(stored_id))
+            return self._store.get(stored_id)
         return user
 
     def get(self, user_id: str) -> User:
@@ -68,7 +61,7 @@ class UsersService:
         user_id = user_id.lower()
         if not is_user_id(user_id):
             raise UserNotFound()
-        return User(**self._repo.get(user_id))
+        return self._store.get(user_id)
 
     def list(self, *, limit: int = PAGE_DEFAULT, cursor_token: str | None = None) -> UserPage:
         if not 1 <= limit <= PAGE_MAX:
@@ -77,8 +70,8 @@ class UsersService:
             raise RuntimeError("UsersService needs cursor_keys to list users")
         keys = self._cursor_keys()
         after = cursor.decode(cursor_token, keys=keys) if cursor_token is not None else None
-        users, next_position = self._repo.page(limit=limit, after=after)
+        users, next_position = self._store.page(limit=limit, after=after)
         return UserPage(
-            users=[User(**u) for u in users],
+            users=users,
             next_cursor=cursor.encode(next_position, key=keys[0]) if next_position else None,
         )

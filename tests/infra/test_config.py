@@ -118,7 +118,7 @@ UNREADABLE = {
                          rf"line {RETENTION + 1}, column \d+: not valid YAML \(.*expected ',' or '\]'.*\)"),
     "an empty file": (b"", r"the file is empty"),
     "a misspelt key": (_SHIPPED.replace(b"log_retention_days: 14", b"log_retension_days: 14", 1),
-                       r"stages.dev.log_retension_days: is not a known key; allowed: the keys account, .*log_retention_days, .*"),
+                       r"stages.dev.log_retension_days: is not a known key; allowed: the keys account, .*log_retention_days, .*monitoring.*"),
     "an unknown top-level key": (_SHIPPED + b"\nservices: x\n", r"services: is not a known key; allowed: the keys service, delivery and stages"),
 }
 

@@ -118,7 +118,7 @@ def _region_of(arn: Any) -> str:
 
 @pytest.mark.parametrize("stage", ["staging", "prod"])
 def test_every_regions_create_path_points_at_the_write_region(synth, stage):
-    """Creates commit in the stage's write region from every region (users.repository): the
+    """Creates commit in the stage's write region from every region (adapters.aws.users_table): the
     function is told the region, and its write grants name that region's replica only; reads
     stay on the local replica."""
     cfg = synth.stages[stage]

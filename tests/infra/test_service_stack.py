@@ -46,6 +46,20 @@ def test_users_table_is_a_global_table_with_a_replica_per_region(synth, stage):
         assert replica["DeletionProtectionEnabled"] is cfg.retain_data
 
 
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_table_is_the_one_the_unit_tests_emulate(synth, stage):
+    """The unit tests build their table from the shared contract (tests/unit/conftest.py), not
+    from a synth: every stage's table must be that one, whatever its name."""
+    from dataclasses import replace
+
+    from local_runner.wiring import load_wiring
+    from tests.unit.conftest import contract_table_spec
+
+    table = load_wiring(synth.outdir, stage).table
+    expected = contract_table_spec()
+    assert replace(table, logical_id=expected.logical_id, name=expected.name) == expected
+
+
 def test_prod_keeps_its_data_and_dev_tears_down(synth):
     for stage, policy in (("prod", "Retain"), ("dev", "Delete")):
         template = synth.template(stage)

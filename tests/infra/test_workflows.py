@@ -135,8 +135,13 @@ def test_every_python_install_make_setup_runs_checks_the_locks_hashes(tmp_path: 
     dry = subprocess.run(["make", "-n", "-B", ".tools/uv/bin/uv", ".venv/.stamp", ".tools/checkov/.stamp", ".tools/openapi-client/.stamp",
                           "build/layer.stamp"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     installs = [line for line in dry.stdout.splitlines() if " pip install " in line]
-    assert len(installs) == 5, dry.stdout  # uv itself, the three venvs and the layer
-    assert all("--require-hashes" in line for line in installs), installs
+    # The project itself (pyproject.toml) installs nothing from an index: no dependencies, and
+    # built by the setuptools the dev lock pinned with its hashes.
+    project = [line for line in installs if line.endswith(" --editable .")]
+    assert len(project) == 1 and "--no-deps" in project[0] and "--no-build-isolation" in project[0], installs
+    locks = [line for line in installs if line not in project]
+    assert len(locks) == 5, dry.stdout  # uv itself, the three venvs and the layer
+    assert all("--require-hashes" in line for line in locks), locks
     for lock in ("requirements-dev.txt", "requirements.txt", "lambda_src/requirements.txt",
                  "tools/requirements-checkov.txt", "tools/requirements-openapi-client.txt"):
         text = (ROOT / lock).read_text()

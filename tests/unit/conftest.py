@@ -53,11 +53,31 @@ def create_users_table(client: Any, spec: Any, name: str = TABLE, *, stream: boo
         client.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute})
 
 
-@pytest.fixture(scope="session")
-def table_spec(synth: Any) -> Any:
-    from local_runner.wiring import load_wiring
+def contract_table_spec() -> Any:
+    """The users table from the shared contract (users.contract), as the local runner reads it from
+    a template: tests/infra/test_service_stack.py holds every stage's template to this spec, so
+    these tests need no synth."""
+    from local_runner.wiring import TableSpec
+    from users import contract
 
-    return load_wiring(synth.outdir, "dev").table
+    attribute_names = (contract.PARTITION_KEY, contract.LIST_INDEX_PARTITION, contract.LIST_INDEX_SORT)
+    return TableSpec(
+        logical_id="Table",
+        name=TABLE,
+        attributes=[{"AttributeName": name, "AttributeType": "S"} for name in attribute_names],
+        key_schema=[{"AttributeName": contract.PARTITION_KEY, "KeyType": "HASH"}],
+        indexes=[{"IndexName": contract.LIST_INDEX,
+                  "KeySchema": [{"AttributeName": contract.LIST_INDEX_PARTITION, "KeyType": "HASH"},
+                                {"AttributeName": contract.LIST_INDEX_SORT, "KeyType": "RANGE"}],
+                  "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(contract.USER_FIELDS)}}],
+        stream_view="NEW_AND_OLD_IMAGES",
+        ttl_attribute=contract.TTL_ATTRIBUTE,
+    )
+
+
+@pytest.fixture(scope="session")
+def table_spec() -> Any:
+    return contract_table_spec()
 
 
 @dataclass

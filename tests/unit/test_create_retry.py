@@ -13,9 +13,9 @@ from tests.unit.conftest import REGION, TABLE
 
 def _service(aws: Any, new_id: str) -> Any:
     from users.logic import UsersService
-    from users.repository import UsersRepository
+    from adapters.aws.users_table import DynamoDBUserStore
 
-    return UsersService(repository=UsersRepository(client=aws.dynamodb, table_name=TABLE, region=REGION), new_id=lambda: new_id)
+    return UsersService(store=DynamoDBUserStore(client=aws.dynamodb, table_name=TABLE, region=REGION), new_id=lambda: new_id)
 
 
 def test_a_retry_with_the_same_request_key_gets_the_committed_user(aws: Any) -> None:

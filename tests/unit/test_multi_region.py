@@ -69,12 +69,14 @@ def deliver_welcome_emails(replication: Replication) -> int:
     """Every region's Pipe and processor, in turn; returns how many emails SES accepted."""
     from moto.ses.models import ses_backends
 
+    from adapters.aws.mailer import SesMailer
+    from adapters.aws.welcome_outbox import DynamoDBWelcomeOutbox
     from users.welcome import WelcomeEmails, WelcomeMessage
 
     before = sum(len(ses_backends["123456789012"][r].sent_messages) for r in REGIONS)
     for region in REGIONS:
-        welcome = WelcomeEmails(dynamodb=boto3.client("dynamodb", region_name=region), ses=boto3.client("sesv2", region_name=region),
-                                table_name=TABLE, sender=SENDER, lease_seconds=60)
+        welcome = WelcomeEmails(outbox=DynamoDBWelcomeOutbox(client=boto3.client("dynamodb", region_name=region), table_name=TABLE),
+                                mailer=SesMailer(client=boto3.client("sesv2", region_name=region), sender=SENDER), lease_seconds=60)
         for message in outbox(region):
             welcome.deliver(WelcomeMessage(type="welcome_email", **message))
         replication.settle()

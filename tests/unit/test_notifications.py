@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from unittest import mock
 
 import pytest
@@ -98,14 +99,14 @@ def test_message_for_an_unknown_user_fails_without_sending(aws, context):
 def test_ses_failure_fails_only_that_record_and_releases_the_claim(aws, context, code):
     first = make_user(aws, context, email="first@example.com")
     second = make_user(aws, context, email="second@example.com")
-    real_send = aws.notifications.welcome._ses.send_email
+    real_send = aws.notifications._ses.send_email
 
     def send(**kwargs):
         if kwargs["Destination"]["ToAddresses"] == ["first@example.com"]:
             raise ClientError({"Error": {"Code": code, "Message": "no"}}, "SendEmail")
         return real_send(**kwargs)
 
-    with mock.patch.object(aws.notifications.welcome._ses, "send_email", side_effect=send):
+    with mock.patch.object(aws.notifications._ses, "send_email", side_effect=send):
         failed = process(aws, context, welcome(first, "first@example.com"), welcome(second, "second@example.com"))
     assert failed == ["m-0"]
     item = user_item(aws, first)
@@ -117,23 +118,22 @@ def test_ses_failure_fails_only_that_record_and_releases_the_claim(aws, context,
 
 def test_a_delivery_in_progress_elsewhere_is_retried_later(aws, context):
     user_id = make_user(aws, context)
-    aws.notifications.welcome._claim(user_id, "another-worker")
+    now = int(time.time())
+    aws.notifications.welcome._outbox.claim(user_id, token="another-worker", now=now, lease_until=now + 60)
     assert process(aws, context, welcome(user_id, "new.user@example.com")) == ["m-0"]
     assert aws.sent_emails() == []
 
 
 def test_an_expired_lease_is_taken_over(aws, context):
     user_id = make_user(aws, context)
-    welcome_emails = aws.notifications.welcome
-    with mock.patch.object(welcome_emails, "_clock", lambda: 1_000.0):
-        welcome_emails._claim(user_id, "crashed-worker")  # lease until 1060
+    aws.notifications.welcome._outbox.claim(user_id, token="crashed-worker", now=1_000, lease_until=1_060)
     assert process(aws, context, welcome(user_id, "new.user@example.com")) == []
     assert len(aws.sent_emails()) == 1
 
 
-def _failing_marks(welcome_emails, failures: int, code: str = "ProvisionedThroughputExceededException"):
+def _failing_marks(processor, failures: int, code: str = "ProvisionedThroughputExceededException"):
     """update_item with the sent mark failing `failures` times (the SDK's retries already spent)."""
-    real_update = welcome_emails._ddb.update_item
+    real_update = processor._dynamodb.update_item
     seen = {"marks": 0}
 
     def update(**kwargs):
@@ -143,13 +143,13 @@ def _failing_marks(welcome_emails, failures: int, code: str = "ProvisionedThroug
                 raise ClientError({"Error": {"Code": code, "Message": "x"}}, "UpdateItem")
         return real_update(**kwargs)
 
-    return mock.patch.object(welcome_emails._ddb, "update_item", side_effect=update), seen
+    return mock.patch.object(processor._dynamodb, "update_item", side_effect=update), seen
 
 
 def test_mark_failure_after_ses_accepted_does_not_retry_the_record(aws, context):
     user_id = make_user(aws, context)
     welcome_emails = aws.notifications.welcome
-    patch, seen = _failing_marks(welcome_emails, failures=100)
+    patch, seen = _failing_marks(aws.notifications, failures=100)
     with patch, mock.patch.object(welcome_emails, "_sleep", lambda _: None):
         assert process(aws, context, welcome(user_id, "new.user@example.com")) == []
     assert len(aws.sent_emails()) == 1
@@ -163,7 +163,7 @@ def test_a_throttled_mark_is_retried_so_a_redelivery_sends_nothing(aws, context)
     user_id = make_user(aws, context)
     welcome_emails = aws.notifications.welcome
     naps: list[float] = []
-    patch, seen = _failing_marks(welcome_emails, failures=2)
+    patch, seen = _failing_marks(aws.notifications, failures=2)
     with patch, mock.patch.object(welcome_emails, "_sleep", naps.append):
         assert process(aws, context, welcome(user_id, "new.user@example.com")) == []
     assert naps == [0.05, 0.1]
@@ -175,8 +175,7 @@ def test_a_throttled_mark_is_retried_so_a_redelivery_sends_nothing(aws, context)
 
 def test_a_lost_lease_is_not_retried(aws, context):
     user_id = make_user(aws, context)
-    welcome_emails = aws.notifications.welcome
-    patch, seen = _failing_marks(welcome_emails, failures=100, code="ConditionalCheckFailedException")
+    patch, seen = _failing_marks(aws.notifications, failures=100, code="ConditionalCheckFailedException")
     with patch:
         assert process(aws, context, welcome(user_id, "new.user@example.com")) == []
     assert seen["marks"] == 1
@@ -217,7 +216,7 @@ PERMANENT = ["ConditionalCheckFailedException", "ValidationException", "AccessDe
 def test_a_transient_mark_failure_is_retried_and_a_permanent_one_is_not(aws, context, code, transient):
     user_id = make_user(aws, context)
     welcome_emails = aws.notifications.welcome
-    patch, seen = _failing_marks(welcome_emails, failures=1, code=code)
+    patch, seen = _failing_marks(aws.notifications, failures=1, code=code)
     with patch, mock.patch.object(welcome_emails, "_sleep", lambda _: None):
         assert process(aws, context, welcome(user_id, "new.user@example.com")) == []
     assert seen["marks"] == (2 if transient else 1)  # a transient one: failed once, then marked

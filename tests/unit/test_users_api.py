@@ -131,12 +131,12 @@ def test_concurrent_creations_of_one_mailbox_in_mixed_spellings_exactly_one_wins
     from users.errors import EmailAlreadyRegistered
     from users.logic import UsersService
     from users.models import NewUser
-    from users.repository import UsersRepository
+    from adapters.aws.users_table import DynamoDBUserStore
 
     from tests.unit.conftest import TABLE
 
     services = [
-        UsersService(repository=UsersRepository(client=boto3.client("dynamodb"), table_name=TABLE, region=REGION))
+        UsersService(store=DynamoDBUserStore(client=boto3.client("dynamodb"), table_name=TABLE, region=REGION))
         for _ in range(8)
     ]
     outcomes: list[str] = []
@@ -586,12 +586,12 @@ def test_the_create_limit_window_is_the_clock_hour(aws):
     from users.errors import CreateLimitReached
     from users.logic import UsersService
     from users.models import NewUser
-    from users.repository import UsersRepository
+    from adapters.aws.users_table import DynamoDBUserStore
 
     from tests.unit.conftest import TABLE
 
     now = [7200.0 + 3590]
-    service = UsersService(repository=UsersRepository(client=aws.dynamodb, table_name=TABLE, region=REGION),
+    service = UsersService(store=DynamoDBUserStore(client=aws.dynamodb, table_name=TABLE, region=REGION),
                            creates_per_caller_per_hour=1, epoch=lambda: now[0])
     service.create(NewUser(name="A", email="a@example.com"), caller="c")
     with pytest.raises(CreateLimitReached):

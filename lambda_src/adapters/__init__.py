@@ -1,0 +1,1 @@
+"""Each cloud's implementations of the domain's ports (users.ports), one package per cloud."""
