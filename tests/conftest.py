@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from aws_cdk.assertions import Template
 from filelock import FileLock
 
 from cdk_app.config import ROOT, StageConfig, load_stages
@@ -55,7 +54,9 @@ class Synthesised:
         region = region or self.stages[stage].primary_region
         return self.templates[f"{stage}-{region}"]
 
-    def assertions(self, stage: str, region: str | None = None) -> Template:
+    def assertions(self, stage: str, region: str | None = None) -> Any:
+        from aws_cdk.assertions import Template  # starts the jsii runtime: only the tests that use it pay
+
         return Template.from_json(self.template(stage, region))
 
 

@@ -48,16 +48,16 @@ def test_users_table_is_a_global_table_with_a_replica_per_region(synth, stage):
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_the_table_is_the_one_the_unit_tests_emulate(synth, stage):
-    """The unit tests build their table from the shared contract (tests/unit/conftest.py), not
-    from a synth: every stage's table must be that one, whatever its name."""
+    """The unit and adapter tests build their table from the shared contract (tests/aws_tables.py),
+    not from a synth: every stage's table must be that one."""
     from dataclasses import replace
 
     from local_runner.wiring import load_wiring
-    from tests.unit.conftest import contract_table_spec
+    from tests.aws_tables import contract_table_spec
 
     table = load_wiring(synth.outdir, stage).table
-    expected = contract_table_spec()
-    assert replace(table, logical_id=expected.logical_id, name=expected.name) == expected
+    expected = contract_table_spec(table.name)
+    assert replace(table, logical_id=expected.logical_id) == expected
 
 
 def test_prod_keeps_its_data_and_dev_tears_down(synth):

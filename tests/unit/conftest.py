@@ -18,6 +18,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.aws_tables import contract_table_spec, create_users_table
+
 REGION = "us-east-1"
 TABLE = "users-test"
 SENDER = "welcome@archon.example.com"
@@ -41,43 +43,9 @@ os.environ.update(
 CURSOR_KEY = "k" * 64
 
 
-def create_users_table(client: Any, spec: Any, name: str = TABLE, *, stream: bool = False) -> None:
-    """The users table as the dev template defines it (keys, index and its projection, TTL),
-    read by the local runner's own assembly reader, under another name."""
-    create: dict[str, Any] = dict(TableName=name, BillingMode="PAY_PER_REQUEST", AttributeDefinitions=spec.attributes,
-                                  KeySchema=spec.key_schema, GlobalSecondaryIndexes=spec.indexes)
-    if stream:
-        create["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": spec.stream_view}
-    client.create_table(**create)
-    if spec.ttl_attribute:
-        client.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute})
-
-
-def contract_table_spec() -> Any:
-    """The users table from the shared contract (users.contract), as the local runner reads it from
-    a template: tests/infra/test_service_stack.py holds every stage's template to this spec, so
-    these tests need no synth."""
-    from local_runner.wiring import TableSpec
-    from users import contract
-
-    attribute_names = (contract.PARTITION_KEY, contract.LIST_INDEX_PARTITION, contract.LIST_INDEX_SORT)
-    return TableSpec(
-        logical_id="Table",
-        name=TABLE,
-        attributes=[{"AttributeName": name, "AttributeType": "S"} for name in attribute_names],
-        key_schema=[{"AttributeName": contract.PARTITION_KEY, "KeyType": "HASH"}],
-        indexes=[{"IndexName": contract.LIST_INDEX,
-                  "KeySchema": [{"AttributeName": contract.LIST_INDEX_PARTITION, "KeyType": "HASH"},
-                                {"AttributeName": contract.LIST_INDEX_SORT, "KeyType": "RANGE"}],
-                  "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(contract.USER_FIELDS)}}],
-        stream_view="NEW_AND_OLD_IMAGES",
-        ttl_attribute=contract.TTL_ATTRIBUTE,
-    )
-
-
 @pytest.fixture(scope="session")
 def table_spec() -> Any:
-    return contract_table_spec()
+    return contract_table_spec(TABLE)
 
 
 @dataclass

@@ -19,7 +19,8 @@ from botocore.exceptions import EndpointConnectionError
 from moto.events.models import EventPattern
 
 from cdk_app.outbox import outbox_filter
-from tests.unit.conftest import SENDER, create_users_table
+from tests.aws_tables import create_users_table
+from tests.unit.conftest import SENDER
 from tests.unit.events import api_event
 from tests.unit.replication import Replication, StreamReader
 from tests.unit.test_users_api import ONE_MAILBOX, Reply, assert_error

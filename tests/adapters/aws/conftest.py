@@ -1,0 +1,41 @@
+"""The AWS adapters on moto, without the handlers: a fresh table (from the shared contract) and
+SES outbox per test."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterator
+
+import pytest
+
+os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+TABLE = "users-adapters"
+SENDER = "welcome@archon.example.com"
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    import boto3
+    from moto import mock_aws
+
+    from tests.aws_tables import contract_table_spec, create_users_table
+
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_users_table(client, contract_table_spec(TABLE))
+        yield client
+
+
+@pytest.fixture
+def sesv2(dynamodb: Any) -> Any:
+    import boto3
+
+    client = boto3.client("sesv2", region_name="us-east-1")
+    boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=SENDER)
+    return client
+
+
+def sent_emails() -> list[Any]:
+    from moto.ses.models import ses_backends
+
+    return list(ses_backends["123456789012"]["us-east-1"].sent_messages)
