@@ -30,7 +30,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION :=
 
 STAGE_CONTEXT := $(if $(STAGE),-c stage=$(STAGE),)
 
-.PHONY: e2e help setup synth test bench snapshot layer lock clean run token outbox diff tf-provider-tests chaos fuzz migrate-email-keys
+.PHONY: mutation test-fast e2e help setup synth test bench snapshot layer lock clean run token outbox diff tf-provider-tests chaos fuzz migrate-email-keys
 
 help:
 	@echo "make run [STAGE=dev PORT=3000 HOST= BACKEND=memory|server]  serve a stage locally (no AWS account, no Docker)"
@@ -101,6 +101,22 @@ layer: build/layer.stamp
 .tools/checkov/.stamp: tools/requirements-checkov.txt $(UV)
 	$(call venv_from_lock,.tools/checkov,tools/requirements-checkov.txt)
 
+# mutmut, in a venv of its own (tools/requirements-mutation.in says why).
+.tools/mutation/.stamp: tools/requirements-mutation.txt $(UV)
+	$(call venv_from_lock,.tools/mutation,tools/requirements-mutation.txt)
+
+# Mutation testing of the domain and the adapters: the files changed since their last run here
+# (FULL=1: every file; BASE=<git ref>: the files changed since it), the report in docs/reliability.md.
+FULL ?=
+BASE ?=
+mutation: $(VENV)/.stamp .tools/mutation/.stamp
+	$(VENV)/bin/python -m tools.mutation $(if $(FULL),--full,) $(if $(BASE),--base $(BASE),) --report docs/reliability.md
+
+# The tiers that need no synth, no runner and no emulator process: the domain against stand-ins
+# of its ports, and the AWS adapters on moto in process (bench/test_fast.py times it).
+test-fast: $(VENV)/.stamp
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider $(FAST_TESTS)
+
 # The third-party client generator of the contract test, in a venv of its own (its own ruff and typer).
 .tools/openapi-client/.stamp: tools/requirements-openapi-client.txt $(UV)
 	$(call venv_from_lock,.tools/openapi-client,tools/requirements-openapi-client.txt)
@@ -135,6 +151,7 @@ TEST_WORKERS ?= auto
 # with a gate of its own.
 COVERAGE_GATES := lambda_src=90 local_runner=85 synth_review=85 migrations=80 cloud_assembly=90
 SOURCE_DIRS := app.py cdk_app lambda_src local_runner synth_review migrations cloud_assembly tools scripts bench tests
+FAST_TESTS := tests/domain tests/adapters
 test: setup
 	rm -f .coverage .coverage.*
 	mkdir -p build && touch build/.test-started
@@ -191,6 +208,7 @@ bench: setup cdk.out/.dev.stamp .tools/yardstick/.stamp
 	 else echo "bench/instructions.py skipped: valgrind is not installed (Debian: apt-get install valgrind)"; fi
 	$(VENV)/bin/python bench/drain.py
 	$(VENV)/bin/python bench/synth.py
+	$(VENV)/bin/python bench/test_fast.py
 	$(VENV)/bin/python bench/cost.py
 	$(VENV)/bin/python bench/first_run.py
 
@@ -228,6 +246,7 @@ lock: $(UV)  ## re-pin every Python dependency after editing a requirements*.in 
 	$(LOCK) -o tools/requirements-openapi-client.txt tools/requirements-openapi-client.in
 	$(LOCK) -o bench/requirements-yardstick.txt bench/requirements-yardstick.in
 	$(LOCK) -o tools/requirements-uv.txt tools/requirements-uv.in
+	$(LOCK) -o tools/requirements-mutation.txt tools/requirements-mutation.in
 
 clean:
 	rm -rf cdk.out build .pytest_cache .coverage .coverage.* htmlcov

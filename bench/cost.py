@@ -17,8 +17,9 @@ from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.report import publish
+
 ROOT = Path(__file__).resolve().parent.parent
-from tools.report import publish  # noqa: E402
 
 # us-east-1 list prices, USD, as published on the AWS pricing pages in 2025 (DynamoDB after its
 # November 2024 on-demand and global-tables price cut). Free tiers ignored. Re-check before use.

@@ -18,8 +18,9 @@ import time
 import uuid
 from pathlib import Path
 
+from tools.report import publish, require_dev_assembly
+
 ROOT = Path(__file__).resolve().parent.parent
-from tools.report import publish, require_dev_assembly  # noqa: E402
 
 MESSAGES = int(os.environ.get("BENCH_DRAIN", "10000"))
 DIRECT = int(os.environ.get("BENCH_DRAIN_DIRECT", "2000"))

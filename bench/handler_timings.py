@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tools.report import publish  # noqa: E402
+
+from tools.report import publish
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_RUNS", "15"))

@@ -25,9 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tools.report import publish, require_dev_assembly
+from bench.runner import get_path
+
 ROOT = Path(__file__).resolve().parent.parent
-from tools.report import publish, require_dev_assembly  # noqa: E402
-from bench.runner import get_path  # noqa: E402
 
 CALLS = int(os.environ.get("BENCH_CALLS", "200"))
 WARM_UP = 20  # first calls fill caches (botocore's, moto's, Powertools'); not counted

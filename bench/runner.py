@@ -26,10 +26,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-from tools.report import publish, require_dev_assembly  # noqa: E402
+from tools.report import publish, require_dev_assembly
+from tools.runner_client import READY
 
-from tools.runner_client import READY  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))  # this machine's speed swings; the median of several runs is steadier

@@ -18,10 +18,10 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-from tools.report import publish, require_dev_assembly  # noqa: E402
+from tools.report import publish, require_dev_assembly
+from tools.runner_client import READY, runner_env
 
-from tools.runner_client import READY, runner_env  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 STARTS = int(os.environ.get("BENCH_STARTS", "9"))
 FLOOR = "import boto3, moto; moto.mock_aws().start(); boto3.client('dynamodb', region_name='us-east-1'); print('ready', flush=True)"

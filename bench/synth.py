@@ -19,10 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-from tools.report import publish  # noqa: E402
+from tools.report import publish
+from tools.shell_env import user_shell_env
 
-from tools.shell_env import user_shell_env  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 RUNS = int(os.environ.get("BENCH_SYNTH_RUNS", "3"))
 MINIMAL_APP = """

@@ -12,8 +12,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from cdk_app.config import ROOT, StageConfig
-from cdk_app.defaults import log_group
+from cdk_app.config import ROOT, ApiConfig
+from cdk_app.defaults import Lifecycle, log_group
+from cdk_app.naming import StageNames
 from cdk_app.identity import scope_name
 from cdk_app.checks import acknowledge
 
@@ -116,29 +117,34 @@ ACCESS_LOG_FIELDS = {
 
 
 class UsersApi(Construct):
+    """The REST API (its stage named as the stage is), with `settings`' throttling and CORS
+    origins, authorising with `user_pool` and integrating `handler`."""
+
     def __init__(
         self,
         scope: Construct,
         id: str,
         *,
-        stage: StageConfig,
+        names: StageNames,
+        lifecycle: Lifecycle,
+        settings: ApiConfig,
         handler: lambda_.IFunction,
         user_pool: cognito.IUserPool,
     ) -> None:
         super().__init__(scope, id)
-        access_logs = log_group(self, "AccessLogs", stage=stage, audit=True)
+        access_logs = log_group(self, "AccessLogs", lifecycle=lifecycle, audit=True)
         self.api = apigw.RestApi(
             self,
             "Api",
-            rest_api_name=f"archon-users-{stage.name}",
+            rest_api_name=names.rest_api,
             description="Archon users service",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             disable_execute_api_endpoint=False,
             cloud_watch_role=False,  # its own below, narrower than AWS's managed policy
             deploy_options=apigw.StageOptions(
-                stage_name=stage.name,
-                throttling_rate_limit=stage.api.throttle_rate_limit,
-                throttling_burst_limit=stage.api.throttle_burst_limit,
+                stage_name=names.stage,
+                throttling_rate_limit=settings.throttle_rate_limit,
+                throttling_burst_limit=settings.throttle_burst_limit,
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
                 access_log_format=apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS)),
                 logging_level=apigw.MethodLoggingLevel.ERROR,
@@ -147,13 +153,13 @@ class UsersApi(Construct):
                 metrics_enabled=True,
             ),
             default_cors_preflight_options=apigw.CorsOptions(
-                allow_origins=list(stage.api.cors_origins),
+                allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST", "OPTIONS"],
                 allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
                 max_age=Duration.minutes(10),
             ),
         )
-        self._logging_role(stage)
+        self._logging_role()
         for response_type, (status, code) in GATEWAY_ERRORS.items():
             fixed = GATEWAY_MESSAGES.get(response_type)
             message = json.dumps(fixed) if fixed else "$context.error.messageString"
@@ -161,12 +167,12 @@ class UsersApi(Construct):
                 f"Gateway{response_type.title().replace('_', '')}",
                 type=apigw.ResponseType.of(response_type),
                 status_code=status or None,
-                response_headers={**GATEWAY_HEADERS, **(gateway_cors_headers(list(stage.api.cors_origins)) if stage.api.cors_origins else {})},
+                response_headers={**GATEWAY_HEADERS, **(gateway_cors_headers(list(settings.cors_origins)) if settings.cors_origins else {})},
                 templates={"application/json": _ERROR_TEMPLATE % (code, message, GATEWAY_DETAILS.get(response_type, "[]"))},
             )
 
         authorizer = apigw.CognitoUserPoolsAuthorizer(
-            self, "Authorizer", cognito_user_pools=[user_pool], authorizer_name=f"archon-{stage.name}-users"
+            self, "Authorizer", cognito_user_pools=[user_pool], authorizer_name=names.prefixed("users")
         )
         # Scopes make API Gateway take access tokens (not ID tokens) and check the route's scope:
         # a valid token without it is ACCESS_DENIED (403).
@@ -230,7 +236,7 @@ class UsersApi(Construct):
                     )
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the users API").override_logical_id("ApiUrl")
 
-    def _logging_role(self, stage: StageConfig) -> None:
+    def _logging_role(self) -> None:
         """API Gateway's account-level CloudWatch role, which execution and access logging need.
         AWS's managed policy for it may also read every log group of every region; this one may
         only create and write log groups in this account and region. The setting is shared by

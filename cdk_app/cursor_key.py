@@ -8,31 +8,35 @@ while (docs/operations.md, "Rotating the cursor key").
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from cdk_app.checks import acknowledge
-from cdk_app.config import StageConfig
-from cdk_app.defaults import removal_policy
-from cdk_app.execution_policy import cursor_key_name
+from cdk_app.defaults import Lifecycle
 
 KEY_LENGTH = 64  # characters of the generated key: 64 of an alphabet of 62, about 380 bits
 
 
 class CursorKey(Construct):
-    def __init__(self, scope: Construct, id: str, *, stage: StageConfig, reader: iam.IGrantable) -> None:
+    """The secret `secret_name`, made in `primary_region` with a replica in each of
+    `replica_regions`, read by `reader`; the other regions' stacks find their replica by name."""
+
+    def __init__(self, scope: Construct, id: str, *, secret_name: str, primary_region: str, replica_regions: Sequence[str],
+                 lifecycle: Lifecycle, reader: iam.IGrantable) -> None:
         super().__init__(scope, id)
-        self.secret_name = cursor_key_name(stage)
-        if Stack.of(self).region == stage.primary_region:
+        self.secret_name = secret_name
+        if Stack.of(self).region == primary_region:
             secret = secretsmanager.Secret(
                 self, "Secret", secret_name=self.secret_name,
-                description=f"HMAC key of the {stage.name} users API's page cursors",
+                description=f"HMAC key of the {lifecycle.stage} users API's page cursors",
                 generate_secret_string=secretsmanager.SecretStringGenerator(
                     secret_string_template="{}", generate_string_key="current", password_length=KEY_LENGTH, exclude_punctuation=True),
-                replica_regions=[secretsmanager.ReplicaRegion(region=r) for r in stage.aws_regions[1:]],
-                removal_policy=removal_policy(stage),
+                replica_regions=[secretsmanager.ReplicaRegion(region=r) for r in replica_regions],
+                removal_policy=lifecycle.removal_policy,
             )
             acknowledge(secret, "AwsSolutions::AwsSolutions-SMG4",
                         "Rotated by hand with the previous key kept for verification (docs/operations.md): an automatic "

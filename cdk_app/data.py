@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from cdk_app.config import StageConfig
-from cdk_app.defaults import log_group, removal_policy
+from cdk_app.defaults import Lifecycle, log_group
 from cdk_app.functions import NO_VPC_REASON
 from cdk_app.checks import acknowledge
 from users import contract
@@ -22,15 +23,16 @@ class UsersTable(Construct):
     stream of the replica in this construct's region.
     """
 
-    def __init__(self, scope: Construct, id: str, *, stage: StageConfig) -> None:
+    def __init__(self, scope: Construct, id: str, *, table_name: str, primary_region: str, replica_regions: Sequence[str],
+                 lifecycle: Lifecycle) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
-        self.table_name = stage.table_name
-        if stack.region == stage.primary_region:
+        self.table_name = table_name
+        if stack.region == primary_region:
             table = dynamodb.TableV2(
                 self,
                 "Table",
-                table_name=stage.table_name,
+                table_name=table_name,
                 partition_key=dynamodb.Attribute(name=contract.PARTITION_KEY, type=dynamodb.AttributeType.STRING),
                 global_secondary_indexes=[
                     dynamodb.GlobalSecondaryIndexPropsV2(
@@ -48,10 +50,10 @@ class UsersTable(Construct):
                     point_in_time_recovery_enabled=True
                 ),
                 encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
-                deletion_protection=stage.retain_data,
-                removal_policy=removal_policy(stage),
+                deletion_protection=lifecycle.retain_data,
+                removal_policy=lifecycle.removal_policy,
                 time_to_live_attribute=contract.TTL_ATTRIBUTE,
-                replicas=[dynamodb.ReplicaTableProps(region=r) for r in stage.aws_regions[1:]],
+                replicas=[dynamodb.ReplicaTableProps(region=r) for r in replica_regions],
             )
             self.table_arn = table.table_arn
             assert table.table_stream_arn is not None  # the stream is configured above
@@ -59,10 +61,10 @@ class UsersTable(Construct):
         else:
             # The replica belongs to the primary region's stack (deployed first); its stream ARN
             # carries a creation timestamp, so it is read at deploy time.
-            self.table_arn = stack.format_arn(service="dynamodb", resource="table", resource_name=stage.table_name)
+            self.table_arn = stack.format_arn(service="dynamodb", resource="table", resource_name=table_name)
             # CDK's provider function, with a role and a log group of its own instead of the managed
             # basic-execution policy on every log group: it may describe this table and write its log.
-            provider_logs = log_group(self, "ReplicaStreamLogs", stage=stage)
+            provider_logs = log_group(self, "ReplicaStreamLogs", lifecycle=lifecycle)
             provider_role = iam.Role(
                 self, "ReplicaStreamRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                 description="Reads the users table replica's stream ARN at deploy time")
@@ -74,7 +76,7 @@ class UsersTable(Construct):
                 on_update=cr.AwsSdkCall(
                     service="DynamoDB",
                     action="describeTable",
-                    parameters={"TableName": stage.table_name},
+                    parameters={"TableName": table_name},
                     physical_resource_id=cr.PhysicalResourceId.from_response("Table.LatestStreamArn"),
                     output_paths=["Table.LatestStreamArn"],
                 ),
@@ -99,6 +101,24 @@ class UsersTable(Construct):
                     "CloudFormation invokes it synchronously and it serves no traffic.",
                 )
         self.index_arn = f"{self.table_arn}/index/{contract.LIST_INDEX}"
+
+    def grant_users_api(self, role: iam.IRole, *, write_region: str, idempotency_prefix: str) -> None:
+        """Exactly the item operations the users API makes. Creates (a transaction of puts) and
+        Powertools idempotency records (get/put/update/delete) go to the write region's replica;
+        reads (get, and listing via the index) to this region's. It writes only its own kinds of
+        item: users, email guards, per-caller quotas and its idempotency records (Powertools keys
+        them "<function name>.<module>.<function>#<hash>": `idempotency_prefix`)."""
+        write_table_arn = self.table_arn_in(write_region)
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+            resources=[write_table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [
+                f"{prefix}*" for prefix in (*contract.API_ITEM_PREFIXES, idempotency_prefix)]}},
+        ))
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[write_table_arn]))
+        if write_region != Stack.of(self).region:
+            role.add_to_principal_policy(iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[self.table_arn]))
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["dynamodb:Query"], resources=[self.index_arn]))
 
     def table_arn_in(self, region: str) -> str:
         """The ARN of the table's replica in `region` (this construct's own ARN in its region)."""

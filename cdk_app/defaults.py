@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -10,7 +12,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdk_app.checks import acknowledge
-from cdk_app.config import SERVICE_NAME, StageConfig
+from cdk_app.config import SERVICE_NAME
 
 SERVICE = SERVICE_NAME
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14  # newest Python runtime Lambda offers
@@ -24,8 +26,19 @@ QUEUE_RETENTION_DAYS = 14  # the original design's retention, for the queue and 
 VISIBILITY_TIMEOUT_FACTOR = 6
 
 
-def removal_policy(stage: StageConfig) -> RemovalPolicy:
-    return RemovalPolicy.RETAIN if stage.retain_data else RemovalPolicy.DESTROY
+@dataclass(frozen=True, kw_only=True)
+class Lifecycle:
+    """How long what one stage makes lives: whether its data outlives its stack, and how long its
+    logs are kept (the audit trail's longer). `stage` names it in the reasons reviewers read."""
+
+    stage: str
+    retain_data: bool
+    log_retention_days: int
+    audit_log_retention_days: int
+
+    @property
+    def removal_policy(self) -> RemovalPolicy:
+        return RemovalPolicy.RETAIN if self.retain_data else RemovalPolicy.DESTROY
 
 
 # config/stages.schema.json allows exactly these retention periods.
@@ -45,10 +58,10 @@ _RETENTION = {
 CONTROL_TOWER_RETENTION_DAYS = 365
 
 
-def customer_key(scope: Construct, id: str, *, stage: StageConfig, description: str) -> kms.Key:
+def customer_key(scope: Construct, id: str, *, lifecycle: Lifecycle, description: str) -> kms.Key:
     """A customer-managed key, rotated, that grants may be created on only for AWS resources,
     by AWS services (AWS Control Tower's KMS control)."""
-    key = kms.Key(scope, id, description=description, enable_key_rotation=True, removal_policy=removal_policy(stage))
+    key = kms.Key(scope, id, description=description, enable_key_rotation=True, removal_policy=lifecycle.removal_policy)
     key.add_to_resource_policy(iam.PolicyStatement(
         effect=iam.Effect.DENY,
         principals=[iam.AnyPrincipal()],
@@ -59,14 +72,14 @@ def customer_key(scope: Construct, id: str, *, stage: StageConfig, description: 
     return key
 
 
-def logs_key(scope: Construct, *, stage: StageConfig) -> kms.Key:
+def logs_key(scope: Construct, *, lifecycle: Lifecycle) -> kms.Key:
     """The stack's one key for its log groups, which CloudWatch Logs may use for this account's
     log groups in this region only."""
     stack = Stack.of(scope)
     existing = stack.node.try_find_child("LogsKey")
     if isinstance(existing, kms.Key):
         return existing
-    key = customer_key(stack, "LogsKey", stage=stage, description=f"archon-{stage.name} log groups")
+    key = customer_key(stack, "LogsKey", lifecycle=lifecycle, description=f"archon-{lifecycle.stage} log groups")
     # The audit logs outlive the stack (log_group(audit=True)); so must the key they are readable with.
     key.apply_removal_policy(RemovalPolicy.RETAIN)
     key.add_to_resource_policy(iam.PolicyStatement(
@@ -79,23 +92,23 @@ def logs_key(scope: Construct, *, stage: StageConfig) -> kms.Key:
     return key
 
 
-def log_group(scope: Construct, id: str, *, stage: StageConfig, name: str | None = None, audit: bool = False) -> logs.LogGroup:
+def log_group(scope: Construct, id: str, *, lifecycle: Lifecycle, name: str | None = None, audit: bool = False) -> logs.LogGroup:
     """A log group owned by the stack: encrypted with the stack's key, the stage's retention,
     removed with a dev stack. An audit log (who read or listed which users) keeps the stage's
     audit retention and outlives the stack in every stage."""
-    days = stage.audit_log_retention_days if audit else stage.log_retention_days
+    days = lifecycle.audit_log_retention_days if audit else lifecycle.log_retention_days
     group = logs.LogGroup(
         scope,
         id,
         log_group_name=name,
         retention=_RETENTION[days],
-        encryption_key=logs_key(scope, stage=stage),
-        removal_policy=RemovalPolicy.RETAIN if audit else removal_policy(stage),
+        encryption_key=logs_key(scope, lifecycle=lifecycle),
+        removal_policy=RemovalPolicy.RETAIN if audit else lifecycle.removal_policy,
     )
     if days < CONTROL_TOWER_RETENTION_DAYS:
         acknowledge(
             group, "cdk-validator-cfnguard::cloudwatch_log_group_retention_period_check",
-            f"The {stage.name} stage's config keeps logs {days} days (log_retention_days): "
+            f"The {lifecycle.stage} stage's config keeps logs {days} days (log_retention_days): "
             "a test stage's logs are not worth a year's storage; prod keeps 365.",
         )
     return group

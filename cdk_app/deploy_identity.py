@@ -23,6 +23,7 @@ from aws_cdk import Aws, BootstraplessSynthesizer, CfnOutput, Duration, Fn, Stac
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from cdk_app.naming import StageNames
 from cdk_app.checks import acknowledge
 from cdk_app.config import AccountGroup, StageConfig
 from cdk_app.execution_policy import (ACCOUNT, PARTITION, boundary_name, boundary_statements, documents,
@@ -60,7 +61,7 @@ def github_subject(*, repository: str, repository_id: str, stage: str) -> str:
 
 
 def github_role_name(stage: StageConfig) -> str:
-    return f"archon-github-deploy-{stage.name}"
+    return StageNames(stage.name).github_role
 
 
 def deploy_identity_name(group: AccountGroup) -> str:

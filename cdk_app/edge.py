@@ -8,8 +8,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from cdk_app.config import StageConfig
-from cdk_app.defaults import log_group
+from cdk_app.defaults import Lifecycle, log_group
 from cdk_app.ids import staged_unique_id
 
 # AWS managed rule groups, in evaluation order after the rate limit.
@@ -29,10 +28,11 @@ def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
 class ApiFirewall(Construct):
     """A web ACL (managed rule groups + a per-IP rate limit from config) on one API stage."""
 
-    def __init__(self, scope: Construct, id: str, *, stage: StageConfig, stage_arn: str) -> None:
+    def __init__(self, scope: Construct, id: str, *, lifecycle: Lifecycle, name: str, rate_limit: int, stage_arn: str) -> None:
+        """The web ACL `name` on the API stage `stage_arn`, blocking an IP address over
+        `rate_limit` requests in 5 minutes."""
         super().__init__(scope, id)
         stack = Stack.of(self)
-        name = f"archon-{stage.name}-api"
         rules = [
             wafv2.CfnWebACL.RuleProperty(
                 name="rate-limit-per-ip",
@@ -40,7 +40,7 @@ class ApiFirewall(Construct):
                 action=wafv2.CfnWebACL.RuleActionProperty(block={}),
                 statement=wafv2.CfnWebACL.StatementProperty(
                     rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                        limit=stage.waf.rate_limit, aggregate_key_type="IP", evaluation_window_sec=300
+                        limit=rate_limit, aggregate_key_type="IP", evaluation_window_sec=300
                     )
                 ),
                 visibility_config=_visibility(f"{name}-rate-limit"),
@@ -65,7 +65,7 @@ class ApiFirewall(Construct):
             "WebAcl",
             name=name,
             scope="REGIONAL",
-            description=f"Archon {stage.name}: managed rule groups and a per-IP rate limit",
+            description=f"Archon {lifecycle.stage}: managed rule groups and a per-IP rate limit",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             visibility_config=_visibility(name),
             rules=rules,
@@ -75,7 +75,7 @@ class ApiFirewall(Construct):
         )
         # WAF requires the log group's name to start with aws-waf-logs-.
         log_group_name = f"aws-waf-logs-{name}"
-        self.logs = log_group(self, "Logs", stage=stage, name=log_group_name)
+        self.logs = log_group(self, "Logs", lifecycle=lifecycle, name=log_group_name)
         # WAF wants the group's ARN without the ":*" that LogGroup.log_group_arn carries.
         log_group_arn = stack.format_arn(
             service="logs", resource="log-group", resource_name=log_group_name, arn_format=ArnFormat.COLON_RESOURCE_NAME

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cdk_app.naming import StageNames
 from cdk_app.config import SERVICE_NAME, StageConfig
 
 REFERENCE_FILE = Path(__file__).with_name("iam_reference.json")
@@ -62,26 +63,26 @@ NEVER = {
 
 
 def boundary_name(stage: StageConfig) -> str:
-    return f"archon-boundary-{stage.name}"
+    return StageNames(stage.name).boundary
 
 
 def execution_policy_name(stage: StageConfig, number: int) -> str:
-    return f"archon-cfn-execution-{stage.name}-{number}"
+    return StageNames(stage.name).execution_policy(number)
 
 
 def secret_prefix(stage: StageConfig) -> str:
     """Secrets Manager names of the stage's secrets start with this."""
-    return f"archon/{stage.name}/"
+    return StageNames(stage.name).secret_prefix
 
 
 def e2e_secret_name(stage: StageConfig, region: str) -> str:
     """The e2e client's secret in one region (identity.py), for the stage's deploy role only."""
-    return f"{secret_prefix(stage)}{region}/e2e-client"
+    return StageNames(stage.name).e2e_secret(region)
 
 
 def cursor_key_name(stage: StageConfig) -> str:
     """The page cursors' HMAC key (cursor_key.py), one per stage, replicated to its regions."""
-    return f"{secret_prefix(stage)}cursor-key"
+    return StageNames(stage.name).cursor_key_secret
 
 
 def stage_tagged(stage: StageConfig) -> dict[str, Any]:
@@ -93,20 +94,21 @@ def stage_names(stage: StageConfig) -> dict[str, dict[str, list[str]]]:
     """Per service, the Service Authorization Reference's ARN variables and the stage's values of
     them (globs). CloudFormation names what Archon leaves unnamed `<stack name>-<logical id>-<suffix>`,
     and every stack of the stage is named archon-<stage>-<region> (stack.py): archon-<stage>-*."""
-    s, generated = stage.name, f"archon-{stage.name}-*"
+    named = StageNames(stage.name)
+    generated, functions = named.prefixed("*"), named.function("*")
     names: dict[str, dict[str, list[str]]] = {
-        "dynamodb": {"TableName": [stage.table_name], "GlobalTableName": [stage.table_name]},
-        "sqs": {"QueueName": [stage.queue_name, f"{stage.queue_name}-dlq", f"outbox-{s}-dlq", generated]},
+        "dynamodb": {"TableName": [named.table], "GlobalTableName": [named.table]},
+        "sqs": {"QueueName": [named.queue, f"{named.queue}-dlq", named.outbox_dead_letter_queue, generated]},
         "iam": {"RoleNameWithPath": [generated]},
-        "lambda": {"FunctionName": [f"archon-*-{s}", generated], "LayerName": [generated]},
-        "logs": {"LogGroupName": [f"/aws/lambda/archon-*-{s}", f"/aws/lambda/{generated}", generated, f"aws-waf-logs-{generated}"]},
-        "pipes": {"Name": [f"archon-outbox-{s}"]},
+        "lambda": {"FunctionName": [functions, generated], "LayerName": [generated]},
+        "logs": {"LogGroupName": [f"/aws/lambda/{functions}", f"/aws/lambda/{generated}", generated, f"aws-waf-logs-{generated}"]},
+        "pipes": {"Name": [named.outbox_pipe]},
         "sns": {"TopicName": [generated]},
         "cloudwatch": {"AlarmName": [generated], "DashboardName": [generated], "InsightRuleName": [generated]},
         "wafv2": {"Scope": ["regional"], "Name": [generated]},
         "ses": {"IdentityName": [stage.sender, stage.sender.split("@", 1)[1]]},
         "s3": {"BucketName": [f"cdk-{stage.cdk_qualifier}-assets-{ACCOUNT}-*"]},
-        "secretsmanager": {"SecretId": [f"{secret_prefix(stage)}*"]},
+        "secretsmanager": {"SecretId": [f"{named.secret_prefix}*"]},
     }
     if stage.domain is not None:
         names["route53"] = {"Id": [stage.domain.hosted_zone_id]}

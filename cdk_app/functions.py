@@ -9,8 +9,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from cdk_app.config import FunctionConfig, StageConfig
-from cdk_app.defaults import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, METRICS_NAMESPACE, log_group
+from cdk_app.config import FunctionConfig
+from cdk_app.defaults import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, METRICS_NAMESPACE, Lifecycle, log_group
 from cdk_app.checks import acknowledge
 from cdk_app.packaging import function_code
 
@@ -28,8 +28,9 @@ class ServiceFunction(Construct):
         scope: Construct,
         id: str,
         *,
-        stage: StageConfig,
+        lifecycle: Lifecycle,
         name: str,
+        function_name: str,
         handler: str,
         sizing: FunctionConfig,
         layer: lambda_.ILayerVersion,
@@ -39,9 +40,9 @@ class ServiceFunction(Construct):
     ) -> None:
         super().__init__(scope, id)
         self.name = name
-        self.function_name = function_name = f"archon-{name}-{stage.name}"
+        self.function_name = function_name
         self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_group = log_group(self, "Logs", stage=stage, name=self.log_group_name, audit=audit)
+        self.log_group = log_group(self, "Logs", lifecycle=lifecycle, name=self.log_group_name, audit=audit)
         # A role of its own with no managed policies: only what the code uses is granted below.
         self.role = iam.Role(
             self,
@@ -75,7 +76,7 @@ class ServiceFunction(Construct):
                 # emails, AWS error texts).
                 "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
                 "POWERTOOLS_TRACER_CAPTURE_ERROR": "false",
-                "STAGE": stage.name,
+                "STAGE": lifecycle.stage,
                 **environment,
             },
         )

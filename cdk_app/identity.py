@@ -7,17 +7,18 @@ pool's domain (`/oauth2/token`), and API Gateway checks the route's scope on eve
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Aws, CfnOutput, Duration, Fn, SecretValue, Stack
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from cdk_app.config import SCOPES, StageConfig
-from cdk_app.defaults import removal_policy
 from cdk_app.checks import acknowledge
-from cdk_app.deploy_identity import github_role_name
-from cdk_app.execution_policy import e2e_secret_name
+from cdk_app.config import SCOPES, ClientConfig
+from cdk_app.defaults import Lifecycle
+from cdk_app.naming import StageNames
 from users import contract
 
 RESOURCE_SERVER = contract.RESOURCE_SERVER
@@ -39,12 +40,16 @@ def scope_name(scope: str) -> str:
 
 
 class ApiUsers(Construct):
-    def __init__(self, scope: Construct, id: str, *, stage: StageConfig) -> None:
+    """The user pool, its `clients` (client credentials, their scopes only), and for the e2e
+    client a secret only the stage's deploy role may read."""
+
+    def __init__(self, scope: Construct, id: str, *, names: StageNames, lifecycle: Lifecycle, mfa_required: bool,
+                 clients: Sequence[ClientConfig]) -> None:
         super().__init__(scope, id)
         self.user_pool = cognito.UserPool(
             self,
             "Pool",
-            user_pool_name=f"archon-{stage.name}",
+            user_pool_name=names.prefixed(),
             self_sign_up_enabled=False,  # callers are provisioned by an administrator
             sign_in_aliases=cognito.SignInAliases(email=True),
             sign_in_case_sensitive=False,
@@ -56,38 +61,38 @@ class ApiUsers(Construct):
                 require_symbols=True,
                 temp_password_validity=Duration.days(3),
             ),
-            mfa=cognito.Mfa.REQUIRED if stage.mfa_required else cognito.Mfa.OPTIONAL,
+            mfa=cognito.Mfa.REQUIRED if mfa_required else cognito.Mfa.OPTIONAL,
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
             # Plus tier: threat protection blocks compromised credentials and risky sign-ins.
             feature_plan=cognito.FeaturePlan.PLUS,
             standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
-            deletion_protection=stage.retain_data,
-            removal_policy=removal_policy(stage),
+            deletion_protection=lifecycle.retain_data,
+            removal_policy=lifecycle.removal_policy,
         )
-        if not stage.mfa_required:
+        if not mfa_required:
             acknowledge(
                 self.user_pool,
                 "AwsSolutions::AwsSolutions-COG2",
-                f"The {stage.name} stage's config sets auth.mfa: optional; its API callers are machine "
+                f"The {lifecycle.stage} stage's config sets auth.mfa: optional; its API callers are machine "
                 "clients (client credentials), and stages that set required enforce OTP MFA for people.",
             )
         server = self.user_pool.add_resource_server(
             "ResourceServer",
             identifier=RESOURCE_SERVER,
-            user_pool_resource_server_name=f"archon-users-{stage.name}",
+            user_pool_resource_server_name=names.resource_server,
             scopes=[cognito.ResourceServerScope(scope_name=name, scope_description=what) for name, what in SCOPES.items()],
         )
         # The token endpoint for the client-credentials grant. Prefixes are unique per region
         # across AWS accounts, hence the account id in it.
         self.domain = self.user_pool.add_domain(
-            "Domain", cognito_domain=cognito.CognitoDomainOptions(domain_prefix=Fn.join("-", ["archon", stage.name, Aws.ACCOUNT_ID]))
+            "Domain", cognito_domain=cognito.CognitoDomainOptions(domain_prefix=Fn.join("-", [names.prefixed(), Aws.ACCOUNT_ID]))
         )
         self.clients: dict[str, cognito.UserPoolClient] = {}
-        for client in stage.clients:
+        for client in clients:
             self.clients[client.name] = self.user_pool.add_client(
                 f"Client-{client.name}",
-                user_pool_client_name=f"archon-{stage.name}-{client.name}",
+                user_pool_client_name=names.prefixed(client.name),
                 generate_secret=True,
                 # No sign-in flows: a machine client only exchanges its secret for an access token.
                 auth_flows=cognito.AuthFlow(),
@@ -110,24 +115,24 @@ class ApiUsers(Construct):
                       description=f"App client id of the {client.name} machine client ({', '.join(client.scopes)})",
                       ).override_logical_id(client_output(client.name))
         if E2E_CLIENT in self.clients:
-            self._e2e_secret(stage, self.clients[E2E_CLIENT])
+            self._e2e_secret(names, lifecycle, self.clients[E2E_CLIENT])
         CfnOutput(self, "TokenUrl", value=self.domain.base_url() + "/oauth2/token",
                   description="POST grant_type=client_credentials here with a client's id and secret").override_logical_id("TokenUrl")
         CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id, description="The stage's user pool").override_logical_id("UserPoolId")
 
-    def _e2e_secret(self, stage: StageConfig, client: cognito.UserPoolClient) -> None:
+    def _e2e_secret(self, names: StageNames, lifecycle: Lifecycle, client: cognito.UserPoolClient) -> None:
         """The e2e client's secret for the stage's deploy role only: the role cannot describe app
         clients, so it never sees another client's secret or another stage's."""
         stack = Stack.of(self)
         cfn_client: cognito.CfnUserPoolClient = client.node.default_child  # type: ignore[assignment]
         self.e2e_secret = secretsmanager.Secret(
             self, "E2eClientSecret",
-            secret_name=e2e_secret_name(stage, stack.region),
-            description=f"The {E2E_CLIENT} machine client's secret, for the {stage.name} deploy workflow's API suite",
+            secret_name=names.e2e_secret(stack.region),
+            description=f"The {E2E_CLIENT} machine client's secret, for the {names.stage} deploy workflow's API suite",
             secret_string_value=SecretValue.resource_attribute(cfn_client.attr_client_secret),
-            removal_policy=removal_policy(stage),
+            removal_policy=lifecycle.removal_policy,
         )
-        deployer = f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{github_role_name(stage)}"
+        deployer = f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{names.github_role}"
         self.e2e_secret.add_to_resource_policy(iam.PolicyStatement(
             effect=iam.Effect.DENY, principals=[iam.AnyPrincipal()], actions=["secretsmanager:GetSecretValue"], resources=["*"],
             conditions={"StringNotEquals": {"aws:PrincipalArn": deployer}}))

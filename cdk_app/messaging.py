@@ -8,7 +8,6 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from cdk_app.config import StageConfig
 from cdk_app.checks import acknowledge
 from cdk_app.defaults import MAX_RECEIVE_COUNT, QUEUE_RETENTION_DAYS, VISIBILITY_TIMEOUT_FACTOR
 
@@ -47,15 +46,17 @@ def dead_letter_queue(scope: Construct, id: str, *, name: str, holds: str, sourc
 
 
 class NotificationQueue(Construct):
-    def __init__(self, scope: Construct, id: str, *, stage: StageConfig) -> None:
+    """`consumer_timeout_seconds`: the timeout of the function the queue feeds."""
+
+    def __init__(self, scope: Construct, id: str, *, name: str, consumer_timeout_seconds: int) -> None:
         super().__init__(scope, id)
-        self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", name=f"{stage.queue_name}-dlq",
+        self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", name=f"{name}-dlq",
                                                    holds="the notifications queue (messages leave it by an operator's redrive)",
-                                                   source_queue=stage.queue_name)
+                                                   source_queue=name)
         self.queue = secure_queue(
             self,
             "Queue",
-            name=stage.queue_name,
-            visibility_timeout=Duration.seconds(VISIBILITY_TIMEOUT_FACTOR * stage.notifications.timeout_seconds),
+            name=name,
+            visibility_timeout=Duration.seconds(VISIBILITY_TIMEOUT_FACTOR * consumer_timeout_seconds),
             dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=MAX_RECEIVE_COUNT, queue=self.dead_letter_queue),
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, Duration, Stack
@@ -21,8 +22,9 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from cdk_app.config import StageConfig
-from cdk_app.defaults import METRICS_NAMESPACE, customer_key
+from cdk_app.config import MonitoringConfig
+from cdk_app.defaults import METRICS_NAMESPACE, Lifecycle, customer_key
+from cdk_app.naming import StageNames
 from cdk_app.functions import ServiceFunction
 from cdk_app.messaging import dead_letter_queue
 
@@ -82,10 +84,10 @@ ALARMS: dict[str, Threshold] = {
 }
 
 
-def custom_metric(name: str, *, service: str, stage: StageConfig) -> cloudwatch.Metric:
+def custom_metric(name: str, *, service: str, stage: str) -> cloudwatch.Metric:
     """A Powertools metric the functions emit (namespace Archon, dimensions service and stage)."""
     return cloudwatch.Metric(
-        namespace=METRICS_NAMESPACE, metric_name=name, dimensions_map={"service": service, "stage": stage.name},
+        namespace=METRICS_NAMESPACE, metric_name=name, dimensions_map={"service": service, "stage": stage},
         statistic="Sum", period=FIVE_MINUTES, label=name,
     )
 
@@ -93,12 +95,12 @@ def custom_metric(name: str, *, service: str, stage: StageConfig) -> cloudwatch.
 class AlarmTopic(Construct):
     """The stage's alarm topic: KMS-encrypted (a key CloudWatch may use), TLS-only."""
 
-    def __init__(self, scope: Construct, id: str, *, stage: StageConfig) -> None:
+    def __init__(self, scope: Construct, id: str, *, names: StageNames, lifecycle: Lifecycle, alarm_email: str | None) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
         # CloudWatch cannot publish to a topic under the AWS-managed SNS key, so the topic gets a
         # key of its own whose policy lets CloudWatch, for this account only, use it.
-        self.key = customer_key(self, "Key", stage=stage, description=f"archon-{stage.name} alarm topic")
+        self.key = customer_key(self, "Key", lifecycle=lifecycle, description=f"{names.prefixed()} alarm topic")
         self.key.add_to_resource_policy(iam.PolicyStatement(
             principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
             actions=["kms:Decrypt", "kms:GenerateDataKey*"],
@@ -106,7 +108,7 @@ class AlarmTopic(Construct):
             conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
         ))
         self.topic = sns.Topic(
-            self, "Topic", topic_name=f"archon-{stage.name}-alarms", display_name=f"Archon {stage.name} alarms",
+            self, "Topic", topic_name=names.prefixed("alarms"), display_name=f"Archon {names.stage} alarms",
             master_key=self.key, enforce_ssl=True,
         )
         self.topic.add_to_resource_policy(iam.PolicyStatement(
@@ -116,17 +118,17 @@ class AlarmTopic(Construct):
             conditions={
                 "StringEquals": {"aws:SourceAccount": stack.account},
                 "ArnLike": {"aws:SourceArn": stack.format_arn(
-                    service="cloudwatch", resource="alarm", resource_name=f"archon-{stage.name}-*",
+                    service="cloudwatch", resource="alarm", resource_name=names.prefixed("*"),
                     arn_format=ArnFormat.COLON_RESOURCE_NAME)},
             },
         ))
         self.dead_letter_queue: sqs.Queue | None = None
-        if stage.alarm_email:
+        if alarm_email:
             # Notifications SNS cannot deliver (the address bounces) wait here, not vanish.
-            self.dead_letter_queue = dead_letter_queue(self, "DeliveryDeadLetterQueue", name=f"archon-{stage.name}-alarm-delivery-dlq",
+            self.dead_letter_queue = dead_letter_queue(self, "DeliveryDeadLetterQueue", name=names.prefixed("alarm-delivery-dlq"),
                                                        holds="the alarm email subscription")
             self.topic.add_subscription(
-                subscriptions.EmailSubscription(stage.alarm_email, dead_letter_queue=self.dead_letter_queue)
+                subscriptions.EmailSubscription(alarm_email, dead_letter_queue=self.dead_letter_queue)
             )
 
 
@@ -142,15 +144,19 @@ def table_metric(table_name: str, name: str, *, statistic: str = "Sum", **dimens
 
 
 class ServiceMonitoring(Construct):
-    """Alarms and the dashboard for one (stage, region) of the service, each where the stage's
-    config turns it on (monitoring.alarms, monitoring.dashboard)."""
+    """Alarms and the dashboard for one (stage, region) of the service, each where `settings`
+    turns it on; `regions` are the stage's, the primary first."""
 
     def __init__(
         self,
         scope: Construct,
         id: str,
         *,
-        stage: StageConfig,
+        names: StageNames,
+        lifecycle: Lifecycle,
+        settings: MonitoringConfig,
+        alarm_email: str | None,
+        regions: Sequence[str],
         api: apigw.RestApi,
         functions: dict[str, ServiceFunction],
         queue: sqs.IQueue,
@@ -159,29 +165,30 @@ class ServiceMonitoring(Construct):
     ) -> None:
         super().__init__(scope, id)
         region = Stack.of(self).region
-        self._prefix = f"archon-{stage.name}-{region}"
+        self._names, self._lifecycle, self._alarm_email, self._primary_region = names, lifecycle, alarm_email, regions[0]
+        self._prefix = names.prefixed(region)
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         self.topic: sns.ITopic | None = None
         self.api_errors: cloudwatch.Alarm | None = None
         # ReplicationLatency is published in the sending region, per receiving region.
         self.replication = {
-            other: table_metric(stage.table_name, "ReplicationLatency", statistic="Average", ReceivingRegion=other).with_(period=FIVE_MINUTES)
-            for other in stage.aws_regions if other != region
+            other: table_metric(names.table, "ReplicationLatency", statistic="Average", ReceivingRegion=other).with_(period=FIVE_MINUTES)
+            for other in regions if other != region
         }
-        if stage.monitoring.alarms:
-            dead_letter_queues = self._alarms(stage=stage, api=api, functions=functions, queue=queue,
+        if settings.alarms:
+            dead_letter_queues = self._alarms(api=api, functions=functions, queue=queue,
                                               dead_letter_queues=dead_letter_queues, pipe_name=pipe_name)
         self.dashboard: cloudwatch.Dashboard | None = None
-        if stage.monitoring.dashboard:
-            self.dashboard = self._dashboard(stage=stage, api=api, functions=functions, queue=queue,
+        if settings.dashboard:
+            self.dashboard = self._dashboard(api=api, functions=functions, queue=queue,
                                              dead_letter_queues=dead_letter_queues, pipe_name=pipe_name)
 
-    def _alarms(self, *, stage: StageConfig, api: apigw.RestApi, functions: dict[str, ServiceFunction],
+    def _alarms(self, *, api: apigw.RestApi, functions: dict[str, ServiceFunction],
                 queue: sqs.IQueue, dead_letter_queues: dict[str, sqs.IQueue], pipe_name: str) -> dict[str, sqs.IQueue]:
         """Every alarm of ALARMS that applies here; returns the dead-letter queues watched, the
         alarm topic's own included."""
         region = Stack.of(self).region
-        alarm_topic = AlarmTopic(self, "Alarms", stage=stage)
+        alarm_topic = AlarmTopic(self, "Alarms", names=self._names, lifecycle=self._lifecycle, alarm_email=self._alarm_email)
         self.topic = alarm_topic.topic
         if alarm_topic.dead_letter_queue is not None:
             dead_letter_queues = {**dead_letter_queues, "alarm-delivery-dlq": alarm_topic.dead_letter_queue}
@@ -211,13 +218,13 @@ class ServiceMonitoring(Construct):
         self._alarm("table-throttles", cloudwatch.MathExpression(
             expression="reads + writes", label="throttled requests", period=FIVE_MINUTES,
             using_metrics={
-                "reads": table_metric(stage.table_name, "ReadThrottleEvents").with_(period=FIVE_MINUTES),
-                "writes": table_metric(stage.table_name, "WriteThrottleEvents").with_(period=FIVE_MINUTES),
+                "reads": table_metric(self._names.table, "ReadThrottleEvents").with_(period=FIVE_MINUTES),
+                "writes": table_metric(self._names.table, "WriteThrottleEvents").with_(period=FIVE_MINUTES),
             }), "Throttled requests on the users table")
         for other, metric in self.replication.items():
             self._alarm("replication-latency", metric, f"Replication latency (ms) from {region} to {other}", subject=other)
         self._duplicate_rejections(functions["users-api"])
-        if region == stage.primary_region:  # SES reputation is per account; watched once
+        if region == self._primary_region:  # SES reputation is per account; watched once
             for slug, metric_name in (("ses-bounce-rate", "Reputation.BounceRate"), ("ses-complaint-rate", "Reputation.ComplaintRate")):
                 self._alarm(slug, cloudwatch.Metric(namespace="AWS/SES", metric_name=metric_name, statistic="Maximum",
                                                     period=Duration.hours(1)), f"SES {metric_name}")
@@ -267,7 +274,7 @@ class ServiceMonitoring(Construct):
         self.alarms[name] = alarm
         return alarm
 
-    def _dashboard(self, *, stage: StageConfig, api: apigw.RestApi, functions: dict[str, ServiceFunction],
+    def _dashboard(self, *, api: apigw.RestApi, functions: dict[str, ServiceFunction],
                    queue: sqs.IQueue, dead_letter_queues: dict[str, sqs.IQueue], pipe_name: str) -> cloudwatch.Dashboard:
         api_stage = api.deployment_stage
         fns = functions.values()
@@ -295,12 +302,12 @@ class ServiceMonitoring(Construct):
             cloudwatch.GraphWidget(title="Function duration p99 (ms)", width=width, left=[
                 fn.function.metric_duration(statistic="p99", period=ONE_MINUTE, label=fn.name) for fn in fns]),
             cloudwatch.GraphWidget(title="Users created, duplicates rejected", width=width, left=[
-                custom_metric("UsersCreated", service="users-api", stage=stage),
-                custom_metric("DuplicateEmailsRejected", service="users-api", stage=stage)]),
+                custom_metric("UsersCreated", service="users-api", stage=self._names.stage),
+                custom_metric("DuplicateEmailsRejected", service="users-api", stage=self._names.stage)]),
         )
         dashboard.add_widgets(
             cloudwatch.GraphWidget(title="Welcome emails", width=width, left=[
-                custom_metric(name, service="notifications", stage=stage)
+                custom_metric(name, service="notifications", stage=self._names.stage)
                 for name in ("WelcomeEmailsSent", "WelcomeEmailsFailed", "WelcomeEmailsDeduplicated", "WelcomeMarkFailed")]),
             cloudwatch.GraphWidget(title="Queue depth", width=width, left=[
                 queue.metric_approximate_number_of_messages_visible(statistic="Maximum", period=ONE_MINUTE, label="notifications"),
@@ -314,11 +321,11 @@ class ServiceMonitoring(Construct):
                 pipe_metric(pipe_name, name).with_(period=ONE_MINUTE, label=name)
                 for name in ("EventCount", "ExecutionFailed", "ExecutionThrottled")]),
             cloudwatch.GraphWidget(title="Users table throttles", width=width, left=[
-                table_metric(stage.table_name, name).with_(period=ONE_MINUTE, label=name)
+                table_metric(self._names.table, name).with_(period=ONE_MINUTE, label=name)
                 for name in ("ReadThrottleEvents", "WriteThrottleEvents")]),
             cloudwatch.GraphWidget(title="Replication latency (ms)", width=width,
                                    left=[m.with_(label=f"to {other}") for other, m in self.replication.items()] or [
-                                       table_metric(stage.table_name, "SuccessfulRequestLatency", statistic="Average", Operation="GetItem")
+                                       table_metric(self._names.table, "SuccessfulRequestLatency", statistic="Average", Operation="GetItem")
                                        .with_(period=ONE_MINUTE, label="GetItem latency (single region)")]),
         )
         return dashboard

@@ -8,7 +8,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ses as ses
 from constructs import Construct
 
-from cdk_app.config import StageConfig
+from cdk_app.config import FunctionConfig
+from cdk_app.defaults import Lifecycle
 from cdk_app.functions import ServiceFunction
 from cdk_app.ids import staged_unique_id
 from cdk_app.messaging import NotificationQueue
@@ -20,37 +21,45 @@ BATCHING_WINDOW = Duration.seconds(5)  # fewer, fuller invocations when traffic 
 
 
 class WelcomeNotifications(Construct):
+    """The queue `queue_name` and the processor `function_name` (sized by `sizing`) that sends
+    each user's welcome email from `sender`, marking it on the user item in `table_arn`."""
+
     def __init__(
         self,
         scope: Construct,
         id: str,
         *,
-        stage: StageConfig,
+        lifecycle: Lifecycle,
+        queue_name: str,
+        function_name: str,
+        sizing: FunctionConfig,
+        sender: str,
         layer: lambda_.ILayerVersion,
         table_name: str,
         table_arn: str,
     ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
-        self.queue = NotificationQueue(self, "Queue", stage=stage)
+        self.queue = NotificationQueue(self, "Queue", name=queue_name, consumer_timeout_seconds=sizing.timeout_seconds)
         # The sender must be a verified SES identity in each region; creating it here starts
         # that verification (an email to the address) on first deploy.
-        self.identity = ses.EmailIdentity(self, "Sender", identity=ses.Identity.email(stage.sender))
-        sender_domain = stage.sender.split("@", 1)[1]
+        self.identity = ses.EmailIdentity(self, "Sender", identity=ses.Identity.email(sender))
+        sender_domain = sender.split("@", 1)[1]
         self.processor = ServiceFunction(
             self,
             "Processor",
-            stage=stage,
+            lifecycle=lifecycle,
             name="notifications",
+            function_name=function_name,
             handler="handlers.notifications.handler",
-            sizing=stage.notifications,
+            sizing=sizing,
             layer=layer,
             description="Sends each new user one welcome email",
             environment={
                 contract.ENV_TABLE_NAME: table_name,
-                contract.ENV_SENDER_ADDRESS: stage.sender,
+                contract.ENV_SENDER_ADDRESS: sender,
                 # A lease outlives any invocation holding it, so a crashed one frees the email.
-                contract.ENV_DELIVERY_LEASE_SECONDS: str(stage.notifications.timeout_seconds * 2),
+                contract.ENV_DELIVERY_LEASE_SECONDS: str(sizing.timeout_seconds * 2),
             },
         )
         role = self.processor.role
@@ -66,10 +75,10 @@ class WelcomeNotifications(Construct):
             iam.PolicyStatement(
                 actions=["ses:SendEmail"],
                 resources=[
-                    stack.format_arn(service="ses", resource="identity", resource_name=stage.sender),
+                    stack.format_arn(service="ses", resource="identity", resource_name=sender),
                     stack.format_arn(service="ses", resource="identity", resource_name=sender_domain),
                 ],
-                conditions={"StringEquals": {"ses:FromAddress": stage.sender}},
+                conditions={"StringEquals": {"ses:FromAddress": sender}},
             )
         )
         # What SqsEventSource does (a mapping and the consume grant), under the id it gave the

@@ -15,8 +15,7 @@ from aws_cdk import aws_pipes as pipes
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from cdk_app.config import StageConfig
-from cdk_app.defaults import log_group
+from cdk_app.defaults import Lifecycle, log_group
 from cdk_app.messaging import dead_letter_queue
 from cdk_app.checks import acknowledge
 from users import contract
@@ -44,21 +43,27 @@ MESSAGE_TEMPLATE = "{" + ", ".join(
 
 
 class OutboxPipe(Construct):
+    """The Pipe `pipe_name` from the table stream `stream_arn` to `queue`, its failed batches in
+    the queue `dead_letter_queue_name`."""
+
     def __init__(
         self,
         scope: Construct,
         id: str,
         *,
-        stage: StageConfig,
+        lifecycle: Lifecycle,
+        pipe_name: str,
+        dead_letter_queue_name: str,
         stream_arn: str,
         queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
+        self.pipe_name = pipe_name
         # Stream batches the Pipe could not deliver: kept for redrive, never dropped.
-        self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", name=f"outbox-{stage.name}-dlq",
+        self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", name=dead_letter_queue_name,
                                                    holds="the outbox Pipe (its DeadLetterConfig)")
-        logs = log_group(self, "Logs", stage=stage)
+        logs = log_group(self, "Logs", lifecycle=lifecycle)
         self.role = iam.Role(
             self,
             "Role",
@@ -67,7 +72,7 @@ class OutboxPipe(Construct):
                 "pipes.amazonaws.com",
                 conditions={
                     "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnEquals": {"aws:SourceArn": stack.format_arn(service="pipes", resource="pipe", resource_name=f"archon-outbox-{stage.name}")},
+                    "ArnEquals": {"aws:SourceArn": stack.format_arn(service="pipes", resource="pipe", resource_name=pipe_name)},
                 },
             ),
             description="Outbox pipe: read the users table stream, send to the notifications queue",
@@ -89,7 +94,6 @@ class OutboxPipe(Construct):
         self.role.add_to_policy(
             iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[logs.log_group_arn])
         )
-        self.pipe_name = f"archon-outbox-{stage.name}"  # the name the role's trust names
         self.pipe = pipes.CfnPipe(
             self,
             "Pipe",

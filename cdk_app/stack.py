@@ -12,18 +12,23 @@ from cdk_app.api import UsersApi
 from cdk_app.config import StageConfig
 from cdk_app.cursor_key import CursorKey
 from cdk_app.data import UsersTable
-from cdk_app.defaults import SERVICE
+from cdk_app.defaults import SERVICE, Lifecycle
 from cdk_app.domain import CustomDomain
 from cdk_app.edge import ApiFirewall
-from cdk_app.execution_policy import boundary_name, cursor_key_name
 from cdk_app.functions import ServiceFunction
 from cdk_app.identity import ApiUsers
 from cdk_app.monitoring import ServiceMonitoring
 from cdk_app.checks import acknowledge
 from cdk_app.notifications import WelcomeNotifications
 from cdk_app.outbox import OutboxPipe
+from cdk_app.naming import StageNames
 from cdk_app.packaging import dependencies_layer
 from users import contract
+
+
+def lifecycle_of(stage: StageConfig) -> Lifecycle:
+    return Lifecycle(stage=stage.name, retain_data=stage.retain_data, log_retention_days=stage.log_retention_days,
+                     audit_log_retention_days=stage.audit_log_retention_days)
 
 
 class UsersServiceStack(Stack):
@@ -34,66 +39,52 @@ class UsersServiceStack(Stack):
         self.service_config = stage
         # Every role the stack creates carries the stage's boundary; the execution policy creates
         # no role without it (deploy_identity.py).
+        names, lifecycle = StageNames(stage.name), lifecycle_of(stage)
         iam.PermissionsBoundary.of(self).apply(iam.ManagedPolicy.from_managed_policy_arn(
-            self, "RoleBoundary", self.format_arn(service="iam", region="", resource="policy", resource_name=boundary_name(stage))))
-        layer = dependencies_layer(self, "Dependencies", name=f"archon-{stage.name}-dependencies")
-        self.data = UsersTable(self, "Data", stage=stage)
-        self.users = ApiUsers(self, "Identity", stage=stage)
+            self, "RoleBoundary", self.format_arn(service="iam", region="", resource="policy", resource_name=names.boundary)))
+        layer = dependencies_layer(self, "Dependencies", name=names.prefixed("dependencies"))
+        self.data = UsersTable(self, "Data", table_name=names.table, primary_region=stage.primary_region,
+                               replica_regions=stage.aws_regions[1:], lifecycle=lifecycle)
+        self.users = ApiUsers(self, "Identity", names=names, lifecycle=lifecycle, mfa_required=stage.mfa_required, clients=stage.clients)
 
         self.users_api = ServiceFunction(
             self,
             "UsersApi",
-            stage=stage,
+            lifecycle=lifecycle,
             name="users-api",
+            function_name=names.function("users-api"),
             handler="handlers.users_api.handler",
             sizing=stage.users_api,
             layer=layer,
             description="The users API behind API Gateway",
             audit=True,  # its log is the audit trail: who read, listed or created which users
             environment={
-                contract.ENV_TABLE_NAME: stage.table_name,
+                contract.ENV_TABLE_NAME: names.table,
                 contract.ENV_WRITE_REGION: stage.write_region,
                 contract.ENV_CORS_ORIGINS: ",".join(stage.api.cors_origins),
                 contract.ENV_CREATES_PER_CALLER_PER_HOUR: str(stage.api.creates_per_caller_per_hour),
-                contract.ENV_CURSOR_KEY_SECRET: cursor_key_name(stage),
+                contract.ENV_CURSOR_KEY_SECRET: names.cursor_key_secret,
             },
         )
-        self.cursor_key = CursorKey(self, "CursorKey", stage=stage, reader=self.users_api.role)
-        # Exactly the item operations the users API makes. Creates (a transaction of puts) and
-        # Powertools idempotency records (get/put/update/delete) go to the write region's
-        # replica; reads (get, and listing via the index) to this region's. It writes only its
-        # own kinds of item: users, email guards, per-caller quotas and its idempotency records
-        # (Powertools keys them "<function name>.<module>.<function>#<hash>").
-        write_table_arn = self.data.table_arn_in(stage.write_region)
-        self.users_api.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-                resources=[write_table_arn],
-                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [
-                    f"{prefix}*" for prefix in (*contract.API_ITEM_PREFIXES, f"{self.users_api.function_name}.")]}},
-            )
-        )
-        self.users_api.role.add_to_policy(
-            iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[write_table_arn])
-        )
-        if stage.write_region != self.region:
-            self.users_api.role.add_to_policy(
-                iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[self.data.table_arn])
-            )
-        self.users_api.role.add_to_policy(
-            iam.PolicyStatement(actions=["dynamodb:Query"], resources=[self.data.index_arn])
-        )
-        self.api = UsersApi(self, "Api", stage=stage, handler=self.users_api.entry_point, user_pool=self.users.user_pool)
+        self.cursor_key = CursorKey(self, "CursorKey", secret_name=names.cursor_key_secret, primary_region=stage.primary_region,
+                                    replica_regions=stage.aws_regions[1:], lifecycle=lifecycle, reader=self.users_api.role)
+        self.data.grant_users_api(self.users_api.role, write_region=stage.write_region,
+                                  idempotency_prefix=f"{self.users_api.function_name}.")
+        self.api = UsersApi(self, "Api", names=names, lifecycle=lifecycle, settings=stage.api,
+                            handler=self.users_api.entry_point, user_pool=self.users.user_pool)
 
         self.notifications = WelcomeNotifications(
-            self, "Notifications", stage=stage, layer=layer,
-            table_name=stage.table_name, table_arn=self.data.table_arn,
+            self, "Notifications", lifecycle=lifecycle, queue_name=names.queue, function_name=names.function("notifications"),
+            sizing=stage.notifications, sender=stage.sender, layer=layer,
+            table_name=names.table, table_arn=self.data.table_arn,
         )
         self.outbox = OutboxPipe(
-            self, "Outbox", stage=stage, stream_arn=self.data.stream_arn, queue=self.notifications.queue.queue
+            self, "Outbox", lifecycle=lifecycle, pipe_name=names.outbox_pipe, dead_letter_queue_name=names.outbox_dead_letter_queue,
+            stream_arn=self.data.stream_arn, queue=self.notifications.queue.queue,
         )
         self.monitoring = ServiceMonitoring(
-            self, "Monitoring", stage=stage, api=self.api.api,
+            self, "Monitoring", names=names, lifecycle=lifecycle, settings=stage.monitoring, alarm_email=stage.alarm_email,
+            regions=stage.aws_regions, api=self.api.api,
             functions={"users-api": self.users_api, "notifications": self.notifications.processor},
             queue=self.notifications.queue.queue,
             dead_letter_queues={
@@ -103,7 +94,8 @@ class UsersServiceStack(Stack):
             pipe_name=self.outbox.pipe_name,
         )
         if stage.waf.enabled:
-            self.firewall = ApiFirewall(self, "Firewall", stage=stage, stage_arn=self.api.api.deployment_stage.stage_arn)
+            self.firewall = ApiFirewall(self, "Firewall", lifecycle=lifecycle, name=names.prefixed("api"), rate_limit=stage.waf.rate_limit,
+                                        stage_arn=self.api.api.deployment_stage.stage_arn)
         else:
             acknowledge(
                 self.api.api.deployment_stage,
@@ -113,7 +105,8 @@ class UsersServiceStack(Stack):
             )
         if stage.domain is not None:
             self.domain = CustomDomain(
-                self, "Domain", stage=stage, api=self.api.api, health_alarm=self.monitoring.api_errors
+                self, "Domain", names=names, domain=stage.domain, multi_region=len(stage.aws_regions) > 1,
+                api=self.api.api, health_alarm=self.monitoring.api_errors
             )
 
 
@@ -134,7 +127,7 @@ def service_stacks(scope: Construct, *, stage: StageConfig) -> list[UsersService
             deployment_id(stage, region),
             stage=stage,
             env=Environment(account=stage.account, region=region),
-            stack_name=f"archon-{stage.name}-{region}",
+            stack_name=StageNames(stage.name).stack(region),
             description=f"Archon users service, {stage.name} stage, {region}"
             + (" (primary: owns the global table)" if region == stage.primary_region else f" (replica of {stage.primary_region})"),
             termination_protection=stage.retain_data,
