@@ -112,10 +112,11 @@ BASE ?=
 mutation: $(VENV)/.stamp .tools/mutation/.stamp
 	$(VENV)/bin/python -m tools.mutation $(if $(FULL),--full,) $(if $(BASE),--base $(BASE),) --report docs/reliability.md
 
-# The tiers that need no synth, no runner and no emulator process: the domain against stand-ins
-# of its ports, and the AWS adapters on moto in process (bench/test_fast.py times it).
+# The tiers that need no CLI synth, no runner and no emulator process: the domain against
+# stand-ins of its ports, the AWS adapters on moto in process, each construct on a bare Stack
+# (bench/test_fast.py times it). Its files spread over the cores, as make test's do.
 test-fast: $(VENV)/.stamp
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider $(FAST_TESTS)
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider --numprocesses=$(TEST_WORKERS) --dist loadfile $(FAST_TESTS)
 
 # The third-party client generator of the contract test, in a venv of its own (its own ruff and typer).
 .tools/openapi-client/.stamp: tools/requirements-openapi-client.txt $(UV)
@@ -151,7 +152,7 @@ TEST_WORKERS ?= auto
 # with a gate of its own.
 COVERAGE_GATES := lambda_src=90 local_runner=85 synth_review=85 migrations=80 cloud_assembly=90
 SOURCE_DIRS := app.py cdk_app lambda_src local_runner synth_review migrations cloud_assembly tools scripts bench tests
-FAST_TESTS := tests/domain tests/adapters
+FAST_TESTS := tests/domain tests/adapters tests/constructs tests/tools
 test: setup
 	rm -f .coverage .coverage.*
 	mkdir -p build && touch build/.test-started

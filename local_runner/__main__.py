@@ -83,9 +83,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def serve(args: argparse.Namespace) -> None:
     from local_runner.faults import Faults, FaultSpecError
-    from local_runner.moto_patches import UnsupportedMoto
+    from local_runner.moto_compat import UnsupportedMoto
     from local_runner.runner import LocalService, Options
     from local_runner.server import AccessLog, make_server
+    from local_runner.uvicorn_compat import UnsupportedUvicorn
     from local_runner.wiring import WiringError
 
     console: TextIO = sys.stdout
@@ -109,6 +110,8 @@ def serve(args: argparse.Namespace) -> None:
     signal.pthread_sigmask(signal.SIG_BLOCK, stops)
     try:
         server = make_server(None, args.host, args.port)  # bound first: a busy port fails before the slow start
+    except UnsupportedUvicorn as exc:
+        _fail(str(exc))
     except OSError as exc:
         _fail(f"cannot listen on {args.host}:{args.port}: {'the port is already in use; stop the other process or set PORT=' if exc.errno == errno.EADDRINUSE else exc.strerror}")
 

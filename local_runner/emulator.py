@@ -20,7 +20,7 @@ import boto3
 from botocore import UNSIGNED
 from botocore.config import Config
 
-from local_runner import moto_patches
+from local_runner import moto_compat
 from local_runner.wiring import ACCOUNT, Wiring, WiringError
 
 
@@ -100,7 +100,7 @@ class Emulator:
                 probe.bind(("127.0.0.1", self._moto_port))
             finally:
                 probe.close()
-        moto_patches.install(in_process=self.backend == "memory")
+        moto_compat.install(in_process=self.backend == "memory")
         if self.backend == "memory":
             from moto import mock_aws
 
@@ -127,11 +127,11 @@ class Emulator:
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
-            moto_patches.uninstall(in_process=True)
+            moto_compat.uninstall(in_process=True)
         if self._server is not None:
             self._server.stop()
             self._server = None
-            moto_patches.uninstall(in_process=False)
+            moto_compat.uninstall(in_process=False)
 
     def client(self, service: str) -> Any:
         """A client of the emulator. Creating one reads all of os.environ, which the function host
@@ -142,9 +142,7 @@ class Emulator:
 
     def sent_emails(self, since: int = 0) -> list[Any]:
         """SES's outbox from the `since`-th email on; moto keeps it in this process in both backends."""
-        from moto.ses.models import ses_backends
-
-        return ses_backends[ACCOUNT][self.region].sent_messages[since:]
+        return moto_compat.sent_emails(self.region)[since:]
 
 
 def provision(emulator: Emulator, wiring: Wiring) -> LocalResources:
@@ -210,13 +208,9 @@ class TokenRefused(Exception):
 def _moto_signing_key() -> Any:
     """The emulated user pool's private signing key: moto signs every pool's tokens with it,
     and the runner's authorizer verifies them with its public half."""
-    import gzip
-    from importlib import resources as package_files
-
     import jwt
 
-    raw = package_files.files("moto.cognitoidp").joinpath("resources/jwks-private.json.gz").read_bytes()
-    return jwt.PyJWK.from_dict(json.loads(gzip.decompress(raw)))
+    return jwt.PyJWK.from_dict(moto_compat.cognito_private_key())
 
 
 def client_credentials_token(resources: LocalResources, *, client_id: str, secret: str | None, scope: str | None) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from typing import Any
 
 import boto3
 from botocore.awsrequest import AWSResponse
-from moto.core.botocore_stubber import MockRawResponse
+
+from local_runner import moto_compat
 
 # name -> (botocore event, HTTP status, error code, message, extra fields): the error as the SDK
 # hands it to the caller once its own retries are spent.
@@ -100,7 +101,7 @@ class Faults:
             if not self.fire(name):
                 return None
             metadata = {"HTTPStatusCode": status, "HTTPHeaders": {}, "RequestId": "injected-fault"}
-            return (AWSResponse("https://injected.local/", status, {}, MockRawResponse(b"")),
+            return (AWSResponse("https://injected.local/", status, {}, moto_compat.raw_response(b"")),
                     {"Error": {"Code": code, "Message": message}, "ResponseMetadata": metadata, **extra})
 
         return respond

@@ -4,7 +4,6 @@ request validators and models, MOCK preflight responses and the gateway response
 from __future__ import annotations
 
 import base64
-import gzip
 import json
 import re
 import threading
@@ -13,13 +12,13 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from http import HTTPStatus
-from importlib import resources as package_files
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import jsonschema
 import jwt
 
+from local_runner import moto_compat
 from local_runner.emulator import LocalResources
 from local_runner.functions import FunctionError, FunctionHost
 from local_runner.turns import ApiFirst
@@ -65,8 +64,7 @@ class GatewayFailure(Exception):
 
 def _moto_public_keys() -> jwt.PyJWKSet:
     """The emulated user pool's signing keys: what a client would fetch from its JWKS URL."""
-    raw = package_files.files("moto.cognitoidp").joinpath("resources/jwks-public.json.gz").read_bytes()
-    return jwt.PyJWKSet.from_dict(json.loads(gzip.decompress(raw)))
+    return jwt.PyJWKSet.from_dict(moto_compat.cognito_public_keys())
 
 
 class CognitoAuthorizer:

@@ -12,8 +12,8 @@ import threading
 import time
 from typing import Any
 
-from moto.events.models import EventPattern
 
+from local_runner import moto_compat
 from local_runner.emulator import Emulator, LocalResources
 from local_runner.turns import ApiFirst
 from local_runner.wiring import PipeSpec, WiringError
@@ -72,7 +72,7 @@ class StreamPipe:
         if spec.input_template:
             check_template(spec.input_template, spec.name)
         self.spec = spec
-        self._patterns = [EventPattern.load(p) for p in spec.filters]
+        self._patterns = [moto_compat.event_pattern(p) for p in spec.filters]
         self._streams = emulator.client("dynamodbstreams")
         self._sqs = emulator.client("sqs")
         self._stream_arn = resources.stream_arn
@@ -88,8 +88,7 @@ class StreamPipe:
         self.dead_lettered = 0
 
     def matches(self, record: dict[str, Any]) -> bool:
-        # A stream record plays the event here; moto types the argument as an EventBridge event.
-        return not self._patterns or any(p.matches_event(record) for p in self._patterns)  # type: ignore[arg-type]
+        return not self._patterns or any(matches(record) for matches in self._patterns)
 
     def poll_once(self) -> int:
         """Reads each shard once; returns how many records it read.

@@ -13,19 +13,17 @@ import json
 import socket
 import sys
 import time
-import uuid
 from dataclasses import asdict
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from local_runner import pages
 from local_runner.loopback import is_loopback_address, is_loopback_host
 from local_runner.gateway import MAX_PAYLOAD_BYTES, GatewayFailure
 from local_runner.runner import LocalService
+from local_runner.uvicorn_compat import REQUEST_TIMEOUT_SECONDS, case_keeping_http, error_body
 
 LOCAL_PREFIX = "/_local/"
 SERVER_NAME = b"archon-local"
@@ -47,117 +45,9 @@ class AccessLog:
             print(f"{method} {path} {status} {ms:.1f} ms {caller or '-'}", file=self._console, flush=True)
 
 
-# API Gateway's limit on the request line and headers together; a count and a deadline that no
-# client of this API comes near, so that a slow or endless request cannot hold a connection.
-MAX_HEADER_BYTES = 10 * 1024
-MAX_HEADERS = 100
-REQUEST_TIMEOUT_SECONDS = 10.0
-
-
-class _HeadersTooLarge(Exception):
-    """Raised inside the parser, which reports it as a parse error (send_400_response)."""
-
-
-class CaseKeepingHttp(HttpToolsProtocol):
-    """uvicorn's HTTP/1.1 protocol with the limits API Gateway keeps and uvicorn does not: request
-    line and headers of at most MAX_HEADER_BYTES and MAX_HEADERS, and the whole request, body
-    included, read within request_timeout seconds of its first byte (REQUEST_TIMEOUT_SECONDS but in
-    tests), else 431 or 408 and the connection closed. A pipelined request waits unread behind the
-    one before it (uvicorn stops reading), so its deadline is not kept.
-
-    It also keeps header names as sent: uvicorn lowercases them, as ASGI asks, but API Gateway's
-    REST proxy event keeps them as the client sent them. They ride along in the scope's extensions."""
-
-    _request_timer: Any = None
-    request_timeout: float = REQUEST_TIMEOUT_SECONDS
-
-    def connection_made(self, transport: Any) -> None:
-        super().connection_made(transport)
-        self._start_request_timer()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_request_timer()
-        super().connection_lost(exc)
-
-    def send_400_response(self, msg: str) -> None:
-        # uvicorn answers any parser error so; the parser reports the limits' exceptions as one.
-        self._stop_request_timer()
-        if getattr(self, "_too_large", False):
-            _reject(self.transport, 431, "headers_too_large",
-                    f"The request line and headers must stay within {MAX_HEADER_BYTES} bytes and {MAX_HEADERS} headers.")
-        else:
-            _reject(self.transport, 400, "bad_request", "The request is not valid HTTP/1.1.")
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._header_names: list[bytes] = []
-        self._header_bytes = 0
-        scope: dict[str, Any] = self.scope  # type: ignore[assignment]
-        scope["extensions"] = {"archon.header_names": self._header_names}
-        self._start_request_timer()
-
-    def on_url(self, url: bytes) -> None:
-        self._count(len(url))
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._count(len(name) + len(value) + 4)
-        if len(self._header_names) >= MAX_HEADERS:
-            self._too_large = True
-            raise _HeadersTooLarge()
-        super().on_header(name, value)
-        self._header_names.append(name)
-
-    def on_headers_complete(self) -> None:
-        super().on_headers_complete()
-        if self.pipeline:  # queued behind an answer still being made: uvicorn reads it later
-            self._stop_request_timer()
-
-    def on_message_complete(self) -> None:
-        self._stop_request_timer()
-        super().on_message_complete()
-
-    def _count(self, size: int) -> None:
-        self._header_bytes = getattr(self, "_header_bytes", 0) + size
-        if self._header_bytes > MAX_HEADER_BYTES:
-            self._too_large = True
-            raise _HeadersTooLarge()
-
-    def _start_request_timer(self) -> None:
-        self._stop_request_timer()
-        self._request_timer = self.loop.call_later(self.request_timeout, self._request_timed_out)
-
-    def _stop_request_timer(self) -> None:
-        if self._request_timer is not None:
-            self._request_timer.cancel()
-            self._request_timer = None
-
-    def _request_timed_out(self) -> None:
-        self._request_timer = None
-        # Still waiting for (the rest of) a request's headers, or for its body.
-        if self.cycle is None or self.cycle.response_complete or self.cycle.more_body:
-            _reject(self.transport, 408, "request_timeout", f"Send the whole request, body included, within {self.request_timeout:g} seconds.")
-
-
 # What every answer of the runner's own carries, as every answer of the API does.
 LOCAL_HEADERS = [("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")]
 PAGE_FOLDERS = ("docs", "mailbox")
-
-
-def _reject(transport: Any, status: int, code: str, message: str) -> None:
-    """An answer written straight to the connection, before any request exists, then closed."""
-    if transport.is_closing():
-        return
-    body = _error_body(code, message)
-    transport.write(b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\n"
-                    b"content-length: %d\r\nconnection: close\r\nserver: %s\r\n\r\n%s"
-                    % (status, HTTPStatus(status).phrase.encode(), len(body), SERVER_NAME, body))
-    transport.close()
-
-
-def _error_body(code: str, message: str) -> bytes:
-    """The error contract's body, for what the front door answers by itself."""
-    return json.dumps({"error": {"code": code, "message": message, "details": []}, "request_id": str(uuid.uuid4())}).encode()
 
 
 class LocalApp:
@@ -179,7 +69,7 @@ class LocalApp:
         coding = lower.get(b"transfer-encoding")
         if coding is not None and coding.strip().lower() != b"chunked":  # any other coding would reach the function undecoded
             await _send(send, 501, [("Content-Type", "application/json"), *LOCAL_HEADERS],
-                        _error_body("not_implemented", "Send the body as it is, with a Content-Length or chunked; "
+                        error_body("not_implemented", "Send the body as it is, with a Content-Length or chunked; "
                                     "other transfer codings are not accepted."), close=True)
             return
         # Over the payload limit, a body is refused in the template's gateway response for it, as API
@@ -324,7 +214,7 @@ class LocalHttpServer:
         self.app = LocalApp()
         # log_config=None: uvicorn's own lines go where the runner's logging goes (the console).
         # proxy_headers=False: a client's X-Forwarded-For must not become the event's sourceIp.
-        http = type("CaseKeepingHttp", (CaseKeepingHttp,), {"request_timeout": request_timeout})
+        http = case_keeping_http(request_timeout=request_timeout, server_name=SERVER_NAME)
         config = uvicorn.Config(self.app, http=http, loop="auto", lifespan="off", log_config=None,
                                 log_level="warning", access_log=False, server_header=False, proxy_headers=False,
                                 timeout_keep_alive=KEEP_ALIVE_SECONDS, timeout_graceful_shutdown=2)

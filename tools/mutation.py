@@ -138,12 +138,30 @@ def run_target(target: str) -> FileResult:
         ids[kind] = out.stdout.split()
     result.killed = len(ids["killed"]) + len(ids["timeout"])
     result.mutants = result.killed + len(ids["suspicious"]) + len(ids["survived"])
+    original = (work / target).read_bytes()
     for mutant_id in ids["suspicious"] + ids["survived"]:
+        if not compiles(work, target, mutant_id, env):
+            # mutmut 2 reports some mutants that are not Python (`*xs` as `/xs`) as survivors: the
+            # module cannot even be imported, so every test of it fails.
+            result.killed += 1
+            (work / target).write_bytes(original)
+            continue
+        (work / target).write_bytes(original)
         diff = subprocess.run([str(MUTMUT), "show", mutant_id], cwd=work, env=env, capture_output=True, text=True).stdout
         removed = [line[1:] for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
         added = [line[1:] for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
         result.survivors.append(Survivor(line="\n".join(removed).strip(), mutant="\n".join(added).strip(), diff=diff.strip()))
     return result
+
+
+def compiles(work: Path, target: str, mutant_id: str, env: dict[str, str]) -> bool:
+    """Whether the mutant is Python at all: applied to the copy, then compiled."""
+    subprocess.run([str(MUTMUT), "apply", mutant_id], cwd=work, env=env, capture_output=True, text=True, check=True)
+    try:
+        compile((work / target).read_text(), target, "exec")
+    except SyntaxError:
+        return False
+    return True
 
 
 def explain(result: FileResult, equivalents: list[dict[str, str]]) -> None:

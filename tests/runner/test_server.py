@@ -239,7 +239,7 @@ def test_the_deadline_is_for_receiving_the_request_not_for_answering_it() -> Non
 
 
 def test_the_readme_gives_make_runs_limits() -> None:
-    from local_runner.server import MAX_HEADER_BYTES, MAX_HEADERS
+    from local_runner.uvicorn_compat import MAX_HEADER_BYTES, MAX_HEADERS
 
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert (f"a request line and headers over {MAX_HEADER_BYTES // 1024} KiB or over {MAX_HEADERS} headers (431), "
@@ -286,3 +286,12 @@ def test_the_host_check_takes_every_loopback_spelling() -> None:
     assert all(is_loopback_host(h) for h in ("127.0.0.1", "127.0.0.1:3000", "localhost", "LOCALHOST:80", "[::1]", "[::1]:3000", "127.8.9.10"))
     assert not any(is_loopback_host(h) for h in ("127.0.0.1:3000, evil.example", "evil.example", "127.0.0.1.nip.io", "0.0.0.0",
                                                  "127.0.0.1:", "[::1", "localhost.evil.example", ""))
+
+
+def test_on_another_uvicorn_the_runner_refuses_to_start_and_names_the_protocol(monkeypatch):
+    from local_runner import uvicorn_compat
+
+    monkeypatch.setattr(uvicorn_compat.metadata, "version", lambda name: "0.99.0")
+    with pytest.raises(uvicorn_compat.UnsupportedUvicorn, match=r"CaseKeepingHttp.*uvicorn 0\.54\.0's private httptools protocol "
+                                                                r"and found uvicorn 0\.99\.0: install uvicorn==0\.54\.0"):
+        uvicorn_compat.case_keeping_http(request_timeout=1.0, server_name=b"x")

@@ -12,7 +12,6 @@ import os
 import threading
 from dataclasses import dataclass
 from typing import Any
-from unittest import mock
 
 import boto3
 import pytest
@@ -60,17 +59,17 @@ class Aws:
         return self.dynamodb.scan(TableName=TABLE)["Items"]
 
     def sent_emails(self) -> list[Any]:
-        from moto.ses.models import ses_backends
+        from local_runner.moto_compat import sent_emails
 
-        return list(ses_backends["123456789012"][REGION].sent_messages)
+        return list(sent_emails(REGION))
 
 
 @pytest.fixture(scope="session")
 def _mocked(table_spec):
-    from local_runner import moto_patches
+    from local_runner import moto_compat
 
     # These tests hold the functions to stock moto: the local run's patches must not be in.
-    assert not moto_patches.installed(), "a test left moto patched (local_runner/moto_patches.py)"
+    assert not moto_compat.installed(), "a test left moto patched (local_runner/moto_compat.py)"
     with mock_aws():
         dynamodb = boto3.client("dynamodb")
         ses = boto3.client("ses")
@@ -85,11 +84,11 @@ def _mocked(table_spec):
 @pytest.fixture
 def aws(_mocked: Aws) -> Aws:
     """A fresh table and an empty outbox for each test."""
-    from moto.ses.models import ses_backends
+    from local_runner.moto_compat import sent_emails
 
     _mocked.dynamodb.delete_table(TableName=TABLE)
     create_users_table(_mocked.dynamodb, _mocked.table_spec)
-    ses_backends["123456789012"][REGION].sent_messages.clear()
+    sent_emails(REGION).clear()
     return _mocked
 
 
@@ -117,13 +116,7 @@ def isolated_transactions():
     one), so give the emulator the real service's guarantee. The racers still race. Stream readers
     (tests/unit/replication.py) take the same lock: moto rolls a transaction back by swapping in a
     copy of the table, and an iterator taken meanwhile would read the discarded writes."""
-    from moto.dynamodb.models import DynamoDBBackend
+    from local_runner.moto_compat import isolated_transactions
 
-    original = DynamoDBBackend.transact_write_items
-
-    def isolated(self, *args, **kwargs):
-        with TRANSACTIONS:
-            return original(self, *args, **kwargs)
-
-    with mock.patch.object(DynamoDBBackend, "transact_write_items", isolated):
+    with isolated_transactions(TRANSACTIONS):
         yield

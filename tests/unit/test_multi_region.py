@@ -16,9 +16,9 @@ from unittest import mock
 import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
-from moto.events.models import EventPattern
 
 from cdk_app.outbox import outbox_filter
+from local_runner.moto_compat import event_pattern, sent_emails
 from tests.aws_tables import create_users_table
 from tests.unit.conftest import SENDER
 from tests.unit.events import api_event
@@ -61,27 +61,26 @@ def users(region: str) -> list[dict[str, Any]]:
 
 def outbox(region: str) -> list[dict[str, str]]:
     """What the region's outbox Pipe forwards: its stream's records that match its filter."""
-    pattern = EventPattern.load(json.dumps(outbox_filter(region)))
+    matches = event_pattern(json.dumps(outbox_filter(region)))
     return [{"user_id": r["dynamodb"]["NewImage"]["user_id"]["S"], "email": r["dynamodb"]["NewImage"]["email"]["S"]}
-            for r in StreamReader(table=TABLE, region=region).read() if pattern.matches_event(json.loads(json.dumps(r, default=str)))]
+            for r in StreamReader(table=TABLE, region=region).read() if matches(json.loads(json.dumps(r, default=str)))]
 
 
 def deliver_welcome_emails(replication: Replication) -> int:
     """Every region's Pipe and processor, in turn; returns how many emails SES accepted."""
-    from moto.ses.models import ses_backends
 
     from adapters.aws.mailer import SesMailer
     from adapters.aws.welcome_outbox import DynamoDBWelcomeOutbox
     from users.welcome import WelcomeEmails, WelcomeMessage
 
-    before = sum(len(ses_backends["123456789012"][r].sent_messages) for r in REGIONS)
+    before = sum(len(sent_emails(r)) for r in REGIONS)
     for region in REGIONS:
         welcome = WelcomeEmails(outbox=DynamoDBWelcomeOutbox(client=boto3.client("dynamodb", region_name=region), table_name=TABLE),
                                 mailer=SesMailer(client=boto3.client("sesv2", region_name=region), sender=SENDER), lease_seconds=60)
         for message in outbox(region):
             welcome.deliver(WelcomeMessage(type="welcome_email", **message))
         replication.settle()
-    return sum(len(ses_backends["123456789012"][r].sent_messages) for r in REGIONS) - before
+    return sum(len(sent_emails(r)) for r in REGIONS) - before
 
 
 def race(functions: list[ModuleType], replication: Replication) -> list[str]:

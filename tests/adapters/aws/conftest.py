@@ -36,6 +36,6 @@ def sesv2(dynamodb: Any) -> Any:
 
 
 def sent_emails() -> list[Any]:
-    from moto.ses.models import ses_backends
+    from local_runner.moto_compat import sent_emails
 
-    return list(ses_backends["123456789012"]["us-east-1"].sent_messages)
+    return list(sent_emails("us-east-1"))

@@ -1,4 +1,4 @@
-"""local_runner/moto_patches.py: each patch does the same as stock moto on the same calls, it
+"""local_runner/moto_compat.py: each patch does the same as stock moto on the same calls, it
 refuses any moto but the pinned one, and it is gone again when uninstalled. Each test installs
 the patches it needs through the `patched` fixture, so no test depends on another's order."""
 
@@ -15,47 +15,82 @@ import pytest
 from botocore.config import Config
 from moto import mock_aws
 
-from local_runner import moto_patches
+from local_runner import moto_compat
 
 CONFIG = Config(account_id_endpoint_mode="disabled")  # stream ARNs would route to an account endpoint moto does not serve
 
 
 @pytest.fixture
 def patched() -> Iterator[None]:
-    assert not moto_patches.installed(), "an earlier test left moto patched"
-    moto_patches.install(in_process=True)
+    assert not moto_compat.installed(), "an earlier test left moto patched"
+    moto_compat.install(in_process=True)
     try:
         yield
     finally:
-        moto_patches.uninstall(in_process=True)
-    assert not moto_patches.installed()
+        moto_compat.uninstall(in_process=True)
+    assert not moto_compat.installed()
 
 
 def on_stock_and_patched(scenario: Callable[[str], Any]) -> tuple[Any, Any]:
     """The scenario's result on stock moto, then on patched moto. Each run names its resources
     with a tag of its own (another test's mock may still hold moto's state), and the results
     are compared with the tag taken out."""
-    assert not moto_patches.installed()
+    assert not moto_compat.installed()
 
     def run(patched: bool) -> Any:
         tag = uuid.uuid4().hex[:12]
         if patched:
-            moto_patches.install(in_process=True)
+            moto_compat.install(in_process=True)
         try:
             with mock_aws():
                 return json.loads(json.dumps(scenario(tag), default=str).replace(tag, "<tag>"))
         finally:
             if patched:
-                moto_patches.uninstall(in_process=True)
+                moto_compat.uninstall(in_process=True)
 
     return run(False), run(True)
 
 
-def test_a_moto_other_than_the_pinned_one_is_refused_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(moto_patches.metadata, "version", lambda name: "5.2.5")
-    with pytest.raises(moto_patches.UnsupportedMoto, match=r"patches moto 5\.1\.22's internals .* found moto 5\.2\.5: install moto==5\.1\.22"):
-        moto_patches.install()
-    assert not moto_patches.installed()
+def test_on_another_moto_the_run_warns_and_keeps_moto_stock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(moto_compat.metadata, "version", lambda name: "5.2.5")
+    monkeypatch.setattr(moto_compat, "_warned", [])
+    with pytest.warns(RuntimeWarning, match=r"moto 5\.2\.5: the local run's optimisations are written for moto 5\.1\.22 .* "
+                                            r"runs on stock moto.*install moto==5\.1\.22"):
+        assert moto_compat.install() is False
+    assert not moto_compat.installed()
+    moto_compat.uninstall()  # nothing to undo
+    assert not moto_compat.installed()
+
+
+def test_what_the_run_cannot_do_without_is_named_when_moto_lacks_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without_event_pattern(name, *args, **kwargs):
+        if name == "moto.events.models":
+            raise ImportError("cannot import name 'EventPattern'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_event_pattern)
+    with pytest.raises(moto_compat.UnsupportedMoto, match=r"needs moto's EventBridge pattern matcher .* install moto==5\.1\.22"):
+        moto_compat.event_pattern('{"a": ["b"]}')
+
+
+def test_the_internals_the_run_reads_work_on_stock_moto() -> None:
+    assert moto_compat.event_pattern('{"eventName": ["INSERT"]}')({"eventName": "INSERT"}) is True
+    assert moto_compat.event_pattern('{"eventName": ["INSERT"]}')({"eventName": "MODIFY"}) is False
+    assert moto_compat.raw_response(b"x").read() == b"x"
+    assert moto_compat.cognito_private_key()["kty"] == "RSA"
+    assert [k["kid"] for k in moto_compat.cognito_public_keys()["keys"]] == [moto_compat.cognito_private_key()["kid"]]
+    with mock_aws():
+        import boto3
+
+        ses = boto3.client("ses", region_name="us-east-1")
+        ses.verify_email_identity(EmailAddress="a@example.com")
+        ses.send_email(Source="a@example.com", Destination={"ToAddresses": ["b@example.com"]},
+                       Message={"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}})
+        assert [m.destinations["ToAddresses"] for m in moto_compat.sent_emails("us-east-1")] == [["b@example.com"]]
 
 
 def test_uninstalling_gives_stock_moto_back_and_installs_are_counted() -> None:
@@ -65,14 +100,14 @@ def test_uninstalling_gives_stock_moto_back_and_installs_are_counted() -> None:
     from moto.sqs.models import Queue
 
     stock = (DynamoDBBackend.transact_write_items, BotocoreStubber.process_request, Queue.__dict__["attributes"], "__new__" in ShardIterator.__dict__)
-    moto_patches.install()
-    moto_patches.install()
-    moto_patches.uninstall()
+    moto_compat.install()
+    moto_compat.install()
+    moto_compat.uninstall()
     assert DynamoDBBackend.transact_write_items is not stock[0]  # one install still holds
-    moto_patches.uninstall()
+    moto_compat.uninstall()
     assert (DynamoDBBackend.transact_write_items, BotocoreStubber.process_request, Queue.__dict__["attributes"],
             "__new__" in ShardIterator.__dict__) == stock
-    assert not moto_patches.installed()
+    assert not moto_compat.installed()
 
 
 def _transactions(tag: str) -> dict[str, Any]:
@@ -169,14 +204,14 @@ def test_queue_attributes_read_one_at_a_time_equal_stock_moto(patched: None) -> 
             sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)  # one in flight
         queues = [q for q in sqs_backends["123456789012"]["us-east-1"].queues.values() if q.name in ("dead", "plain", "ordered.fifo", "sealed")]
         lazy = {q.name: list(q.attributes.items()) for q in queues}
-        assert all(isinstance(q.attributes, moto_patches.QueueAttributes) for q in queues)
+        assert all(isinstance(q.attributes, moto_compat.QueueAttributes) for q in queues)
         counted = sqs.get_queue_attributes(QueueUrl=urls[1], AttributeNames=["All"])["Attributes"]
-        moto_patches.uninstall()
+        moto_compat.uninstall()
         try:
             assert not isinstance(Queue.__dict__["attributes"].fget, type)
             stock = {q.name: list(q.attributes.items()) for q in queues}
         finally:
-            moto_patches.install()
+            moto_compat.install()
     assert len(lazy) == 4 and lazy == stock
     assert (counted["ApproximateNumberOfMessages"], counted["ApproximateNumberOfMessagesNotVisible"],
             counted["ApproximateNumberOfMessagesDelayed"]) == ("2", "1", "1")
@@ -210,11 +245,11 @@ def test_stream_records_written_as_json_equal_stock_moto(patched: None) -> None:
             return {"records": answer["Records"], "next": answer["NextShardIterator"].split("|")[0]}
 
         patched_reads = (read(), read(limit=2))
-        moto_patches.uninstall()
+        moto_compat.uninstall()
         try:
             stock_reads = (read(), read(limit=2))
         finally:
-            moto_patches.install()
+            moto_compat.install()
     assert patched_reads == stock_reads
     assert [r["eventName"] for r in stock_reads[0]["records"]] == ["INSERT", "MODIFY", "INSERT", "REMOVE"]
     assert len(stock_reads[1]["records"]) == 2
@@ -247,11 +282,11 @@ def test_the_queue_clock_tells_the_same_milliseconds(patched: None) -> None:
     now = sqs_models.unix_time_millis()
     assert before <= now <= time.time() * 1000
     when = dt.datetime(2026, 1, 2, 3, 4, 5, 678000)
-    moto_patches.uninstall()
+    moto_compat.uninstall()
     try:
         stock = sqs_models.unix_time_millis(when)
     finally:
-        moto_patches.install()
+        moto_compat.install()
     assert sqs_models.unix_time_millis(when) == stock
 
 
@@ -260,7 +295,7 @@ def test_shard_iterators_expire_after_15_minutes_as_on_aws(patched: None) -> Non
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
 
     now = [0.0]
-    iterators = moto_patches.ExpiringIterators(clock=lambda: now[0])
+    iterators = moto_compat.ExpiringIterators(clock=lambda: now[0])
     iterators["first"] = 1
     now[0] = 15 * 60
     iterators["second"] = 2
@@ -269,7 +304,7 @@ def test_shard_iterators_expire_after_15_minutes_as_on_aws(patched: None) -> Non
     iterators["third"] = 3
     assert set(iterators) == {"second", "third"}
     backend = DynamoDBStreamsBackend("eu-west-3", "123456789012")
-    assert isinstance(backend.shard_iterators, moto_patches.ExpiringIterators)
+    assert isinstance(backend.shard_iterators, moto_compat.ExpiringIterators)
     listed = len(ShardIterator.instances_tracked)  # nor does moto's list of every instance keep them
     shard = type("Shard", (), {"starting_sequence_number": 1, "items": []})()
     assert ShardIterator(backend, shard, "TRIM_HORIZON").sequence_number == 1

@@ -1,48 +1,131 @@
-"""Changes to moto's internals that the local run needs, each named for its effect.
+"""Every use of moto's internals, in one module: the local run's optimisations and the few
+internals it reads, each named for its effect.
 
 moto is built for tests of a few calls; a local run makes thousands, keeps a table and a queue
-for hours and polls streams four times a second. These patches remove costs that grow with the
-data or with time, and keep moto's observable behaviour: tests/runner/test_moto_patches.py runs
-the same calls on stock and patched moto and compares the results, patch by patch.
+for hours and polls streams four times a second. The patches (install()) remove costs that grow
+with the data or with time, and keep moto's observable behaviour: tests/runner/test_moto_compat.py
+runs the same calls on stock and patched moto and compares the results, patch by patch. They are
+written against one moto version (PINNED_MOTO): on any other, install() warns once and leaves moto
+stock, so the run is slower but right. install() and uninstall() are counted, so that an emulator
+patches moto for as long as it runs and a process using stock moto (the unit tests) gets stock
+moto back.
 
-They replace moto's private functions and methods, so they are written against one moto
-version (PINNED_MOTO) and refuse any other: an upgrade fails with a clear message instead of
-misbehaving. install() and uninstall() are counted, so that an emulator patches moto for as
-long as it runs and a process using stock moto (the unit tests) gets stock moto back.
+What the run cannot do without (the outbox Pipe's event filter, a fault's raw response, SES's
+sent mail, the user pools' signing keys, the tests' transaction isolation) is read through the
+functions below: on a moto that lacks one, UnsupportedMoto names it and the version to install.
 """
 
 from __future__ import annotations
 
 import calendar
+import contextlib
 import copy
 import datetime as dt
 import functools
+import gzip
 import json
 import re
 import string
 import threading
 import time
 import types
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from importlib import metadata
+from importlib import resources as package_files
 from typing import Any
 
 PINNED_MOTO = "5.1.22"
+ACCOUNT = "123456789012"  # moto's default account
 
 
 class UnsupportedMoto(RuntimeError):
     pass
 
 
-def check_moto_version() -> None:
-    found = metadata.version("moto")
-    if found != PINNED_MOTO:
-        raise UnsupportedMoto(
-            f"the local run patches moto {PINNED_MOTO}'s internals (local_runner/moto_patches.py) and found moto {found}: "
-            f"install moto=={PINNED_MOTO} (make setup), or check each patch against {found} "
-            "(tests/runner/test_moto_patches.py compares them with stock moto) and move PINNED_MOTO"
-        )
+def pinned() -> bool:
+    return metadata.version("moto") == PINNED_MOTO
+
+
+def _required(what: str, error: Exception) -> UnsupportedMoto:
+    return UnsupportedMoto(f"the local run needs {what}, which moto {metadata.version('moto')} does not have ({error}): "
+                           f"install moto=={PINNED_MOTO} (make setup)")
+
+
+# --- What the run reads from moto ------------------------------------------------------------------
+
+
+def event_pattern(pattern: str) -> Callable[[dict[str, Any]], bool]:
+    """EventBridge's pattern matching as moto implements it (moto.events.models.EventPattern):
+    the outbox Pipe's filter."""
+    try:
+        from moto.events.models import EventPattern
+    except ImportError as exc:
+        raise _required("moto's EventBridge pattern matcher (moto.events.models.EventPattern) for the outbox Pipe's filter", exc) from None
+    matches: Callable[[dict[str, Any]], bool] = EventPattern.load(pattern).matches_event  # type: ignore[assignment]
+    return matches
+
+
+def raw_response(body: bytes) -> Any:
+    """A raw HTTP body as botocore reads one (moto.core.botocore_stubber.MockRawResponse): an
+    injected fault's answer."""
+    try:
+        from moto.core.botocore_stubber import MockRawResponse
+    except ImportError as exc:
+        raise _required("moto's MockRawResponse for injected faults", exc) from None
+    return MockRawResponse(body)
+
+
+def sent_emails(region: str) -> list[Any]:
+    """SES's outbox in `region`: what moto records for every accepted email, in this process."""
+    try:
+        from moto.ses.models import ses_backends
+    except ImportError as exc:
+        raise _required("moto's SES backend for the local mailbox", exc) from None
+    sent: list[Any] = ses_backends[ACCOUNT][region].sent_messages
+    return sent
+
+
+def _cognito_keys(name: str) -> dict[str, Any]:
+    try:
+        raw = package_files.files("moto.cognitoidp").joinpath(f"resources/{name}").read_bytes()
+    except (ModuleNotFoundError, FileNotFoundError) as exc:
+        raise _required(f"the signing keys moto's user pools sign tokens with ({name})", exc) from None
+    keys: dict[str, Any] = json.loads(gzip.decompress(raw))
+    return keys
+
+
+def cognito_private_key() -> dict[str, Any]:
+    """The private JWK moto signs every user pool's tokens with: the runner's token endpoint
+    signs with it too."""
+    return _cognito_keys("jwks-private.json.gz")
+
+
+def cognito_public_keys() -> dict[str, Any]:
+    """What a client fetches from a user pool's JWKS URL on moto: the authorizer verifies with it."""
+    return _cognito_keys("jwks-public.json.gz")
+
+
+@contextlib.contextmanager
+def isolated_transactions(lock: Any) -> Iterator[None]:
+    """DynamoDB runs each transaction in isolation; moto does not (two threads interleave inside
+    one): under this, each of moto's transactions holds `lock`, as the real service's guarantee."""
+    from unittest import mock
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.transact_write_items
+
+    def isolated(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(self, *args, **kwargs)
+
+    with mock.patch.object(DynamoDBBackend, "transact_write_items", isolated):
+        yield
+
+
+# --- The optimisations ------------------------------------------------------------------------------
 
 
 class _Replaced:
@@ -346,9 +429,20 @@ _lock = threading.Lock()
 _installed: dict[bool, tuple[_Replaced, int]] = {}  # in_process -> (what it replaced, how many installs)
 
 
-def install(*, in_process: bool = True) -> None:
-    """Applies the patches (those of IN_PROCESS too, with in_process); counted."""
-    check_moto_version()
+_warned: list[str] = []
+
+
+def install(*, in_process: bool = True) -> bool:
+    """Applies the patches (those of IN_PROCESS too, with in_process); counted. On a moto other
+    than PINNED_MOTO: a warning, stock moto, and False."""
+    if not pinned():
+        found = metadata.version("moto")
+        if found not in _warned:
+            _warned.append(found)
+            warnings.warn(f"moto {found}: the local run's optimisations are written for moto {PINNED_MOTO} "
+                          f"(local_runner/moto_compat.py), so it runs on stock moto, slower as data and time grow; "
+                          f"install moto=={PINNED_MOTO} (make setup) for the fast run", RuntimeWarning, stacklevel=2)
+        return False
     with _lock:
         for group in (False, True) if in_process else (False,):
             replaced, count = _installed.get(group, (None, 0))
@@ -357,6 +451,7 @@ def install(*, in_process: bool = True) -> None:
                 for patch in IN_PROCESS if group else EVERY_BACKEND:
                     patch(replaced)
             _installed[group] = (replaced, count + 1)
+    return True
 
 
 def uninstall(*, in_process: bool = True) -> None:
