@@ -168,7 +168,8 @@ def direct() -> dict[str, float]:
     """The same operations straight to moto in this process: the emulator's own ceiling."""
     import boto3
 
-    from local_runner.emulator import Emulator, provision
+    from local_runner.emulator import Emulator
+    from local_runner.provisioning import provision
     from local_runner.wiring import load_wiring
     from adapters.aws.users_table import DynamoDBUserStore
     from users.models import User

@@ -1,1 +1,1 @@
-"""Runs the synthesised dev stage on a laptop: no AWS account, no Docker (see README, make run)."""
+"""Runs a synthesised stage (dev by default, STAGE= another) on a laptop: no AWS account, no Docker (see README, make run)."""

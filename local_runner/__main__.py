@@ -1,6 +1,6 @@
 """python -m local_runner serve | token | outbox
 
-`serve` runs the dev stage locally (make run); `token` prints a bearer token for the demo user
+`serve` runs a stage locally (make run; dev unless --stage says another); `token` prints a bearer token for the demo user
 (make token); `outbox` lists the welcome emails sent so far (make outbox).
 """
 
@@ -48,7 +48,7 @@ def _runner_url(text: str) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m local_runner", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve the dev stage on loopback")
+    serve = commands.add_parser("serve", help="serve a stage (dev by default) on loopback")
     serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"), help="address to bind (default 127.0.0.1, loopback only)")
     serve.add_argument("--allow-non-loopback", action="store_true", default=os.environ.get("ALLOW_NON_LOOPBACK", "") not in ("", "0"),
                        help="allow binding an address other machines can reach (the API is then open to them; /_local/ still answers loopback hosts only)")

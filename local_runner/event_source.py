@@ -13,7 +13,8 @@ import threading
 import time
 from typing import Any, Callable
 
-from local_runner.emulator import Emulator, LocalResources
+from local_runner.emulator import Emulator
+from local_runner.provisioning import LocalResources
 from local_runner.functions import FunctionError, FunctionHost
 from local_runner.turns import ApiFirst
 from local_runner.wiring import EventSourceSpec, Wiring

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable
 
-from local_runner.emulator import LocalResources
+from local_runner.provisioning import LocalResources
 from local_runner.faults import InjectedCrash
 from local_runner.wiring import ACCOUNT, FunctionSpec, Wiring, WiringError
 

@@ -19,7 +19,7 @@ import jsonschema
 import jwt
 
 from local_runner import moto_compat
-from local_runner.emulator import LocalResources
+from local_runner.provisioning import LocalResources
 from local_runner.functions import FunctionError, FunctionHost
 from local_runner.turns import ApiFirst
 from local_runner.wiring import ACCOUNT, GatewayResponseSpec, MethodSpec, Wiring

@@ -14,7 +14,8 @@ from typing import Any
 
 
 from local_runner import moto_compat
-from local_runner.emulator import Emulator, LocalResources
+from local_runner.emulator import Emulator
+from local_runner.provisioning import LocalResources
 from local_runner.turns import ApiFirst
 from local_runner.wiring import PipeSpec, WiringError
 

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local_runner.emulator import Emulator, LocalResources, client_credentials_token, local_token, provision
+from local_runner.emulator import Emulator
+from local_runner.provisioning import LocalResources, provision
+from local_runner.tokens import client_credentials_token, local_token
 from local_runner.event_source import QueueEventSource
 from local_runner.faults import Faults
 from local_runner.functions import FunctionHost

@@ -140,7 +140,7 @@ class LocalApp:
         return 200, [("Content-Type", media_type), *pages.SECURITY_HEADERS], content
 
     def _local(self, method: str, name: str, headers: dict[bytes, bytes], body: bytes) -> tuple[int, Any]:
-        from local_runner.emulator import TokenRefused
+        from local_runner.tokens import TokenRefused
 
         service = self.service
         assert service is not None
@@ -176,7 +176,7 @@ class LocalApp:
     def _oauth_token(self, headers: dict[bytes, bytes], body: bytes) -> tuple[int, Any]:
         """The user pool's token endpoint, client-credentials grant (RFC 6749 4.4): the client
         authenticates with HTTP Basic or client_id and client_secret in the form body."""
-        from local_runner.emulator import TokenRefused
+        from local_runner.tokens import TokenRefused
 
         assert self.service is not None
         form = dict(parse_qsl(body.decode("utf-8", "replace")))

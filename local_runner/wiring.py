@@ -1,4 +1,4 @@
-"""Reads the dev stage's primary-region template from a cloud assembly into the runner's wiring.
+"""Reads a stage's primary-region template (dev by default) from a cloud assembly into the runner's wiring.
 
 Nothing here is a second copy of the infrastructure: every name, key, timeout, filter and route
 comes from the synthesised template. A resource type the runner cannot emulate stops it with a

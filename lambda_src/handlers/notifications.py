@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import boto3
@@ -14,18 +13,19 @@ from adapters.aws.mailer import SesMailer
 from adapters.aws.welcome_outbox import DynamoDBWelcomeOutbox
 from handlers import init_done
 from handlers.observability import RETRIES, observability
+from handlers.settings import NotificationsSettings
 from handlers.snapshot_hooks import share_nothing_across_restores
-from users import contract
 from users.welcome import MalformedMessage, Outcome, WelcomeEmails, WelcomeFailure, WelcomeMarkFailed, WelcomeMessage
 
 logger, tracer, metrics = observability()
 _dynamodb = boto3.client("dynamodb", config=RETRIES)
 _ses = boto3.client("sesv2", config=RETRIES)
 share_nothing_across_restores(_dynamodb, _ses)
+settings = NotificationsSettings.from_environ()
 welcome = WelcomeEmails(
-    outbox=DynamoDBWelcomeOutbox(client=_dynamodb, table_name=os.environ[contract.ENV_TABLE_NAME]),
-    mailer=SesMailer(client=_ses, sender=os.environ[contract.ENV_SENDER_ADDRESS]),
-    lease_seconds=int(os.environ[contract.ENV_DELIVERY_LEASE_SECONDS]),
+    outbox=DynamoDBWelcomeOutbox(client=_dynamodb, table_name=settings.table_name),
+    mailer=SesMailer(client=_ses, sender=settings.sender),
+    lease_seconds=settings.lease_seconds,
 )
 # A batch whose every record failed is reported like any other, not raised: a lone poison
 # message must not count as a function error.

@@ -266,7 +266,8 @@ class _FlakyStreams:
 def test_the_pipe_survives_a_failed_poll(synth: Synthesised) -> None:
     from moto import mock_aws
 
-    from local_runner.emulator import Emulator, provision
+    from local_runner.emulator import Emulator
+    from local_runner.provisioning import provision
     from local_runner.pipe import StreamPipe
 
     wiring = load_wiring(synth.outdir, "dev")

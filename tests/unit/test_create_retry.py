@@ -40,11 +40,16 @@ def test_another_request_key_still_gets_email_taken(aws: Any) -> None:
         _service(aws, "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a").create(NewUser(name="Ada", email="ada@example.com"))
 
 
-def test_idempotency_store_failure_is_a_503_to_retry_with_the_same_key(aws: Any, monkeypatch: Any) -> None:
-    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
+def test_idempotency_store_failure_is_a_503_to_retry_with_the_same_key(aws: Any, context: Any) -> None:
+    import json
+    from unittest import mock
 
-    handler = aws.users_api
-    reply = handler._idempotency_store_busy(IdempotencyPersistenceLayerError("throttled"))
-    assert reply.status_code == 503
-    assert reply.headers["Retry-After"] == "1"
-    assert "throttled" not in str(reply.body)
+    from tests.unit.events import api_event
+
+    event = api_event("POST", "/users", body={"name": "Ada", "email": "ada@example.com"}, headers={"Idempotency-Key": "k-1"})
+    failure = RuntimeError("throttled at /var/task/secret.py")
+    with mock.patch.object(aws.users_api._idempotency_store, "save_inprogress", side_effect=failure):
+        reply = aws.users_api.handler(event, context)
+    assert reply["statusCode"] == 503 and reply["multiValueHeaders"]["Retry-After"] == ["1"]
+    assert json.loads(reply["body"])["error"]["code"] == "temporarily_unavailable"
+    assert "throttled" not in reply["body"] and "secret" not in reply["body"]

@@ -1,5 +1,5 @@
-"""The user store (users.ports.UserStore) on DynamoDB: the only module that knows the users
-table's item shapes.
+"""The user store (users.ports.UserStore) on DynamoDB: it writes and reads the users table's
+items; the welcome outbox (welcome_outbox.py) adds only its lease and sent mark to user items.
 
 One table holds three kinds of item, told apart by the partition key's prefix (users.contract):
   user#<id>        the user; carries `entity` and `created_key` for the listing index, the email
