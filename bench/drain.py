@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 
 from tools.report import publish, require_dev_assembly
+from users import contract
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,11 +68,11 @@ def main() -> None:
         processor_env = service.wiring.functions[service.wiring.event_sources[0].function_logical_id].environment
         emails = WelcomeEmails(
             outbox=DynamoDBWelcomeOutbox(client=service.emulator.client("dynamodb"), table_name=service.wiring.table.name),
-            mailer=SesMailer(client=service.emulator.client("sesv2"), sender=processor_env["SENDER_ADDRESS"]),
+            mailer=SesMailer(client=service.emulator.client("sesv2"), sender=processor_env[contract.ENV_SENDER_ADDRESS]),
             lease_seconds=60)
         started = time.perf_counter()
         for user_id, email in direct_users:
-            emails.deliver(WelcomeMessage(type="welcome_email", user_id=user_id, email=email))
+            emails.deliver(WelcomeMessage(type=contract.WELCOME_MESSAGE_TYPE, user_id=user_id, email=email))
         direct_rate = DIRECT / (time.perf_counter() - started)
 
         # The backlog: MESSAGES new users; the Pipe queues their welcome messages.

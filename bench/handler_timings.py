@@ -25,6 +25,7 @@ from typing import Any
 
 
 from tools.report import publish
+from users import contract
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_RUNS", "15"))
@@ -35,15 +36,15 @@ ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
-    "TABLE_NAME": "users-bench",
-    "SENDER_ADDRESS": "welcome@archon.example.com",
-    "DELIVERY_LEASE_SECONDS": "60",
-    "CORS_ORIGINS": "https://app.example.com",
+    contract.ENV_TABLE_NAME: "users-bench",
+    contract.ENV_SENDER_ADDRESS: "welcome@archon.example.com",
+    contract.ENV_DELIVERY_LEASE_SECONDS: "60",
+    contract.ENV_CORS_ORIGINS: "https://app.example.com",
     "POWERTOOLS_TRACE_DISABLED": "1",
     "POWERTOOLS_METRICS_NAMESPACE": "Archon",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "STAGE": "bench",
-    "CURSOR_KEY_SECRET": "archon/bench/cursor-key",
+    contract.ENV_CURSOR_KEY_SECRET: "archon/bench/cursor-key",
     "PYTHONPATH": str(ROOT / "lambda_src"),
     "NOTIFICATION_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/notifications-bench",
 }
@@ -150,7 +151,7 @@ with Stubber(o.processor.dynamodb.meta.client) as ddb, Stubber(o.processor.sqs) 
 FLOORS = {name: FLOOR_NAMES[kind] for name, (kind, _) in COLD.items() if name not in FLOOR_NAMES.values()}
 USER_ID = "0b6f4f8e-5a43-4a8e-9a51-3c0f0d3f6f11"
 # The user's item as DynamoDB returns it, for the stubbed reads and claims.
-USER_ITEM = {k: {"S": v} for k, v in {"pk": f"user#{USER_ID}", "user_id": USER_ID, "name": "Ada", "email": "ada@example.com",
+USER_ITEM = {k: {"S": v} for k, v in {"pk": f"{contract.USER_PREFIX}{USER_ID}", "user_id": USER_ID, "name": "Ada", "email": "ada@example.com",
                                      "created_at": "2026-01-01T00:00:00.000Z"}.items()}
 
 

@@ -35,7 +35,7 @@ def client_output(name: str) -> str:
 
 
 def scope_name(scope: str) -> str:
-    """The scope as tokens, API Gateway and the OpenAPI document spell it: users/read."""
+    """The scope as tokens, API Gateway and the OpenAPI document spell it: <resource server>/<scope>."""
     return f"{RESOURCE_SERVER}/{scope}"
 
 

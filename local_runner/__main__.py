@@ -25,6 +25,7 @@ from typing import Any, NoReturn, TextIO
 
 from tools.arguments import number_in, port
 from local_runner.loopback import is_loopback_address
+from users import contract
 
 DEFAULT_PORT = 3000
 
@@ -77,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--url", type=_runner_url, default=os.environ.get("URL", f"http://127.0.0.1:{os.environ.get('PORT', DEFAULT_PORT)}"))
         if name == "token":
             sub.add_argument("--scopes", default=os.environ.get("SCOPES", ""),
-                             help="space-separated scopes, e.g. 'users/read' (default: every scope of the broadest client: read and create)")
+                             help=f"space-separated scopes, e.g. '{contract.READ_SCOPE}' (default: every scope of the broadest client: read and create)")
     return parser
 
 

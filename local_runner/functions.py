@@ -65,7 +65,13 @@ class FunctionHost:
         for code_dir in code_dirs:
             if not code_dir.is_dir():
                 raise WiringError(f"code asset {code_dir} is missing: run make synth STAGE=dev again")
+            # Lambda's /var/task: the asset's packages come first, and any of them this process
+            # imported already (the runner reads users.contract, as the CDK app does) is imported
+            # again from the asset, so the functions run the code that was synthesised.
             sys.path.insert(0, str(code_dir))
+            shipped = {p.stem for p in code_dir.iterdir() if p.suffix == ".py" or (p / "__init__.py").is_file()}
+            for name in [m for m in sys.modules if m.partition(".")[0] in shipped]:
+                del sys.modules[name]
         for spec in wiring.functions.values():
             env = {key: resources.resolve(value, wiring, f"{spec.logical_id} environment {key}") for key, value in spec.environment.items()}
             env.update({key: value for key, value in (overrides or {}).items() if key in env})

@@ -19,6 +19,7 @@ from local_runner.gateway import RestApi
 from local_runner.pipe import StreamPipe
 from local_runner.turns import ApiFirst
 from local_runner.wiring import Wiring, load_wiring
+from users import contract
 
 
 @dataclass
@@ -57,7 +58,7 @@ class LocalService:
         self.resources: LocalResources = provision(self.emulator, self.wiring)
         self._sqs = self.emulator.client("sqs")  # for the /_local endpoints, made before any function runs
         self.options.faults.install()
-        overrides = {"CREATES_PER_CALLER_PER_HOUR": str(self.options.creates_per_caller)} if self.options.creates_per_caller else None
+        overrides = {contract.ENV_CREATES_PER_CALLER_PER_HOUR: str(self.options.creates_per_caller)} if self.options.creates_per_caller else None
         self.host = FunctionHost(wiring=self.wiring, resources=self.resources, overrides=overrides,
                                  extra_environment={"AWS_ENDPOINT_URL": self.emulator.endpoint_url} if self.emulator.endpoint_url else None)
         for source in self.wiring.event_sources:

@@ -23,6 +23,7 @@ from local_runner import pages
 from local_runner.loopback import is_loopback_address, is_loopback_host
 from local_runner.gateway import MAX_PAYLOAD_BYTES, GatewayFailure
 from local_runner.runner import LocalService
+from users import contract
 from local_runner.uvicorn_compat import REQUEST_TIMEOUT_SECONDS, case_keeping_http, error_body
 
 LOCAL_PREFIX = "/_local/"
@@ -149,10 +150,10 @@ class LocalApp:
                 asked = json.loads(body) if body.strip() else {}
                 scopes = asked.get("scopes") if isinstance(asked, dict) else None
                 if scopes is not None and not (isinstance(scopes, list) and all(isinstance(x, str) for x in scopes)):
-                    return 400, {"error": "invalid_request", "error_description": 'send {"scopes": ["users/read", ...]} or no body'}
+                    return 400, {"error": "invalid_request", "error_description": f'send {{"scopes": ["{contract.READ_SCOPE}", ...]}} or no body'}
                 return 200, service.token(scopes or None)
             except (ValueError, RecursionError):
-                return 400, {"error": "invalid_request", "error_description": 'send {"scopes": ["users/read", ...]} or no body'}
+                return 400, {"error": "invalid_request", "error_description": f'send {{"scopes": ["{contract.READ_SCOPE}", ...]}} or no body'}
             except TokenRefused as refused:
                 return 400, {"error": refused.error, "error_description": refused.description}
         if name == "oauth2/token" and method == "POST":

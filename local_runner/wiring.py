@@ -89,7 +89,7 @@ class QueueSpec:
 class ClientSpec:
     logical_id: str
     name: str
-    scopes: list[str]  # AllowedOAuthScopes, as tokens carry them ("users/read")
+    scopes: list[str]  # AllowedOAuthScopes, as tokens carry them (<resource server>/<scope>)
     oauth_flows: list[str]
     auth_flows: list[str]
     generate_secret: bool

@@ -22,7 +22,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Literal
 
 from users import contract
 from users.identity import mailbox
@@ -49,10 +48,11 @@ class MalformedMessage(ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class WelcomeMessage:
-    """The queue message, as the outbox Pipe writes it (see the original design): exactly
-    {"type": "welcome_email", "user_id": <a user id>, "email": <an address>}, all strings."""
+    """The queue message, as the outbox Pipe writes it (see the original design): exactly the
+    contract's fields (users.contract.WELCOME_MESSAGE_FIELDS), all strings, its type the
+    contract's WELCOME_MESSAGE_TYPE."""
 
-    type: Literal["welcome_email"]
+    type: str
     user_id: str
     email: str
 
@@ -69,14 +69,14 @@ class WelcomeMessage:
         if not all(isinstance(value, str) for value in fields.values()):
             raise MalformedMessage("the message has a field that is not a string")
         if fields["type"] != contract.WELCOME_MESSAGE_TYPE:
-            raise MalformedMessage("the message's type is not welcome_email")
+            raise MalformedMessage(f"the message's type is not {contract.WELCOME_MESSAGE_TYPE}")
         if not is_user_id(fields["user_id"]):
             raise MalformedMessage("the message's user_id is not a user id (a UUIDv4, in lower case)")
         try:
             check_email(fields["email"])
         except ValueError:  # its text may quote the address, which logs must not hold
             raise MalformedMessage("the message's email does not meet the email rules") from None
-        return cls(type="welcome_email", user_id=fields["user_id"], email=fields["email"])
+        return cls(type=contract.WELCOME_MESSAGE_TYPE, user_id=fields["user_id"], email=fields["email"])
 
 
 # Every word is Archon's: the name a caller gave is left out, so a name can never make the email

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tools.runner_client import Reply
+from users import contract
 
 # The variables make e2e reads; the README's "Testing a deployed stage" says where each comes from.
 VARIABLES = ("ARCHON_API_URL", "ARCHON_TOKEN_URL", "ARCHON_CLIENT_ID", "ARCHON_CLIENT_SECRET")
-ALL_SCOPES = ("users/read", "users/create")
+ALL_SCOPES = (contract.READ_SCOPE, contract.CREATE_SCOPE)
 TIMEOUT = 30
 
 # Every user the suite creates gets an address of the SES mailbox simulator: it accepts the welcome

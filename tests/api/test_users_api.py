@@ -11,6 +11,7 @@ from urllib.parse import urljoin
 import pytest
 
 from tests.api.client import Api, mailbox, new_user
+from users import contract
 
 pytestmark = pytest.mark.slow
 
@@ -179,14 +180,14 @@ def test_a_tampered_token_is_401(api: Api) -> None:
 
 
 def test_a_read_only_token_reads_and_may_not_create(api: Api) -> None:
-    assert api.request("GET", "/users?limit=1", scopes=("users/read",)).status == 200
-    assert_error(api.request("POST", "/users", new_user("read-only"), scopes=("users/read",)), 403, "forbidden")
+    assert api.request("GET", "/users?limit=1", scopes=(contract.READ_SCOPE,)).status == 200
+    assert_error(api.request("POST", "/users", new_user("read-only"), scopes=(contract.READ_SCOPE,)), 403, "forbidden")
 
 
 def test_a_create_only_token_creates_and_may_not_read(api: Api) -> None:
-    created = api.request("POST", "/users", new_user("create-only"), scopes=("users/create",))
+    created = api.request("POST", "/users", new_user("create-only"), scopes=(contract.CREATE_SCOPE,))
     assert created.status == 201
-    assert_error(api.request("GET", f"/users/{created.json()['user_id']}", scopes=("users/create",)), 403, "forbidden")
+    assert_error(api.request("GET", f"/users/{created.json()['user_id']}", scopes=(contract.CREATE_SCOPE,)), 403, "forbidden")
 
 
 def test_unknown_routes_and_methods_are_404(api: Api) -> None:

@@ -27,6 +27,7 @@ SCRIPT = textwrap.dedent("""
         importlib.import_module(f"users.{module.name}")
 
     from tests.domain.ports import RecordingMailer, ScriptedOutbox, ScriptedStore
+    from users import contract
     from users.logic import UsersService
     from users.models import NewUser
     from users.welcome import Outcome, WelcomeEmails, WelcomeMessage
@@ -37,7 +38,7 @@ SCRIPT = textwrap.dedent("""
     assert service.list().users == []
     mailer = RecordingMailer()
     sent = WelcomeEmails(outbox=ScriptedOutbox(), mailer=mailer, lease_seconds=60).deliver(
-        WelcomeMessage(type="welcome_email", user_id=user.user_id, email=user.email))
+        WelcomeMessage(type=contract.WELCOME_MESSAGE_TYPE, user_id=user.user_id, email=user.email))
     assert sent is Outcome.SENT and len(mailer.sent) == 1
     print(sorted({name.split(".")[0] for name in sys.modules} & set(BLOCKED)))
 """)

@@ -33,7 +33,7 @@ def emails(outbox: ScriptedOutbox, mailer: RecordingMailer, naps: list[float] | 
 
 
 def message(email: str = "Ada@Example.COM") -> WelcomeMessage:
-    return WelcomeMessage(type="welcome_email", user_id=USER_ID, email=email)
+    return WelcomeMessage(type=contract.WELCOME_MESSAGE_TYPE, user_id=USER_ID, email=email)
 
 
 def test_a_claimed_user_gets_the_welcome_email_at_the_delivery_address_and_is_marked_sent():
@@ -144,7 +144,7 @@ GOOD = {"type": contract.WELCOME_MESSAGE_TYPE, "user_id": USER_ID, "email": "ada
 
 
 def test_the_outbox_message_reads_back_as_sent():
-    assert WelcomeMessage.from_json(json.dumps(GOOD)) == WelcomeMessage(type="welcome_email", user_id=USER_ID, email="ada@example.com")
+    assert WelcomeMessage.from_json(json.dumps(GOOD)) == WelcomeMessage(type=contract.WELCOME_MESSAGE_TYPE, user_id=USER_ID, email="ada@example.com")
     assert set(GOOD) == set(contract.WELCOME_MESSAGE_FIELDS)
 
 
@@ -154,7 +154,7 @@ def test_the_outbox_message_reads_back_as_sent():
     ("null", "the message is not an object of exactly type, user_id and email"),
     (json.dumps([GOOD]), "the message is not an object of exactly type, user_id and email"),
     (json.dumps({**GOOD, "extra": "x"}), "the message is not an object of exactly type, user_id and email"),
-    (json.dumps({"type": "welcome_email", "user_id": USER_ID}), "the message is not an object of exactly type, user_id and email"),
+    (json.dumps({"type": contract.WELCOME_MESSAGE_TYPE, "user_id": USER_ID}), "the message is not an object of exactly type, user_id and email"),
     (json.dumps({**GOOD, "user_id": 7}), "the message has a field that is not a string"),
     (json.dumps({**GOOD, "type": None}), "the message has a field that is not a string"),
     (json.dumps({**GOOD, "type": "goodbye_email"}), "the message's type is not welcome_email"),

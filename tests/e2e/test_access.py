@@ -16,6 +16,7 @@ from typing import Any, Callable
 import pytest
 
 from tools.runner_client import ROOT, Runner, runner_env
+from users import contract
 
 pytestmark = pytest.mark.slow
 
@@ -39,11 +40,11 @@ def claims(jwt: str) -> dict[str, Any]:
 
 def test_the_default_token_may_read_and_create(runner: Runner) -> None:
     granted = claims(token(runner))
-    assert granted["token_use"] == "access" and set(granted["scope"].split()) == {"users/read", "users/create"}
+    assert granted["token_use"] == "access" and set(granted["scope"].split()) == {contract.READ_SCOPE, contract.CREATE_SCOPE}
 
 
 def test_a_read_only_token_reads_and_may_not_create(runner: Runner) -> None:
-    reader = {"Authorization": f"Bearer {token(runner, 'users/read')}"}
+    reader = {"Authorization": f"Bearer {token(runner, contract.READ_SCOPE)}"}
     assert runner.request("GET", "/users", headers=reader).status == 200
     before = runner.request("GET", "/users?limit=100").json()
     assert_error(runner.request("POST", "/users", {"name": "No", "email": f"no-{uuid.uuid4().hex[:8]}@example.com"}, headers=reader), 403, "forbidden")
@@ -51,7 +52,7 @@ def test_a_read_only_token_reads_and_may_not_create(runner: Runner) -> None:
 
 
 def test_a_create_only_token_creates_and_may_not_read(runner: Runner) -> None:
-    creator = {"Authorization": f"Bearer {token(runner, 'users/create')}"}
+    creator = {"Authorization": f"Bearer {token(runner, contract.CREATE_SCOPE)}"}
     created = runner.request("POST", "/users", {"name": "Yes", "email": f"yes-{uuid.uuid4().hex[:8]}@example.com"}, headers=creator)
     assert created.status == 201
     assert_error(runner.request("GET", f"/users/{created.json()['user_id']}", headers=creator), 403, "forbidden")
@@ -79,19 +80,19 @@ def test_the_token_endpoint_grants_a_client_its_scopes_and_nothing_more(launch: 
                               headers={"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"})
 
     granted = ask(reader, None)
-    assert granted.status == 200 and claims(granted.json()["access_token"])["scope"] == "users/read"
-    refused = ask(reader, "users/create")
+    assert granted.status == 200 and claims(granted.json()["access_token"])["scope"] == contract.READ_SCOPE
+    refused = ask(reader, contract.CREATE_SCOPE)
     assert refused.status == 400 and refused.json()["error"] == "invalid_scope"
     assert ask(reader, None, secret="wrong").json()["error"] == "invalid_client"
-    writer = {"Authorization": f"Bearer {ask(clients['service'], 'users/create').json()['access_token']}"}
+    writer = {"Authorization": f"Bearer {ask(clients['service'], contract.CREATE_SCOPE).json()['access_token']}"}
     assert runner.request("POST", "/users", {"name": "Svc", "email": f"svc-{uuid.uuid4().hex[:8]}@example.com"}, headers=writer).status == 201
 
 
 def test_make_token_mints_the_scopes_asked_for(runner: Runner) -> None:
-    out = subprocess.run([sys.executable, "-m", "local_runner", "token", "--url", runner.url, "--scopes", "users/read"],
+    out = subprocess.run([sys.executable, "-m", "local_runner", "token", "--url", runner.url, "--scopes", contract.READ_SCOPE],
                          cwd=ROOT, env=runner_env(), capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
-    assert claims(out.stdout.strip())["scope"] == "users/read"
+    assert claims(out.stdout.strip())["scope"] == contract.READ_SCOPE
     bad = subprocess.run([sys.executable, "-m", "local_runner", "token", "--url", runner.url, "--scopes", "users/delete"],
                          cwd=ROOT, env=runner_env(), capture_output=True, text=True, timeout=30)
     assert bad.returncode == 1 and bad.stdout == "" and "users/delete" in bad.stderr and len(bad.stderr.splitlines()) == 1

@@ -14,6 +14,7 @@ from typing import Any, Callable
 import pytest
 
 from tools.runner_client import ROOT, Runner
+from users import contract
 
 pytestmark = pytest.mark.slow
 TOOL = ROOT / ".tools" / "openapi-client" / "bin"
@@ -35,7 +36,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def seen(generated: Path, runner: Runner, launch: Callable[..., Runner]) -> dict[str, Any]:
-    read_only = runner.request("POST", "/_local/token", {"scopes": ["users/read"]}, auth=False).json()["token"]
+    read_only = runner.request("POST", "/_local/token", {"scopes": [contract.READ_SCOPE]}, auth=False).json()["token"]
     limited = launch("--creates-per-caller", "2")
     result = subprocess.run([str(TOOL / "python"), str(ROOT / "tools" / "generated_client_driver.py"), str(generated),
                              runner.url, runner.token, read_only, limited.url, limited.token],

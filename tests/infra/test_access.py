@@ -10,6 +10,7 @@ import pytest
 from cdk_app.config import ROOT
 from cdk_app.identity import client_output
 from tests.infra.conftest import only, resources
+from users import contract
 
 STAGES = ["dev", "staging", "prod"]
 
@@ -37,8 +38,8 @@ def test_every_method_checks_the_scope_the_openapi_document_declares(synth, stag
         for key, props in methods.items():
             assert props["AuthorizationType"] == "COGNITO_USER_POOLS", key
             assert props["AuthorizationScopes"] == declared[key], key
-    assert declared[("post", "/users")] == ["users/create"]
-    assert declared[("get", "/users")] == declared[("get", "/users/{user_id}")] == ["users/read"]
+    assert declared[("post", "/users")] == [contract.CREATE_SCOPE]
+    assert declared[("get", "/users")] == declared[("get", "/users/{user_id}")] == [contract.READ_SCOPE]
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -105,7 +106,7 @@ def test_only_this_stages_pipe_may_assume_the_pipe_role(synth, stage):
 def test_the_create_limit_per_caller_comes_from_config(synth, stage):
     function = only(synth.template(stage), "AWS::Lambda::Function", FunctionName=f"archon-users-api-{stage}")
     env = function["Properties"]["Environment"]["Variables"]
-    assert env["CREATES_PER_CALLER_PER_HOUR"] == str(synth.stages[stage].api.creates_per_caller_per_hour)
+    assert env[contract.ENV_CREATES_PER_CALLER_PER_HOUR] == str(synth.stages[stage].api.creates_per_caller_per_hour)
 
 
 # As API Gateway fills a gateway response template: variables replaced as they are, no VTL. What a

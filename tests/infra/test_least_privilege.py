@@ -9,6 +9,7 @@ from typing import Any, Iterator
 import pytest
 
 from tests.infra.conftest import only, resources
+from users import contract
 
 # Actions AWS offers no resource-level permissions for, and so must be granted on '*'.
 STAR_RESOURCE_ALLOWED = {
@@ -105,7 +106,7 @@ def test_users_api_writes_only_its_own_kinds_of_item(synth, stage):
         for action in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"):
             (statement,) = granted[action]
             assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [
-                "user#*", "email#*", "quota#*", f"archon-users-api-{stage}.*"]}}
+                f"{contract.USER_PREFIX}*", f"{contract.EMAIL_PREFIX}*", f"{contract.QUOTA_PREFIX}*", f"archon-users-api-{stage}.*"]}}
 
 
 def _region_of(arn: Any) -> str:
@@ -125,7 +126,7 @@ def test_every_regions_create_path_points_at_the_write_region(synth, stage):
     for region in cfg.aws_regions:
         template = synth.template(stage, region)
         function = only(template, "AWS::Lambda::Function", FunctionName=f"archon-users-api-{stage}")
-        assert function["Properties"]["Environment"]["Variables"]["WRITE_REGION"] == cfg.write_region
+        assert function["Properties"]["Environment"]["Variables"][contract.ENV_WRITE_REGION] == cfg.write_region
         granted = role_actions(template, function_name=f"archon-users-api-{stage}")
         for action in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"):
             (statement,) = granted[action]
@@ -152,7 +153,7 @@ def test_processor_role_sends_only_as_the_sender_and_updates_only_user_items(syn
     identities = [r["Fn::Join"][1][-1] for r in ses["Resource"]]
     assert sorted(identities) == sorted([f":identity/{cfg.sender}", f":identity/{cfg.sender.split('@')[1]}"])
     (update,) = granted["dynamodb:UpdateItem"]
-    assert update["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["user#*"]}}
+    assert update["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{contract.USER_PREFIX}*"]}}
     (receive,) = granted["sqs:ReceiveMessage"]
     assert receive["Resource"]["Fn::GetAtt"][0].startswith("NotificationsQueue")
 

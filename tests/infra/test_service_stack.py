@@ -8,6 +8,7 @@ import pytest
 from aws_cdk.assertions import Capture, Match
 
 from tests.infra.conftest import only, resources
+from users import contract
 
 STAGES = ["dev", "prod"]
 
@@ -25,14 +26,14 @@ def test_users_table_is_a_global_table_with_a_replica_per_region(synth, stage):
             "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
             "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
             "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS"},
-            "TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True},
+            "TimeToLiveSpecification": {"AttributeName": contract.TTL_ATTRIBUTE, "Enabled": True},
             "GlobalSecondaryIndexes": [
                 Match.object_like(
                     {
-                        "IndexName": "by_creation",
+                        "IndexName": contract.LIST_INDEX,
                         "KeySchema": [
-                            {"AttributeName": "entity", "KeyType": "HASH"},
-                            {"AttributeName": "created_key", "KeyType": "RANGE"},
+                            {"AttributeName": contract.LIST_INDEX_PARTITION, "KeyType": "HASH"},
+                            {"AttributeName": contract.LIST_INDEX_SORT, "KeyType": "RANGE"},
                         ],
                     }
                 )
@@ -123,12 +124,12 @@ def test_outbox_pipe_forwards_only_this_regions_user_inserts_as_the_welcome_mess
     pattern = json.loads(pipe["SourceParameters"]["FilterCriteria"]["Filters"][0]["Pattern"])
     assert pattern == {
         "eventName": ["INSERT"],
-        "dynamodb": {"NewImage": {"entity": {"S": ["user"]}, "region": {"S": [cfg.primary_region]}}},
+        "dynamodb": {"NewImage": {contract.LIST_INDEX_PARTITION: {"S": ["user"]}, "region": {"S": [cfg.primary_region]}}},
     }
     assert pipe["Target"]["Fn::GetAtt"][0].startswith("NotificationsQueue")
     template_text = pipe["TargetParameters"]["InputTemplate"]
     assert template_text == (
-        '{"type": "welcome_email", "user_id": "<$.dynamodb.NewImage.user_id.S>", '
+        '{"type": contract.WELCOME_MESSAGE_TYPE, "user_id": "<$.dynamodb.NewImage.user_id.S>", '
         '"email": "<$.dynamodb.NewImage.email.S>"}'
     )
 
@@ -179,9 +180,9 @@ def test_processor_environment_names_sender_and_table(synth, stage):
     cfg = synth.stages[stage]
     fn = only(synth.template(stage), "AWS::Lambda::Function", FunctionName=f"archon-notifications-{stage}")
     env = fn["Properties"]["Environment"]["Variables"]
-    assert env["SENDER_ADDRESS"] == cfg.sender
-    assert env["TABLE_NAME"] == f"users-{stage}"
-    assert int(env["DELIVERY_LEASE_SECONDS"]) > cfg.notifications.timeout_seconds
+    assert env[contract.ENV_SENDER_ADDRESS] == cfg.sender
+    assert env[contract.ENV_TABLE_NAME] == f"users-{stage}"
+    assert int(env[contract.ENV_DELIVERY_LEASE_SECONDS]) > cfg.notifications.timeout_seconds
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -16,6 +16,7 @@ from botocore.config import Config
 from moto import mock_aws
 
 from local_runner import moto_compat
+from users import contract
 
 CONFIG = Config(account_id_endpoint_mode="disabled")  # stream ARNs would route to an account endpoint moto does not serve
 
@@ -228,13 +229,13 @@ def test_stream_records_written_as_json_equal_stock_moto(patched: None) -> None:
             TableName=name, BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"}],
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})["TableDescription"]
-        every_type = {"pk": {"S": "user#1"}, "sk": {"N": "1"}, "name": {"S": "Ada Lovelace é"}, "n": {"N": "3.25"},
+        every_type = {"pk": {"S": f"{contract.USER_PREFIX}1"}, "sk": {"N": "1"}, "name": {"S": "Ada Lovelace é"}, "n": {"N": "3.25"},
                       "yes": {"BOOL": True}, "none": {"NULL": True}, "m": {"M": {"inner": {"S": "x"}, "l": {"L": [{"N": "1"}, {"S": "two"}]}}},
                       "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2.5"]}}
         dynamodb.put_item(TableName=name, Item=every_type)
         dynamodb.put_item(TableName=name, Item={**every_type, "name": {"S": "Ada King"}})
-        dynamodb.put_item(TableName=name, Item={"pk": {"S": "user#2"}, "sk": {"N": "2"}})
-        dynamodb.delete_item(TableName=name, Key={"pk": {"S": "user#2"}, "sk": {"N": "2"}})
+        dynamodb.put_item(TableName=name, Item={"pk": {"S": f"{contract.USER_PREFIX}2"}, "sk": {"N": "2"}})
+        dynamodb.delete_item(TableName=name, Key={"pk": {"S": f"{contract.USER_PREFIX}2"}, "sk": {"N": "2"}})
         streams = boto3.client("dynamodbstreams", region_name="us-east-1", config=CONFIG)
         arn = table["LatestStreamArn"]
         shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]

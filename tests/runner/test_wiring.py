@@ -22,6 +22,7 @@ from local_runner.pipe import render
 from local_runner.wiring import WiringError, load_wiring
 from tests.conftest import Synthesised
 from tools.runner_client import ROOT, Runner, runner_env
+from users import contract
 
 
 def _template_file(assembly: Path) -> Path:
@@ -34,7 +35,7 @@ def test_wiring_is_the_dev_templates(synth: Synthesised) -> None:
     assert wiring.region == synth.stages["dev"].primary_region
     assert wiring.stack_name == "archon-dev-us-east-1"
     assert wiring.table.name == "users-dev" and wiring.table.stream_view == "NEW_AND_OLD_IMAGES"
-    assert [i["IndexName"] for i in wiring.table.indexes] == ["by_creation"]
+    assert [i["IndexName"] for i in wiring.table.indexes] == [contract.LIST_INDEX]
     queue = next(q for q in wiring.queues.values() if q.name == "notifications-dev")
     assert (queue.visibility_timeout, queue.max_receive_count) == (180, 5)
     [source] = wiring.event_sources
@@ -53,8 +54,8 @@ def test_wiring_is_the_dev_templates(synth: Synthesised) -> None:
 
 def test_the_input_template_renders_the_original_message() -> None:
     record = {"dynamodb": {"NewImage": {"user_id": {"S": "u-1"}, "email": {"S": 'a"b@example.com'}}}}
-    template = '{"type": "welcome_email", "user_id": "<$.dynamodb.NewImage.user_id.S>", "email": "<$.dynamodb.NewImage.email.S>"}'
-    assert json.loads(render(template, record)) == {"type": "welcome_email", "user_id": "u-1", "email": 'a"b@example.com'}
+    template = '{"type": contract.WELCOME_MESSAGE_TYPE, "user_id": "<$.dynamodb.NewImage.user_id.S>", "email": "<$.dynamodb.NewImage.email.S>"}'
+    assert json.loads(render(template, record)) == {"type": contract.WELCOME_MESSAGE_TYPE, "user_id": "u-1", "email": 'a"b@example.com'}
 
 
 @pytest.fixture
@@ -277,8 +278,8 @@ def test_the_pipe_survives_a_failed_poll(synth: Synthesised) -> None:
         pipe = StreamPipe(spec=wiring.pipes[0], emulator=emulator, resources=resources, lock=threading.RLock())
         pipe._streams = _FlakyStreams(pipe._streams)
         emulator.client("dynamodb").put_item(TableName=wiring.table.name, Item={
-            "pk": {"S": "user#0b6f4f8e-5a43-4a8e-9a51-3c0f0d3f6f11"}, "entity": {"S": "user"}, "region": {"S": wiring.region},
-            "user_id": {"S": "0b6f4f8e-5a43-4a8e-9a51-3c0f0d3f6f11"}, "email": {"S": "a@example.com"}, "created_key": {"S": "k"}})
+            "pk": {"S": f"{contract.USER_PREFIX}0b6f4f8e-5a43-4a8e-9a51-3c0f0d3f6f11"}, contract.LIST_INDEX_PARTITION: {"S": "user"}, "region": {"S": wiring.region},
+            "user_id": {"S": "0b6f4f8e-5a43-4a8e-9a51-3c0f0d3f6f11"}, "email": {"S": "a@example.com"}, contract.LIST_INDEX_SORT: {"S": "k"}})
         stop = threading.Event()
         worker = threading.Thread(target=pipe.run, args=(stop,), daemon=True)
         worker.start()
@@ -474,6 +475,33 @@ def test_the_functions_run_in_lambdas_environment_where_the_xray_sdk_creates_no_
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["sampler"] == "LocalSampler"
     assert seen["task_roots"] and all(root == code for root, code in seen["task_roots"].values())
+
+
+CODE_LOADED = """
+import json, sys
+from users import contract  # imported before the service, as the runner's own modules do
+from pathlib import Path
+from local_runner.runner import LocalService, Options
+from local_runner.faults import Faults
+service = LocalService(Options(assembly=Path(sys.argv[1]), stage="dev", backend="memory", moto_port=0, batching_window=None,
+                               redelivery_seconds=None, creates_per_caller=None, faults=Faults.parse([], limit=None, seed=None)))
+service.start(workers=False)
+code = {str(spec.code_dir) for spec in service.wiring.functions.values()}
+files = {name: sys.modules[name].__file__ for name in ("users.logic", "users.contract", "handlers.users_api", "adapters.aws.users_table")}
+service.stop()
+print(json.dumps({"code": sorted(code), "files": files}))
+"""
+
+
+def test_the_functions_run_the_synthesised_code_asset_even_where_the_runner_read_the_contract_first(synth: Synthesised) -> None:
+    """Lambda runs the asset; so must the runner, although its own modules import users.contract
+    (from lambda_src) before any function is loaded."""
+    result = subprocess.run([sys.executable, "-c", CODE_LOADED, str(synth.outdir)], cwd=ROOT, env=runner_env(),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    (code,) = seen["code"]
+    assert all(path.startswith(code + "/") for path in seen["files"].values()), seen
 
 
 SERVE_ONE_MOMENT = """

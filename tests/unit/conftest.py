@@ -18,27 +18,28 @@ import pytest
 from moto import mock_aws
 
 from tests.aws_tables import contract_table_spec, create_users_table
+from users import contract
 
 REGION = "us-east-1"
 TABLE = "users-test"
 SENDER = "welcome@archon.example.com"
 
-os.environ.update(
-    AWS_REGION=REGION,
-    AWS_DEFAULT_REGION=REGION,
-    AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",
-    TABLE_NAME=TABLE,
-    SENDER_ADDRESS=SENDER,
-    DELIVERY_LEASE_SECONDS="60",
-    CORS_ORIGINS="https://app.example.com,http://localhost:3000",
-    POWERTOOLS_TRACE_DISABLED="1",
-    POWERTOOLS_METRICS_NAMESPACE="Archon",
-    POWERTOOLS_SERVICE_NAME="test",
-    STAGE="test",
-    POWERTOOLS_LOG_LEVEL="INFO",
-    CURSOR_KEY_SECRET="archon/test/cursor-key",
-)
+os.environ.update({
+    "AWS_REGION": REGION,
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    contract.ENV_TABLE_NAME: TABLE,
+    contract.ENV_SENDER_ADDRESS: SENDER,
+    contract.ENV_DELIVERY_LEASE_SECONDS: "60",
+    contract.ENV_CORS_ORIGINS: "https://app.example.com,http://localhost:3000",
+    "POWERTOOLS_TRACE_DISABLED": "1",
+    "POWERTOOLS_METRICS_NAMESPACE": "Archon",
+    "POWERTOOLS_SERVICE_NAME": "test",
+    "STAGE": "test",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+    contract.ENV_CURSOR_KEY_SECRET: "archon/test/cursor-key",
+})
 CURSOR_KEY = "k" * 64
 
 
@@ -75,7 +76,7 @@ def _mocked(table_spec):
         ses = boto3.client("ses")
         create_users_table(dynamodb, table_spec)
         ses.verify_email_identity(EmailAddress=SENDER)
-        boto3.client("secretsmanager").create_secret(Name=os.environ["CURSOR_KEY_SECRET"], SecretString=json.dumps({"current": CURSOR_KEY}))
+        boto3.client("secretsmanager").create_secret(Name=os.environ[contract.ENV_CURSOR_KEY_SECRET], SecretString=json.dumps({"current": CURSOR_KEY}))
         users_api = importlib.import_module("handlers.users_api")
         notifications = importlib.import_module("handlers.notifications")
         yield Aws(dynamodb=dynamodb, ses=ses, users_api=users_api, notifications=notifications, table_spec=table_spec)

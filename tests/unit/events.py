@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from typing import Any
+from users import contract
 
 
 def api_event(
@@ -76,4 +77,4 @@ def sqs_event(*bodies: str, receive_count: int = 1) -> dict[str, Any]:
 
 
 def welcome(user_id: str, email: str) -> str:
-    return json.dumps({"type": "welcome_email", "user_id": user_id, "email": email})
+    return json.dumps({"type": contract.WELCOME_MESSAGE_TYPE, "user_id": user_id, "email": email})

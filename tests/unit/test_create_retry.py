@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.unit.conftest import REGION, TABLE
+from users import contract
 
 
 def _service(aws: Any, new_id: str) -> Any:
@@ -26,7 +27,7 @@ def test_a_retry_with_the_same_request_key_gets_the_committed_user(aws: Any) -> 
     again = _service(aws, "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a").create(
         NewUser(name="Ada", email="ada@example.com"), request_key="caller:key-1")
     assert again == first
-    assert len([i for i in aws.items() if i["pk"]["S"].startswith("user#")]) == 1
+    assert len([i for i in aws.items() if i["pk"]["S"].startswith(contract.USER_PREFIX)]) == 1
 
 
 def test_another_request_key_still_gets_email_taken(aws: Any) -> None:

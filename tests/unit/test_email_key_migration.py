@@ -11,6 +11,7 @@ import pytest
 
 from migrations.email_keys import main, migrate
 from tests.unit.conftest import TABLE
+from users import contract
 
 
 def plant_legacy_user(aws: Any, email: str, *, request_key: str | None = None) -> str:
@@ -18,10 +19,10 @@ def plant_legacy_user(aws: Any, email: str, *, request_key: str | None = None) -
     user_id = str(uuid.uuid4())
     created_at = "2026-01-01T00:00:00.000Z"
     aws.dynamodb.put_item(TableName=TABLE, Item={
-        "pk": {"S": f"user#{user_id}"}, "entity": {"S": "user"}, "created_key": {"S": f"{created_at}#{user_id}"},
+        "pk": {"S": f"{contract.USER_PREFIX}{user_id}"}, contract.LIST_INDEX_PARTITION: {"S": "user"}, contract.LIST_INDEX_SORT: {"S": f"{created_at}#{user_id}"},
         "user_id": {"S": user_id}, "name": {"S": "Legacy"}, "email": {"S": email}, "created_at": {"S": created_at},
         "region": {"S": "us-east-1"}})
-    guard = {"pk": {"S": f"email#{email.casefold()}"}, "user_id": {"S": user_id}, "created_at": {"S": created_at}, "region": {"S": "us-east-1"}}
+    guard = {"pk": {"S": f"{contract.EMAIL_PREFIX}{email.casefold()}"}, "user_id": {"S": user_id}, "created_at": {"S": created_at}, "region": {"S": "us-east-1"}}
     if request_key:
         guard["request_key"] = {"S": request_key}
     aws.dynamodb.put_item(TableName=TABLE, Item=guard)
@@ -29,7 +30,7 @@ def plant_legacy_user(aws: Any, email: str, *, request_key: str | None = None) -
 
 
 def guards(aws: Any) -> dict[str, str]:
-    return {i["pk"]["S"]: i["user_id"]["S"] for i in aws.items() if i["pk"]["S"].startswith("email#")}
+    return {i["pk"]["S"]: i["user_id"]["S"] for i in aws.items() if i["pk"]["S"].startswith(contract.EMAIL_PREFIX)}
 
 
 @pytest.fixture
@@ -51,14 +52,14 @@ def test_every_user_is_rekeyed_and_the_planted_collision_is_reported_not_merged(
     (collision,) = report.collisions
     assert {collision["user_id"], collision["same_mailbox_as"]} == {legacy["nfc"], legacy["nfd_twin"]}
     after = guards(aws)
-    assert after["email#ada@example.com"] == legacy["plain"]
-    assert after["email#grace@xn--bcher-kva.de"] == legacy["unicode_domain"]
-    assert "email#grace@b\u00fccher.de" not in after  # the old guard went with the re-keying
+    assert after[f"{contract.EMAIL_PREFIX}ada@example.com"] == legacy["plain"]
+    assert after[f"{contract.EMAIL_PREFIX}grace@xn--bcher-kva.de"] == legacy["unicode_domain"]
+    assert f"{contract.EMAIL_PREFIX}grace@b\u00fccher.de" not in after  # the old guard went with the re-keying
     winner, loser = collision["same_mailbox_as"], collision["user_id"]
-    assert after["email#jos\u00e9@example.com"] == winner
+    assert after[f"{contract.EMAIL_PREFIX}jos\u00e9@example.com"] == winner
     typed = {legacy["nfc"]: "Jos\u00e9@example.com", legacy["nfd_twin"]: "jose\u0301@EXAMPLE.com"}
-    assert after["email#" + typed[loser].casefold()] == loser  # its old guard is kept
-    users = {i["user_id"]["S"]: i for i in aws.items() if i["pk"]["S"].startswith("user#")}
+    assert after[contract.EMAIL_PREFIX + typed[loser].casefold()] == loser  # its old guard is kept
+    users = {i["user_id"]["S"]: i for i in aws.items() if i["pk"]["S"].startswith(contract.USER_PREFIX)}
     assert len(users) == 4  # nobody merged or deleted
     assert "email_key" not in users[loser]
     assert users[winner]["email_key"]["S"] == "jos\u00e9@example.com"
@@ -66,7 +67,7 @@ def test_every_user_is_rekeyed_and_the_planted_collision_is_reported_not_merged(
 
 def test_the_idempotency_record_of_a_guard_moves_with_it(aws, legacy):
     migrate(aws.dynamodb, TABLE, apply=True)
-    guard = next(i for i in aws.items() if i["pk"]["S"] == "email#jos\u00e9@example.com")
+    guard = next(i for i in aws.items() if i["pk"]["S"] == f"{contract.EMAIL_PREFIX}jos\u00e9@example.com")
     if guard["user_id"]["S"] == legacy["nfc"]:
         assert guard["request_key"]["S"] == "caller:k1"
 
@@ -166,14 +167,14 @@ def test_a_user_keyed_by_the_full_unicode_fold_is_rekeyed_and_frees_the_mailbox_
     from tests.unit.test_users_api import create
 
     user_id = plant_legacy_user(aws, "stra\u00dfe@example.com")
-    aws.dynamodb.update_item(TableName=TABLE, Key={"pk": {"S": f"user#{user_id}"}}, UpdateExpression="SET email_key = :k",
+    aws.dynamodb.update_item(TableName=TABLE, Key={"pk": {"S": f"{contract.USER_PREFIX}{user_id}"}}, UpdateExpression="SET email_key = :k",
                              ExpressionAttributeValues={":k": {"S": "strasse@example.com"}})
-    aws.dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "email#strasse@example.com"}, "user_id": {"S": user_id},
+    aws.dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": f"{contract.EMAIL_PREFIX}strasse@example.com"}, "user_id": {"S": user_id},
                                                  "created_at": {"S": "2026-01-01T00:00:00.000Z"}, "region": {"S": "us-east-1"}})
     report = migrate(aws.dynamodb, TABLE, apply=True)
     assert report.rekeyed == 1 and not report.collisions
     after = guards(aws)
-    assert after["email#stra\u00dfe@example.com"] == user_id
-    assert "email#strasse@example.com" not in after  # the full-fold key's guard went with it
+    assert after[f"{contract.EMAIL_PREFIX}stra\u00dfe@example.com"] == user_id
+    assert f"{contract.EMAIL_PREFIX}strasse@example.com" not in after  # the full-fold key's guard went with it
     assert create(aws, context, email="strasse@example.com").status == 201
     assert migrate(aws.dynamodb, TABLE, apply=True).current == 2  # and again: nothing left to do

@@ -24,6 +24,7 @@ from tests.unit.conftest import SENDER
 from tests.unit.events import api_event
 from tests.unit.replication import Replication, StreamReader
 from tests.unit.test_users_api import ONE_MAILBOX, Reply, assert_error
+from users import contract
 
 TABLE = "users-global"
 PRIMARY, SECONDARY = "us-east-1", "eu-west-1"
@@ -34,7 +35,7 @@ LAG_SECONDS = 1.0  # DynamoDB global tables typically replicate within a second
 
 def load_users_api(region: str, write_region: str | None) -> ModuleType:
     """The users API function as `region` runs it: its own module, clients and configuration."""
-    env = {"AWS_REGION": region, "AWS_DEFAULT_REGION": region, "TABLE_NAME": TABLE, "WRITE_REGION": write_region or ""}
+    env = {"AWS_REGION": region, "AWS_DEFAULT_REGION": region, contract.ENV_TABLE_NAME: TABLE, contract.ENV_WRITE_REGION: write_region or ""}
     with mock.patch.dict(os.environ, env):
         spec = importlib.util.spec_from_file_location(f"users_api_{region.replace('-', '_')}", HANDLER)
         assert spec and spec.loader
@@ -56,7 +57,7 @@ def replicas(aws: Any) -> Replication:
 
 def users(region: str) -> list[dict[str, Any]]:
     items = boto3.client("dynamodb", region_name=region).scan(TableName=TABLE)["Items"]
-    return [i for i in items if i["pk"]["S"].startswith("user#")]
+    return [i for i in items if i["pk"]["S"].startswith(contract.USER_PREFIX)]
 
 
 def outbox(region: str) -> list[dict[str, str]]:
@@ -78,7 +79,7 @@ def deliver_welcome_emails(replication: Replication) -> int:
         welcome = WelcomeEmails(outbox=DynamoDBWelcomeOutbox(client=boto3.client("dynamodb", region_name=region), table_name=TABLE),
                                 mailer=SesMailer(client=boto3.client("sesv2", region_name=region), sender=SENDER), lease_seconds=60)
         for message in outbox(region):
-            welcome.deliver(WelcomeMessage(type="welcome_email", **message))
+            welcome.deliver(WelcomeMessage(type=contract.WELCOME_MESSAGE_TYPE, **message))
         replication.settle()
     return sum(len(sent_emails(r)) for r in REGIONS) - before
 

@@ -10,6 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.unit.events import api_event, sqs_event, welcome
+from users import contract
 
 
 def make_user(aws, context, email="new.user@example.com", name="New User") -> str:
@@ -25,7 +26,7 @@ def process(aws, context, *bodies: str) -> list[str]:
 
 
 def user_item(aws, user_id):
-    return aws.dynamodb.get_item(TableName="users-test", Key={"pk": {"S": f"user#{user_id}"}})["Item"]
+    return aws.dynamodb.get_item(TableName="users-test", Key={"pk": {"S": f"{contract.USER_PREFIX}{user_id}"}})["Item"]
 
 
 def test_sends_one_welcome_email_from_the_sender(aws, context):
@@ -66,15 +67,15 @@ def test_redelivered_message_does_not_send_twice(aws, context):
         "[" * 100_000,
         json.dumps([1, 2]),
         json.dumps({"type": "goodbye_email", "user_id": "USER_ID", "email": "a@example.com"}),
-        json.dumps({"type": "welcome_email", "email": "a@example.com"}),
-        json.dumps({"type": "welcome_email", "user_id": "nope", "email": "a@example.com"}),
-        json.dumps({"type": "welcome_email", "user_id": "{USER_ID}", "email": "a@example.com"}),
-        json.dumps({"type": "welcome_email", "user_id": "USER_ID\n", "email": "a@example.com"}),
-        json.dumps({"type": "welcome_email", "user_id": "USER_ID", "email": "x"}),
-        json.dumps({"type": "welcome_email", "user_id": "USER_ID", "email": "a@example.com", "extra": "x"}),
-        json.dumps({"type": "welcome_email", "user_id": 7, "email": "a@example.com"}),
-        json.dumps({"type": "welcome_email", "user_id": "USER_ID", "email": ["a@example.com"]}),
-        json.dumps({"type": "welcome_email", "user_id": "USER_ID", "email": "a\u202e@example.com"}),
+        json.dumps({"type": contract.WELCOME_MESSAGE_TYPE, "email": "a@example.com"}),
+        json.dumps({"type": contract.WELCOME_MESSAGE_TYPE, "user_id": "nope", "email": "a@example.com"}),
+        json.dumps({"type": contract.WELCOME_MESSAGE_TYPE, "user_id": "{USER_ID}", "email": "a@example.com"}),
+        json.dumps({"type": contract.WELCOME_MESSAGE_TYPE, "user_id": "USER_ID\n", "email": "a@example.com"}),
+        json.dumps({"type": contract.WELCOME_MESSAGE_TYPE, "user_id": "USER_ID", "email": "x"}),
+        json.dumps({"type": contract.WELCOME_MESSAGE_TYPE, "user_id": "USER_ID", "email": "a@example.com", "extra": "x"}),
+        json.dumps({"type": contract.WELCOME_MESSAGE_TYPE, "user_id": 7, "email": "a@example.com"}),
+        json.dumps({"type": contract.WELCOME_MESSAGE_TYPE, "user_id": "USER_ID", "email": ["a@example.com"]}),
+        json.dumps({"type": contract.WELCOME_MESSAGE_TYPE, "user_id": "USER_ID", "email": "a\u202e@example.com"}),
     ],
 )
 def test_malformed_messages_are_reported_and_the_rest_of_the_batch_succeeds(aws, context, caplog, body):
@@ -169,7 +170,7 @@ def test_a_throttled_mark_is_retried_so_a_redelivery_sends_nothing(aws, context)
     assert naps == [0.05, 0.1]
     assert process(aws, context, welcome(user_id, "new.user@example.com")) == []  # redelivered
     assert len(aws.sent_emails()) == 1
-    user = next(i for i in aws.items() if i["pk"]["S"] == f"user#{user_id}")
+    user = next(i for i in aws.items() if i["pk"]["S"] == f"{contract.USER_PREFIX}{user_id}")
     assert "welcome_email_sent_at" in user and "welcome_lease_until" not in user
 
 

@@ -10,6 +10,7 @@ import sys
 from cdk_app.config import ROOT
 from scripts.openapi import DOC, generate
 from tests.unit.events import api_event, sqs_event, welcome
+from users import contract
 
 
 def test_the_openapi_check_runs_in_a_shell_with_nothing_set():
@@ -34,10 +35,10 @@ def test_openapi_states_the_whole_contract(_mocked):
     scheme = doc["components"]["securitySchemes"]["cognito"]
     assert scheme["type"] == "oauth2"
     assert set(scheme["flows"]) == {"clientCredentials"}
-    assert set(scheme["flows"]["clientCredentials"]["scopes"]) == {"users/read", "users/create"}
+    assert set(scheme["flows"]["clientCredentials"]["scopes"]) == {contract.READ_SCOPE, contract.CREATE_SCOPE}
     scopes = {(path, method): op["security"] for path, ops in doc["paths"].items() for method, op in ops.items()}
-    assert scopes == {("/users", "get"): [{"cognito": ["users/read"]}], ("/users/{user_id}", "get"): [{"cognito": ["users/read"]}],
-                      ("/users", "post"): [{"cognito": ["users/create"]}]}
+    assert scopes == {("/users", "get"): [{"cognito": [contract.READ_SCOPE]}], ("/users/{user_id}", "get"): [{"cognito": [contract.READ_SCOPE]}],
+                      ("/users", "post"): [{"cognito": [contract.CREATE_SCOPE]}]}
     error = {"$ref": "#/components/schemas/ErrorResponse"}
     for path, operations in doc["paths"].items():
         for method, operation in operations.items():

@@ -16,6 +16,7 @@ from tests.unit.conftest import REGION
 from users.cursor import encode as encode_cursor
 from tests.unit.conftest import CURSOR_KEY
 from tests.unit.events import api_event
+from users import contract
 
 
 class Reply:
@@ -63,8 +64,8 @@ def test_every_item_records_the_region_that_wrote_it(aws, context):
     items = aws.items()
     assert len(items) == 2  # the user and its email guard
     assert {i["region"]["S"] for i in items} == {REGION}
-    user = next(i for i in items if i["pk"]["S"].startswith("user#"))
-    assert user["entity"]["S"] == "user"
+    user = next(i for i in items if i["pk"]["S"].startswith(contract.USER_PREFIX))
+    assert user[contract.LIST_INDEX_PARTITION]["S"] == "user"
 
 
 def test_ids_do_not_collide(aws, context):
@@ -117,7 +118,7 @@ def test_another_spelling_of_a_taken_mailbox_is_409_and_writes_nothing(aws, cont
 def test_the_user_keeps_the_spelling_it_was_created_with(aws, context):
     created = create(aws, context, email=ONE_MAILBOX[1]).body
     assert created["email"] == ONE_MAILBOX[1]
-    user = next(i for i in aws.items() if i["pk"]["S"].startswith("user#"))
+    user = next(i for i in aws.items() if i["pk"]["S"].startswith(contract.USER_PREFIX))
     assert user["email"]["S"] == ONE_MAILBOX[1]
     assert user["email_key"]["S"] == "jose.silva@xn--bcher-kva.example"
 
@@ -156,7 +157,7 @@ def test_concurrent_creations_of_one_mailbox_in_mixed_spellings_exactly_one_wins
     for t in threads:
         t.join()
     assert sorted(outcomes) == ["created"] + ["taken"] * 7
-    users = [i for i in aws.items() if i["pk"]["S"].startswith("user#")]
+    users = [i for i in aws.items() if i["pk"]["S"].startswith(contract.USER_PREFIX)]
     assert len(users) == 1
     # And the API agrees with the table afterwards: the mailbox is taken, in any spelling.
     assert_error(create(aws, context, name="Late", email="JOSE.SILVA@xn--bcher-kva.example"), 409, "email_taken")
@@ -307,8 +308,8 @@ def test_idempotent_retry_returns_the_first_response_and_creates_nothing(aws, co
     assert first.status == again.status == 201
     assert again.body == first.body
     assert again.headers["location"] == first.headers["location"]
-    assert len([i for i in aws.items() if i["pk"]["S"].startswith("user#")]) == 1
-    assert [i for i in aws.items() if not i["pk"]["S"].startswith(("user#", "email#"))]  # the idempotency record
+    assert len([i for i in aws.items() if i["pk"]["S"].startswith(contract.USER_PREFIX)]) == 1
+    assert [i for i in aws.items() if not i["pk"]["S"].startswith((contract.USER_PREFIX, contract.EMAIL_PREFIX))]  # the idempotency record
     assert len(aws.items()) == len(items)
 
 
@@ -561,11 +562,11 @@ def test_a_caller_past_its_hourly_creates_gets_429_with_retry_after_and_writes_n
         assert create(aws, context, email="one@example.com", sub="noisy").status == 201
         assert_error(create(aws, context, email="one@example.com", sub="noisy"), 409, "email_taken")  # a probe counts too
         assert create(aws, context, email="two@example.com", sub="noisy").status == 201
-        users_before = [i for i in aws.items() if not i["pk"]["S"].startswith("quota#")]
+        users_before = [i for i in aws.items() if not i["pk"]["S"].startswith(contract.QUOTA_PREFIX)]
         limited = create(aws, context, email="three@example.com", sub="noisy")
         assert_error(limited, 429, "rate_limited")
         assert 1 <= int(limited.headers["retry-after"]) <= 3600
-        assert [i for i in aws.items() if not i["pk"]["S"].startswith("quota#")] == users_before
+        assert [i for i in aws.items() if not i["pk"]["S"].startswith(contract.QUOTA_PREFIX)] == users_before
         assert create(aws, context, email="three@example.com", sub="quiet").status == 201  # the limit is per caller
 
 
@@ -598,9 +599,9 @@ def test_the_create_limit_window_is_the_clock_hour(aws):
         service.create(NewUser(name="B", email="b@example.com"), caller="c")
     now[0] = 7200.0 + 3600  # the next hour
     service.create(NewUser(name="B", email="b@example.com"), caller="c")
-    quotas = [i for i in aws.items() if i["pk"]["S"].startswith("quota#")]
-    assert sorted(i["pk"]["S"] for i in quotas) == ["quota#c#10800", "quota#c#7200"]
-    assert all(int(i["expiration"]["N"]) > int(i["pk"]["S"].rsplit("#", 1)[1]) + 3600 for i in quotas)  # the TTL cleans them up
+    quotas = [i for i in aws.items() if i["pk"]["S"].startswith(contract.QUOTA_PREFIX)]
+    assert sorted(i["pk"]["S"] for i in quotas) == [f"{contract.QUOTA_PREFIX}c#10800", f"{contract.QUOTA_PREFIX}c#7200"]
+    assert all(int(i[contract.TTL_ATTRIBUTE]["N"]) > int(i["pk"]["S"].rsplit("#", 1)[1]) + 3600 for i in quotas)  # the TTL cleans them up
 
 
 def test_every_item_the_api_writes_has_a_key_prefix_its_role_may_write(aws, context):
@@ -615,7 +616,7 @@ def test_every_item_the_api_writes_has_a_key_prefix_its_role_may_write(aws, cont
     function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "test-func")
     with mock.patch.object(aws.users_api.service, "_limit", 5):
         create(aws, context, email="quota@example.com", sub="caller-9")
-    prefixes = ("user#", "email#", "quota#", f"{function_name}.")
+    prefixes = (contract.USER_PREFIX, contract.EMAIL_PREFIX, contract.QUOTA_PREFIX, f"{function_name}.")
     keys = [i["pk"]["S"] for i in aws.items()]
     assert {k.split("#")[0] + "#" if not k.startswith(function_name) else function_name + "." for k in keys} == set(prefixes)
     assert all(k.startswith(prefixes) for k in keys)

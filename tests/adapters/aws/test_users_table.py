@@ -14,6 +14,7 @@ from tests.adapters.aws.conftest import TABLE
 from users.errors import CreateLimitReached, EmailAlreadyRegistered, TemporarilyUnavailable, UserNotFound
 from users.models import User
 from users.ports import Quota
+from users import contract
 
 ID = "6f1c2b7e-3d4a-4b8c-9e1f-0a2b3c4d5e6f"
 OTHER_ID = "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a"
@@ -42,19 +43,19 @@ def failing(code: str, operation: str = "TransactWriteItems", reasons: list[str 
 
 def test_a_user_and_its_guard_are_written_as_the_contract_says(dynamodb):
     assert store(dynamodb).insert(user(), email_key="ada@example.com", request_key="caller:key") == ID
-    assert item(dynamodb, f"user#{ID}") == {
-        "pk": {"S": f"user#{ID}"}, "entity": {"S": "user"}, "created_key": {"S": f"{CREATED}#{ID}"},
+    assert item(dynamodb, f"{contract.USER_PREFIX}{ID}") == {
+        "pk": {"S": f"{contract.USER_PREFIX}{ID}"}, contract.LIST_INDEX_PARTITION: {"S": "user"}, contract.LIST_INDEX_SORT: {"S": f"{CREATED}#{ID}"},
         "user_id": {"S": ID}, "name": {"S": "Ada"}, "email": {"S": "Ada@Example.com"}, "created_at": {"S": CREATED},
         "email_key": {"S": "ada@example.com"}, "region": {"S": "us-east-1"}}
-    assert item(dynamodb, "email#ada@example.com") == {
-        "pk": {"S": "email#ada@example.com"}, "user_id": {"S": ID}, "created_at": {"S": CREATED},
+    assert item(dynamodb, f"{contract.EMAIL_PREFIX}ada@example.com") == {
+        "pk": {"S": f"{contract.EMAIL_PREFIX}ada@example.com"}, "user_id": {"S": ID}, "created_at": {"S": CREATED},
         "region": {"S": "us-east-1"}, "request_key": {"S": "caller:key"}}
     assert store(dynamodb).get(ID) == user()
 
 
 def test_a_guard_without_a_request_key_holds_none(dynamodb):
     store(dynamodb).insert(user(), email_key="ada@example.com")
-    assert "request_key" not in (item(dynamodb, "email#ada@example.com") or {})
+    assert "request_key" not in (item(dynamodb, f"{contract.EMAIL_PREFIX}ada@example.com") or {})
 
 
 def test_a_taken_mailbox_is_refused_unless_the_same_request_committed_it(dynamodb):
@@ -64,7 +65,7 @@ def test_a_taken_mailbox_is_refused_unless_the_same_request_committed_it(dynamod
     for request_key in ("caller:other", None):
         with pytest.raises(EmailAlreadyRegistered):
             users.insert(user(OTHER_ID), email_key="ada@example.com", request_key=request_key)
-    assert item(dynamodb, f"user#{OTHER_ID}") is None
+    assert item(dynamodb, f"{contract.USER_PREFIX}{OTHER_ID}") is None
 
 
 def test_a_taken_user_id_is_not_reported_as_a_taken_mailbox(dynamodb):
@@ -72,7 +73,7 @@ def test_a_taken_user_id_is_not_reported_as_a_taken_mailbox(dynamodb):
     users.insert(user(), email_key="ada@example.com")
     with pytest.raises(ClientError):
         users.insert(user(email="bob@example.com"), email_key="bob@example.com")
-    assert item(dynamodb, "email#bob@example.com") is None
+    assert item(dynamodb, f"{contract.EMAIL_PREFIX}bob@example.com") is None
 
 
 def test_a_conflicting_transaction_is_retried_until_the_guard_decides(dynamodb):
@@ -209,8 +210,8 @@ def test_attempts_count_up_to_the_limit_in_one_item_that_expires_an_hour_after_i
     users = store(dynamodb)
     users.count_attempt(quota())
     users.count_attempt(quota())
-    assert item(dynamodb, "quota#client-1#7200") == {"pk": {"S": "quota#client-1#7200"}, "creates": {"N": "2"},
-                                                     "expiration": {"N": str(7200 + 3600 + 3600)}}
+    assert item(dynamodb, f"{contract.QUOTA_PREFIX}client-1#7200") == {"pk": {"S": f"{contract.QUOTA_PREFIX}client-1#7200"}, "creates": {"N": "2"},
+                                                     contract.TTL_ATTRIBUTE: {"N": str(7200 + 3600 + 3600)}}
     with mock.patch("time.time", return_value=7200 + 3000), pytest.raises(CreateLimitReached) as limited:
         users.count_attempt(quota())
     assert limited.value.retry_after_seconds == 600
