@@ -20,9 +20,10 @@ import jwt
 
 from local_runner import moto_compat
 from local_runner.provisioning import LocalResources
+from local_runner.proxy_event import proxy_event
 from local_runner.functions import FunctionError, FunctionHost
 from local_runner.turns import ApiFirst
-from local_runner.wiring import ACCOUNT, GatewayResponseSpec, MethodSpec, Wiring
+from local_runner.wiring import GatewayResponseSpec, MethodSpec, Wiring
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 # Status of each gateway response type when the template does not set one (AWS's defaults).
@@ -173,7 +174,9 @@ class RestApi:
             claims = self.authorizer.claims(lower.get((spec.identity_header or "Authorization").lower()), spec.authorization_scopes)
         query = parse_qsl(url.query, keep_blank_values=True)
         self._validate(spec, lower, query, body)
-        event = self._proxy_event(method, path, resource_path, headers, query, path_params, body, source_ip, request_id, claims)
+        event = proxy_event(method=method, path=path, resource_path=resource_path, headers=headers, query=query, path_params=path_params,
+                            body=body, source_ip=source_ip, request_id=request_id, claims=claims, stage=self.wiring.stage_name,
+                            api_id=self.api_id)
         try:
             result = self.host.invoke(spec.function_logical_id or "", event)
         except FunctionError:
@@ -232,52 +235,6 @@ class RestApi:
                 # API Gateway's validator words these its own way; what matters is the field named.
                 text = ", ".join(f"{'/' + '/'.join(map(str, e.absolute_path)) if e.absolute_path else 'body'}: {_json_worded(e)}" for e in problems)
                 raise GatewayFailure("BAD_REQUEST_BODY", "Invalid request body", validation=f"[{text}]")
-
-    def _proxy_event(self, method: str, path: str, resource_path: str, headers: list[tuple[str, str]], query: list[tuple[str, str]],
-                     path_params: dict[str, str], body: bytes, source_ip: str, request_id: str, claims: dict[str, str] | None) -> dict[str, Any]:
-        multi_headers: dict[str, list[str]] = {}
-        for name, value in headers:
-            multi_headers.setdefault(name, []).append(value)
-        multi_query: dict[str, list[str]] = {}
-        for name, value in query:
-            multi_query.setdefault(name, []).append(value)
-        try:
-            text, encoded = body.decode("utf-8"), False
-        except UnicodeDecodeError:
-            text, encoded = base64.b64encode(body).decode(), True
-        now = time.time()
-        stage = self.wiring.stage_name
-        return {
-            "resource": resource_path,
-            "path": path,
-            "httpMethod": method,
-            "headers": {k: v[-1] for k, v in multi_headers.items()} or None,
-            "multiValueHeaders": multi_headers or None,
-            "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
-            "multiValueQueryStringParameters": multi_query or None,
-            "pathParameters": path_params or None,
-            "stageVariables": None,
-            "requestContext": {
-                "resourceId": "local",
-                "resourcePath": resource_path,
-                "httpMethod": method,
-                "extendedRequestId": request_id,
-                "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-                "path": path,
-                "accountId": ACCOUNT,
-                "protocol": "HTTP/1.1",
-                "stage": stage,
-                "domainPrefix": "localhost",
-                "requestTimeEpoch": int(now * 1000),
-                "requestId": request_id,
-                "identity": {"sourceIp": source_ip, "userAgent": multi_headers.get("User-Agent", [""])[-1]},
-                "domainName": "localhost",
-                "apiId": self.api_id,
-                **({"authorizer": {"claims": claims}} if claims is not None else {}),
-            },
-            "body": text if body else None,
-            "isBase64Encoded": encoded,
-        }
 
     def _proxy_response(self, result: Any, request_id: str) -> HttpResponse:
         if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):

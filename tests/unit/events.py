@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 from typing import Any
+
+from local_runner.proxy_event import proxy_event
 from users import contract
 
 
@@ -19,7 +21,9 @@ def api_event(
     path_params: dict[str, str] | None = None,
     sub: str = "caller-1",
 ) -> dict[str, Any]:
-    hdrs = {"Content-Type": "application/json", "Authorization": "Bearer x"}
+    """The event the local gateway would hand the function (local_runner/proxy_event.py) for this
+    request to the dev stage's execute-api URL, authorised as `sub`."""
+    hdrs = {"Content-Type": "application/json", "Authorization": "Bearer x", "User-Agent": "pytest"}
     hdrs.update(headers or {})
     if body is not None and not isinstance(body, str):
         body = json.dumps(body)
@@ -27,29 +31,10 @@ def api_event(
         resource = "/users/{user_id}" if path.startswith("/users/") else path
     if path_params is None and resource == "/users/{user_id}":
         path_params = {"user_id": path.split("/", 2)[2]}
-    request_id = str(uuid.uuid4())
-    return {
-        "resource": resource,
-        "path": path,
-        "httpMethod": method,
-        "headers": hdrs,
-        "multiValueHeaders": {k: [v] for k, v in hdrs.items()},
-        "queryStringParameters": query or None,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": path_params,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": resource,
-            "httpMethod": method,
-            "path": f"/dev{path}",
-            "stage": "dev",
-            "requestId": request_id,
-            "identity": {"sourceIp": "127.0.0.1", "userAgent": "pytest"},
-            "authorizer": {"claims": {"sub": sub, "email": "caller@example.com"}},
-        },
-        "body": body,
-        "isBase64Encoded": False,
-    }
+    return proxy_event(method=method, path=path, resource_path=resource, headers=list(hdrs.items()), query=list((query or {}).items()),
+                       path_params=path_params or {}, body=(body or "").encode("utf-8", "surrogatepass"), source_ip="127.0.0.1",
+                       request_id=str(uuid.uuid4()), claims={"sub": sub, "email": "caller@example.com"}, stage="dev", api_id="local",
+                       sent_path=f"/dev{path}")
 
 
 def sqs_event(*bodies: str, receive_count: int = 1) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from cdk_app.outbox import outbox_filter
+from cdk_app.outbox import MESSAGE_TEMPLATE, outbox_filter
 from local_runner.moto_compat import event_pattern, sent_emails
 from tests.aws_tables import create_users_table
 from tests.unit.conftest import SENDER
@@ -60,16 +60,18 @@ def users(region: str) -> list[dict[str, Any]]:
     return [i for i in items if i["pk"]["S"].startswith(contract.USER_PREFIX)]
 
 
-def outbox(region: str) -> list[dict[str, str]]:
-    """What the region's outbox Pipe forwards: its stream's records that match its filter."""
+def outbox(region: str) -> list[str]:
+    """What the region's outbox Pipe sends: its stream's records that match its filter, each
+    written through its input template, as the local runner's Pipe writes them."""
+    from local_runner.pipe import render
+
     matches = event_pattern(json.dumps(outbox_filter(region)))
-    return [{"user_id": r["dynamodb"]["NewImage"]["user_id"]["S"], "email": r["dynamodb"]["NewImage"]["email"]["S"]}
-            for r in StreamReader(table=TABLE, region=region).read() if matches(json.loads(json.dumps(r, default=str)))]
+    records = [json.loads(json.dumps(r, default=str)) for r in StreamReader(table=TABLE, region=region).read()]
+    return [render(MESSAGE_TEMPLATE, record) for record in records if matches(record)]
 
 
 def deliver_welcome_emails(replication: Replication) -> int:
     """Every region's Pipe and processor, in turn; returns how many emails SES accepted."""
-
     from adapters.aws.mailer import SesMailer
     from adapters.aws.welcome_outbox import DynamoDBWelcomeOutbox
     from users.welcome import WelcomeEmails, WelcomeMessage
@@ -79,7 +81,7 @@ def deliver_welcome_emails(replication: Replication) -> int:
         welcome = WelcomeEmails(outbox=DynamoDBWelcomeOutbox(client=boto3.client("dynamodb", region_name=region), table_name=TABLE),
                                 mailer=SesMailer(client=boto3.client("sesv2", region_name=region), sender=SENDER), lease_seconds=60)
         for message in outbox(region):
-            welcome.deliver(WelcomeMessage(type=contract.WELCOME_MESSAGE_TYPE, **message))
+            welcome.deliver(WelcomeMessage.from_json(message))
         replication.settle()
     return sum(len(sent_emails(r)) for r in REGIONS) - before
 
