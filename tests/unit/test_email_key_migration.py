@@ -89,7 +89,7 @@ def test_a_dry_run_writes_nothing_and_reports_what_applying_would(aws, legacy):
 
 
 def test_after_the_migration_the_service_refuses_another_spelling_of_a_migrated_user(aws, legacy, context):
-    from tests.unit.test_users_api import assert_error, create
+    from tests.unit.api_calls import assert_error, create
 
     migrate(aws.dynamodb, TABLE, apply=True)
     assert_error(create(aws, context, email="GRACE@xn--bcher-kva.de"), 409, "email_taken")
@@ -164,7 +164,7 @@ def test_a_run_stopped_by_aws_says_how_far_it_got_and_a_second_run_finishes_it(a
 def test_a_user_keyed_by_the_full_unicode_fold_is_rekeyed_and_frees_the_mailbox_it_blocked(aws, context):
     """The identity key's first version folded ß to ss: straße@ held strasse@'s guard. Re-keyed, it
     keeps its own mailbox, and strasse@, another mailbox, can register."""
-    from tests.unit.test_users_api import create
+    from tests.unit.api_calls import create
 
     user_id = plant_legacy_user(aws, "stra\u00dfe@example.com")
     aws.dynamodb.update_item(TableName=TABLE, Key={"pk": {"S": f"{contract.USER_PREFIX}{user_id}"}}, UpdateExpression="SET email_key = :k",

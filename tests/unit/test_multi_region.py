@@ -23,7 +23,8 @@ from tests.aws_tables import create_users_table
 from tests.unit.conftest import SENDER
 from tests.unit.events import api_event
 from tests.unit.replication import Replication, StreamReader
-from tests.unit.test_users_api import ONE_MAILBOX, Reply, assert_error
+from tests.unit.api_calls import Reply, assert_error
+from tests.unit.test_api_create import ONE_MAILBOX
 from users import contract
 
 TABLE = "users-global"
