@@ -37,6 +37,8 @@ help:
 	@echo "make token [PORT=3000 SCOPES='users/read']      print an access token of the local run (default scopes: users/read users/create)"
 	@echo "make outbox [PORT=3000]                          list the welcome emails the local run has sent"
 	@echo "make test                                        run the whole test suite (sets up what it needs)"
+	@echo "make test-fast                                   the domain, adapter and construct tests: no CLI synth, runner or emulator process"
+	@echo "make mutation [FULL=1 | BASE=<git ref>]          mutation testing of the domain and adapters; writes docs/reliability.md"
 	@echo "make e2e URL=<api url>                           the API suite against a stage (ARCHON_TOKEN_URL, ARCHON_CLIENT_ID, ARCHON_CLIENT_SECRET)"
 	@echo "make setup                                       install the pinned tools: .venv, the CDK CLI, Node, the layer, checkov"
 	@echo "make synth [STAGE=dev|staging|prod]              synthesise every (stage, region), or one stage, into cdk.out"

@@ -1,10 +1,10 @@
 """Drives the API through a client that openapi-python-client generated from docs/openapi.json.
 
 Runs in the generator's own venv (.tools/openapi-client, which has the generated client's
-dependencies), with the generated package on sys.path; tests/e2e/test_generated_client.py
+dependencies), with the generated package's folder on PYTHONPATH; tests/e2e/test_generated_client.py
 starts it and checks what it reports. Prints one JSON object: what each step saw.
 
-    python generated_client_driver.py GENERATED_DIR URL TOKEN READ_ONLY_TOKEN LIMITED_URL LIMITED_TOKEN
+    PYTHONPATH=GENERATED_DIR python generated_client_driver.py URL TOKEN READ_ONLY_TOKEN LIMITED_URL LIMITED_TOKEN
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ import uuid
 from typing import Any
 
 
-def main(generated: str, url: str, token: str, read_only: str, limited_url: str, limited_token: str) -> dict[str, Any]:
-    sys.path.insert(0, generated)
+def main(url: str, token: str, read_only: str, limited_url: str, limited_token: str) -> dict[str, Any]:
     from archon_client import AuthenticatedClient, Client
     from archon_client.api.users import create_user, get_user, list_users
     from archon_client.models import ErrorResponse, NewUser, User, UserPage
@@ -87,4 +86,4 @@ def main(generated: str, url: str, token: str, read_only: str, limited_url: str,
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(*sys.argv[1:7])))
+    print(json.dumps(main(*sys.argv[1:6])))

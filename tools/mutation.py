@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tomllib
@@ -35,14 +36,18 @@ WORK = ROOT / "build" / "mutation"
 RESULTS = WORK / "results.json"
 EQUIVALENTS = ROOT / "tools" / "mutation_equivalents.toml"
 MUTMUT = ROOT / ".tools" / "mutation" / "bin" / "mutmut"
+ATTEMPTS, ATTEMPT_SECONDS = 4, 600
 # What every target's tests may use besides their own files.
 SHARED_TEST_FILES = ("tests/__init__.py", "tests/aws_tables.py", "tests/domain/__init__.py", "tests/domain/ports.py",
                      "tests/adapters/__init__.py", "tests/adapters/aws/__init__.py", "tests/adapters/aws/conftest.py")
 # Each file under test and the tests that exercise it: the domain's against stand-ins of its
 # ports (tests/domain), each adapter against its cloud's emulator (tests/adapters).
+# The example tests come first: with -x, most mutants fall to them before the property tests run.
 TARGETS: dict[str, tuple[str, ...]] = {
-    "lambda_src/users/identity.py": ("tests/domain/test_email_identity.py", "tests/domain/test_validation_properties.py"),
-    "lambda_src/users/rules.py": ("tests/domain/test_validation_properties.py", "tests/domain/test_email_identity.py"),
+    "lambda_src/users/identity.py": ("tests/domain/test_rules.py", "tests/domain/test_email_identity.py",
+                                     "tests/domain/test_validation_properties.py"),
+    "lambda_src/users/rules.py": ("tests/domain/test_rules.py", "tests/domain/test_validation_properties.py",
+                                  "tests/domain/test_email_identity.py"),
     "lambda_src/users/cursor.py": ("tests/domain/test_cursor.py", "tests/domain/test_validation_properties.py"),
     "lambda_src/users/logic.py": ("tests/domain/test_logic.py",),
     "lambda_src/users/welcome.py": ("tests/domain/test_welcome.py",),
@@ -85,7 +90,7 @@ class FileResult:
 
 def digest(target: str) -> str:
     sha = hashlib.sha256()
-    for path in (target, *TARGETS[target], *SHARED_TEST_FILES, "tools/mutation.py", "tools/requirements-mutation.txt"):
+    for path in (target, *TARGETS[target], *SHARED_TEST_FILES, "tools/requirements-mutation.txt"):
         sha.update(path.encode() + b"\0" + (ROOT / path).read_bytes() + b"\0")
     return sha.hexdigest()
 
@@ -107,8 +112,13 @@ def selected(args: argparse.Namespace, previous: dict[str, Any]) -> list[str]:
 
 
 def workspace(target: str) -> Path:
-    """A copy of the functions' code and the target's tests, where mutmut may edit the target."""
+    """A copy of the functions' code and the target's tests, where mutmut may edit the target. A
+    copy of the same code and tests is kept, with mutmut's record of the mutants it has tried, so
+    an interrupted run resumes where it stopped."""
     work = WORK / "work" / re.sub(r"[^A-Za-z0-9]+", "-", target)
+    marker = work / ".digest"
+    if marker.exists() and marker.read_text() == digest(target):
+        return work
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(ROOT / "lambda_src", work / "lambda_src", ignore=shutil.ignore_patterns("__pycache__", "requirements*"))
     for path in (*TARGETS[target], *SHARED_TEST_FILES):
@@ -116,6 +126,7 @@ def workspace(target: str) -> Path:
         shutil.copy2(ROOT / path, work / path)
     (work / "tests" / "conftest.py").write_text("")  # the suite's session synth is not needed here
     shutil.copy2(ROOT / "pytest.ini", work / "pytest.ini")
+    marker.write_text(digest(target))
     return work
 
 
@@ -127,10 +138,26 @@ def run_target(target: str) -> FileResult:
     runner = f"{python} -m pytest -x -q -p no:cacheprovider --hypothesis-seed=0 {' '.join(TARGETS[target])}"
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}  # a mutant's bytecode must never be reused
     env.pop("PYTHONPYCACHEPREFIX", None)
-    run = subprocess.run([str(MUTMUT), "run", "--paths-to-mutate", target, "--runner", runner, "--tests-dir", "tests",
-                          "--no-progress", "--simple-output"], cwd=work, env=env, capture_output=True, text=True)
-    if run.returncode & 1:  # mutmut's "fatal error": the tests fail without any mutant, say
-        raise SystemExit(f"mutmut could not run on {target}:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
+    command = [str(MUTMUT), "run", "--paths-to-mutate", target, "--runner", runner, "--tests-dir", "tests", "--no-progress", "--simple-output"]
+    for _ in range(ATTEMPTS):
+        # mutmut 2 now and then stops between two mutants and waits for good: after a while
+        # without an answer it is stopped, and a new run resumes from its record.
+        with subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              start_new_session=True) as run:
+            try:
+                output, _ = run.communicate(timeout=ATTEMPT_SECONDS)
+            except subprocess.TimeoutExpired:
+                os.killpg(run.pid, signal.SIGKILL)
+                run.communicate()
+                backup = work / f"{target}.bak"  # mutmut's copy of the file while a mutant is applied
+                if backup.exists():
+                    (work / target).write_bytes(backup.read_bytes())
+                continue
+        if run.returncode & 1:  # mutmut's "fatal error": the tests fail without any mutant, say
+            raise SystemExit(f"mutmut could not run on {target}:\n{output[-3000:]}")
+        break
+    else:
+        raise SystemExit(f"mutmut did not finish {target} in {ATTEMPTS} attempts of {ATTEMPT_SECONDS} s")
     result = FileResult(target=target, digest=digest(target))
     ids: dict[str, list[str]] = {}
     for kind in ("killed", "timeout", "suspicious", "survived"):

@@ -38,9 +38,9 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def seen(generated: Path, runner: Runner, launch: Callable[..., Runner]) -> dict[str, Any]:
     read_only = runner.request("POST", "/_local/token", {"scopes": [contract.READ_SCOPE]}, auth=False).json()["token"]
     limited = launch("--creates-per-caller", "2")
-    result = subprocess.run([str(TOOL / "python"), str(ROOT / "tools" / "generated_client_driver.py"), str(generated),
+    result = subprocess.run([str(TOOL / "python"), str(ROOT / "tools" / "generated_client_driver.py"),
                              runner.url, runner.token, read_only, limited.url, limited.token],
-                            capture_output=True, text=True, timeout=300)
+                            env={**os.environ, "PYTHONPATH": str(generated)}, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     return dict(json.loads(result.stdout))
 

@@ -9,7 +9,7 @@ from unittest import mock
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
-from adapters.aws.users_table import DynamoDBUserStore
+from adapters.aws.users_table import DynamoDBUserStore, error_code
 from tests.adapters.aws.conftest import TABLE
 from users.errors import CreateLimitReached, EmailAlreadyRegistered, TemporarilyUnavailable, UserNotFound
 from users.models import User
@@ -83,10 +83,11 @@ def test_a_conflicting_transaction_is_retried_until_the_guard_decides(dynamodb):
     def transact(**kwargs):
         return real(**kwargs) if not answers else (_ for _ in ()).throw(answers.pop(0))
 
-    with mock.patch.object(dynamodb, "transact_write_items", side_effect=transact) as calls, mock.patch("time.sleep") as naps:
+    with (mock.patch.object(dynamodb, "transact_write_items", side_effect=transact) as calls, mock.patch("time.sleep") as naps,
+          mock.patch("random.uniform", side_effect=lambda low, high: high)):
         assert store(dynamodb).insert(user(), email_key="ada@example.com") == ID
-    assert calls.call_count == 3 and naps.call_count == 2
-    assert all(0.01 <= nap.args[0] <= 0.05 * (attempt + 1) for attempt, nap in enumerate(naps.call_args_list))
+    assert calls.call_count == 3
+    assert [nap.args[0] for nap in naps.call_args_list] == [0.05, 0.1]  # a longer wait after each conflict
 
 
 def test_a_transaction_that_keeps_conflicting_is_a_503_after_three_attempts(dynamodb):
@@ -236,3 +237,31 @@ def test_a_failed_count_is_a_503_or_an_internal_error(dynamodb, failure, raised,
         store(dynamodb).count_attempt(quota())
     if retry_after is not None:
         assert caught.value.retry_after_seconds == retry_after  # type: ignore[attr-defined]
+
+
+def test_a_user_the_replica_holds_is_never_asked_of_the_write_region(dynamodb):
+    store(dynamodb).insert(user(), email_key="ada@example.com")
+    write_region = mock.Mock(wraps=dynamodb)  # another region's client; here the same table answers
+    assert store(write_region, replica=dynamodb).get(ID) == user()
+    write_region.get_item.assert_not_called()
+
+
+def test_a_page_reads_one_user_more_than_it_returns_and_resumes_after_the_exact_key_of_the_last(dynamodb):
+    seen: list[dict[str, Any]] = []
+    dynamodb.meta.events.register("provide-client-params.dynamodb.Query", lambda params, **_: seen.append(dict(params)))
+    users = store(dynamodb)
+    for i in range(3):
+        users.insert(user(f"{i:08x}-3d4a-4b8c-9e1f-0a2b3c4d5e6f", f"2026-01-01T00:00:0{i}.000Z", f"u{i}@example.com"), email_key=f"u{i}@example.com")
+    _, position = users.page(limit=2, after=None)
+    users.page(limit=2, after=position)
+    assert [params["Limit"] for params in seen] == [3, 3]
+    assert seen[1]["ExclusiveStartKey"] == {
+        contract.LIST_INDEX_PARTITION: {"S": contract.USER_ENTITY},
+        contract.LIST_INDEX_SORT: {"S": position},
+        contract.PARTITION_KEY: {"S": f"{contract.USER_PREFIX}00000001-3d4a-4b8c-9e1f-0a2b3c4d5e6f"},
+    }
+
+
+def test_an_error_without_a_code_is_reported_as_unknown():
+    assert error_code(ClientError({}, "GetItem")) == "Unknown"  # type: ignore[arg-type]
+    assert error_code(failing("ThrottlingException")) == "ThrottlingException"
