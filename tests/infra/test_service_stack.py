@@ -129,7 +129,7 @@ def test_outbox_pipe_forwards_only_this_regions_user_inserts_as_the_welcome_mess
     assert pipe["Target"]["Fn::GetAtt"][0].startswith("NotificationsQueue")
     template_text = pipe["TargetParameters"]["InputTemplate"]
     assert template_text == (
-        '{"type": contract.WELCOME_MESSAGE_TYPE, "user_id": "<$.dynamodb.NewImage.user_id.S>", '
+        f'{{"type": "{contract.WELCOME_MESSAGE_TYPE}", "user_id": "<$.dynamodb.NewImage.user_id.S>", '
         '"email": "<$.dynamodb.NewImage.email.S>"}'
     )
 

@@ -54,7 +54,7 @@ def test_wiring_is_the_dev_templates(synth: Synthesised) -> None:
 
 def test_the_input_template_renders_the_original_message() -> None:
     record = {"dynamodb": {"NewImage": {"user_id": {"S": "u-1"}, "email": {"S": 'a"b@example.com'}}}}
-    template = '{"type": contract.WELCOME_MESSAGE_TYPE, "user_id": "<$.dynamodb.NewImage.user_id.S>", "email": "<$.dynamodb.NewImage.email.S>"}'
+    template = f'{{"type": "{contract.WELCOME_MESSAGE_TYPE}", "user_id": "<$.dynamodb.NewImage.user_id.S>", "email": "<$.dynamodb.NewImage.email.S>"}}'
     assert json.loads(render(template, record)) == {"type": contract.WELCOME_MESSAGE_TYPE, "user_id": "u-1", "email": 'a"b@example.com'}
 
 
