@@ -16,6 +16,7 @@ import jsonschema
 import regress
 import yaml
 
+from cdk_app.naming import StageNames
 from users import contract
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,12 +130,17 @@ class StageConfig:
         return f"arc{self.name}"[:10]
 
     @property
+    def names(self) -> StageNames:
+        """Every name the stage's resources carry (cdk_app/naming.py)."""
+        return StageNames(self.name)
+
+    @property
     def table_name(self) -> str:
-        return f"users-{self.name}"
+        return self.names.table
 
     @property
     def queue_name(self) -> str:
-        return f"notifications-{self.name}"
+        return self.names.queue
 
 
 def _path(parts: Any) -> str:
