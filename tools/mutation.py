@@ -37,9 +37,17 @@ RESULTS = WORK / "results.json"
 EQUIVALENTS = ROOT / "tools" / "mutation_equivalents.toml"
 MUTMUT = ROOT / ".tools" / "mutation" / "bin" / "mutmut"
 ATTEMPTS, ATTEMPT_SECONDS = 4, 600
-# What every target's tests may use besides their own files.
+# What the targets' tests may use besides their own files: the domain's stand-ins, the adapters'
+# emulator and table.
 SHARED_TEST_FILES = ("tests/__init__.py", "tests/aws_tables.py", "tests/domain/__init__.py", "tests/domain/ports.py",
                      "tests/adapters/__init__.py", "tests/adapters/aws/__init__.py", "tests/adapters/aws/conftest.py")
+
+
+def shared_files(target: str) -> tuple[str, ...]:
+    """The shared test files a target's tests can reach: a change elsewhere does not run it again."""
+    tier = "tests/adapters/" if target.startswith("lambda_src/adapters/") else "tests/domain/"
+    return tuple(f for f in SHARED_TEST_FILES if f.startswith(tier) or f == "tests/__init__.py"
+                 or (f == "tests/aws_tables.py" and tier == "tests/adapters/"))
 # Each file under test and the tests that exercise it: the domain's against stand-ins of its
 # ports (tests/domain), each adapter against its cloud's emulator (tests/adapters).
 # The example tests come first: with -x, most mutants fall to them before the property tests run.
@@ -90,7 +98,7 @@ class FileResult:
 
 def digest(target: str) -> str:
     sha = hashlib.sha256()
-    for path in (target, *TARGETS[target], *SHARED_TEST_FILES, "tools/requirements-mutation.txt"):
+    for path in (target, *TARGETS[target], *shared_files(target), "tools/requirements-mutation.txt"):
         sha.update(path.encode() + b"\0" + (ROOT / path).read_bytes() + b"\0")
     return sha.hexdigest()
 
@@ -107,7 +115,7 @@ def selected(args: argparse.Namespace, previous: dict[str, Any]) -> list[str]:
         return targets
     if args.base:
         changed = changed_since(args.base)
-        return [t for t in targets if changed & {t, *TARGETS[t], *SHARED_TEST_FILES, "tools/mutation.py"}]
+        return [t for t in targets if changed & {t, *TARGETS[t], *shared_files(t), "tools/mutation.py"}]
     return [t for t in targets if previous.get(t, {}).get("digest") != digest(t)]
 
 

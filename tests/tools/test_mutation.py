@@ -38,7 +38,12 @@ def test_a_file_runs_again_only_when_it_or_its_tests_changed():
 def test_against_a_base_the_files_changed_since_it_run(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(mutation, "changed_since", lambda base: {"tests/domain/test_welcome.py", "README.md"})
     assert mutation.selected(args(base="origin/main"), {}) == ["lambda_src/users/welcome.py"]
-    monkeypatch.setattr(mutation, "changed_since", lambda base: {"tests/domain/ports.py"})  # shared by all
+    domain = [t for t in TARGETS if t.startswith("lambda_src/users/")]
+    monkeypatch.setattr(mutation, "changed_since", lambda base: {"tests/domain/ports.py"})  # the domain's stand-ins
+    assert mutation.selected(args(base="origin/main"), {}) == domain
+    monkeypatch.setattr(mutation, "changed_since", lambda base: {"tests/aws_tables.py"})  # the adapters' table
+    assert mutation.selected(args(base="origin/main"), {}) == [t for t in TARGETS if t not in domain]
+    monkeypatch.setattr(mutation, "changed_since", lambda base: {"tools/mutation.py"})  # the counting itself
     assert mutation.selected(args(base="origin/main"), {}) == list(TARGETS)
 
 

@@ -1,5 +1,5 @@
-"""The AWS adapters on moto, without the handlers: a fresh table (from the shared contract) and
-SES outbox per test."""
+"""The AWS adapters on moto, without the handlers: one emulator per test module, and a fresh
+table (from the shared contract) and SES outbox for each test."""
 
 from __future__ import annotations
 
@@ -13,17 +13,26 @@ TABLE = "users-adapters"
 SENDER = "welcome@archon.example.com"
 
 
-@pytest.fixture
-def dynamodb() -> Iterator[Any]:
-    import boto3
+@pytest.fixture(scope="module")
+def _emulator() -> Iterator[None]:
     from moto import mock_aws
 
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def dynamodb(_emulator: None) -> Iterator[Any]:
+    import boto3
+
+    from local_runner.moto_compat import sent_emails
     from tests.aws_tables import contract_table_spec, create_users_table
 
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        create_users_table(client, contract_table_spec(TABLE))
-        yield client
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    create_users_table(client, contract_table_spec(TABLE))
+    sent_emails("us-east-1").clear()
+    yield client
+    client.delete_table(TableName=TABLE)
 
 
 @pytest.fixture
