@@ -25,7 +25,7 @@ except ImportError:  # a runtime without it cannot snapshot, so there is nothing
 def share_nothing_across_restores(*clients: Any) -> None:
     """Registers the hooks for a handler module's boto3 clients."""
     register_before_snapshot(close_connections, *clients)
-    # The module-level generator feeds botocore's retry jitter, the repository's backoff on contended
+    # The module-level generator feeds botocore's retry jitter, the user store's backoff on contended
     # writes and Powertools' log sampling: environments resumed from one snapshot would otherwise draw
     # the same sequence, and retry in lockstep. random.seed() without an argument reads os.urandom.
     register_after_restore(random.seed)

@@ -18,7 +18,7 @@ PAGE_MAX = 100
 # cannot say "after trimming", so the name pattern asks for one non-space character and none of
 # the forbidden categories; the lengths are the raw ones API Gateway's model checks. (Lone
 # surrogates stay out of the pattern: regex engines over UTF-8 cannot name them.)
-# The Basic Multilingual Plane's Cc, Cf, Zl and Zp characters (tests/unit/test_validation_properties.py
+# The Basic Multilingual Plane's Cc, Cf, Zl and Zp characters (tests/domain/test_validation_properties.py
 # checks the list against unicodedata); the few format characters beyond it are left to clean_name.
 _NO_CONTROLS = (r"\x00-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f"
                 r"\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb")

@@ -25,7 +25,7 @@ def test_environments_resumed_from_one_snapshot_draw_different_random_numbers(aw
         random.setstate(snapshot)  # each environment resumes with the generator as the snapshot held it
         run(snapshot_restore_py.get_after_restore())
         draws.append(tuple(random.random() for _ in range(4)))
-    assert len(set(draws)) == 3, "restored environments would retry (botocore's jitter, the repository's backoff) in lockstep"
+    assert len(set(draws)) == 3, "restored environments would retry (botocore's jitter, the user store's backoff) in lockstep"
 
 
 def test_the_snapshot_holds_no_connection_and_both_handlers_work_after_restore(aws, context) -> None:
