@@ -40,7 +40,9 @@ def clean_name(value: str) -> str:
         raise ValueError("name must not be empty or only spaces")
     if len(name) > NAME_MAX:
         raise ValueError(f"name must be at most {NAME_MAX} characters")
-    if any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in name):
+    # On the name as sent: trimming removes spaces, not a tab or a line break at either end, which
+    # the published contract (the name's pattern) refuses anywhere.
+    if any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in value):
         raise ValueError("name must not contain control, format or bidirectional-override characters or line breaks")
     if (invisible := invisible_character(name)) is not None:
         raise ValueError(f"name must not contain characters that render as nothing ({invisible})")

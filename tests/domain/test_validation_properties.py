@@ -33,7 +33,7 @@ def _stacks_marks(text: str) -> bool:
 @given(st.text(max_size=300))
 def test_name_is_accepted_exactly_when_the_rules_hold(raw):
     trimmed = raw.strip()
-    valid = (1 <= len(trimmed) <= 100 and not any(unicodedata.category(c) in FORBIDDEN for c in trimmed)
+    valid = (1 <= len(trimmed) <= 100 and not any(unicodedata.category(c) in FORBIDDEN for c in raw)
              and not INVISIBLE.search(trimmed) and any(unicodedata.category(c).startswith("L") for c in trimmed)
              and not _stacks_marks(trimmed))
     try:
