@@ -83,11 +83,18 @@ def test_a_conflicting_transaction_is_retried_until_the_guard_decides(dynamodb):
     def transact(**kwargs):
         return real(**kwargs) if not answers else (_ for _ in ()).throw(answers.pop(0))
 
+    drawn: list[tuple[float, float]] = []
+
+    def uniform(low: float, high: float) -> float:
+        drawn.append((low, high))
+        return high
+
     with (mock.patch.object(dynamodb, "transact_write_items", side_effect=transact) as calls, mock.patch("time.sleep") as naps,
-          mock.patch("random.uniform", side_effect=lambda low, high: high)):
+          mock.patch("random.uniform", side_effect=uniform)):
         assert store(dynamodb).insert(user(), email_key="ada@example.com") == ID
     assert calls.call_count == 3
-    assert [nap.args[0] for nap in naps.call_args_list] == [0.05, 0.1]  # a longer wait after each conflict
+    assert drawn == [(0.01, 0.05)] * 2  # 10 to 50 ms of jitter,
+    assert [nap.args[0] for nap in naps.call_args_list] == [0.05, 0.1]  # times the attempt: a longer wait after each conflict
 
 
 def test_a_transaction_that_keeps_conflicting_is_a_503_after_three_attempts(dynamodb):
