@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
-RELIABILITY_HEADER = "# Reliability\n\nWritten by `make chaos` and `make fuzz`; each section names its command and run.\n"
+RELIABILITY_HEADER = "# Reliability\n\nWritten by `make chaos`, `make fuzz` and `make mutation`; each section names its command and run.\n"
 HEADER = "# Benchmarks\n\nWritten by `make bench` (scripts under `bench/`); numbers from the machine each section names.\n"
 
 
