@@ -46,15 +46,3 @@ def test_cfn_lint_passes_on_every_template(synth):
 @pytest.mark.slow
 def test_checkov_passes_on_every_template(synth):
     assert_checkov_passes(_templates(synth.outdir))
-
-
-def test_every_benchmarks_section_is_written_by_a_bench_script():
-    """docs/benchmarks.md holds only what bench/ measures: a section no script writes is stale or stray."""
-    import re
-
-    sections = re.findall(r"<!-- bench:([\w-]+) -->", (ROOT / "docs" / "benchmarks.md").read_text())
-    published = {name for script in (ROOT / "bench").glob("*.py")
-                 for name in re.findall(r'publish\(\s*"([\w-]+)"', script.read_text())}
-    assert sections, "docs/benchmarks.md has no bench sections"
-    assert sorted(set(sections) - published) == [], "sections no bench script writes"
-    assert len(sections) == len(set(sections)), "a section appears twice"
