@@ -151,7 +151,7 @@ with Stubber(o.processor.dynamodb.meta.client) as ddb, Stubber(o.processor.sqs) 
 FLOORS = {name: FLOOR_NAMES[kind] for name, (kind, _) in COLD.items() if name not in FLOOR_NAMES.values()}
 USER_ID = "0b6f4f8e-5a43-4a8e-9a51-3c0f0d3f6f11"
 # The user's item as DynamoDB returns it, for the stubbed reads and claims.
-USER_ITEM = {k: {"S": v} for k, v in {"pk": f"{contract.USER_PREFIX}{USER_ID}", "user_id": USER_ID, "name": "Ada", "email": "ada@example.com",
+USER_ITEM = {k: {"S": v} for k, v in {contract.PARTITION_KEY: f"{contract.USER_PREFIX}{USER_ID}", "user_id": USER_ID, "name": "Ada", "email": "ada@example.com",
                                      "created_at": "2026-01-01T00:00:00.000Z"}.items()}
 
 

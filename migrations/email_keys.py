@@ -33,6 +33,7 @@ from tools.arguments import number_in
 from users.contract import EMAIL_PREFIX as GUARD_PREFIX
 from users.contract import USER_PREFIX
 from users.identity import InvalidEmail, email_key
+from users import contract
 
 
 @dataclass
@@ -77,7 +78,7 @@ def rekey_user(client: Any, table: str, user: dict[str, Any], report: Report, *,
     # the user item holds (written by an earlier version of the identity key).
     olds = sorted({legacy_key(user["email"]["S"]), user.get("email_key", {}).get("S") or key} - {key})
     old = olds[0] if olds else key
-    guard = client.get_item(TableName=table, Key={"pk": {"S": GUARD_PREFIX + key}}, ConsistentRead=True).get("Item")
+    guard = client.get_item(TableName=table, Key={contract.PARTITION_KEY: {"S": GUARD_PREFIX + key}}, ConsistentRead=True).get("Item")
     if guard and guard["user_id"]["S"] != user_id:
         report.collisions.append({"user_id": user_id, "same_mailbox_as": guard["user_id"]["S"]})
         return
@@ -91,8 +92,8 @@ def rekey_user(client: Any, table: str, user: dict[str, Any], report: Report, *,
         else:
             report.rekeyed += 1
         return
-    previous = client.get_item(TableName=table, Key={"pk": {"S": GUARD_PREFIX + old}}, ConsistentRead=True).get("Item") or {}
-    new_guard = {"pk": {"S": GUARD_PREFIX + key}, "user_id": {"S": user_id},
+    previous = client.get_item(TableName=table, Key={contract.PARTITION_KEY: {"S": GUARD_PREFIX + old}}, ConsistentRead=True).get("Item") or {}
+    new_guard = {contract.PARTITION_KEY: {"S": GUARD_PREFIX + key}, "user_id": {"S": user_id},
                  **{k: v for k, v in previous.items() if k in ("created_at", "region", "request_key")}}
     if "created_at" not in new_guard:
         new_guard["created_at"] = user["created_at"]
@@ -101,18 +102,18 @@ def rekey_user(client: Any, table: str, user: dict[str, Any], report: Report, *,
     items: list[dict[str, Any]] = [
         {"Put": {"TableName": table, "Item": new_guard,
                  "ConditionExpression": "attribute_not_exists(pk) OR user_id = :uid", "ExpressionAttributeValues": uid}},
-        {"Update": {"TableName": table, "Key": {"pk": user["pk"]}, "UpdateExpression": "SET email_key = :key",
+        {"Update": {"TableName": table, "Key": {contract.PARTITION_KEY: user[contract.PARTITION_KEY]}, "UpdateExpression": "SET email_key = :key",
                     "ConditionExpression": "attribute_exists(pk)", "ExpressionAttributeValues": {":key": {"S": key}}}},
     ]
     for stale in olds:
-        items.append({"Delete": {"TableName": table, "Key": {"pk": {"S": GUARD_PREFIX + stale}},
+        items.append({"Delete": {"TableName": table, "Key": {contract.PARTITION_KEY: {"S": GUARD_PREFIX + stale}},
                                  "ConditionExpression": "attribute_not_exists(pk) OR user_id = :uid", "ExpressionAttributeValues": uid}})
     try:
         client.transact_write_items(TransactItems=items)
     except client.exceptions.TransactionCanceledException as exc:
         reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
         if reasons and reasons[0] == "ConditionalCheckFailed":  # another user took the key meanwhile
-            holder = client.get_item(TableName=table, Key={"pk": {"S": GUARD_PREFIX + key}}, ConsistentRead=True)["Item"]
+            holder = client.get_item(TableName=table, Key={contract.PARTITION_KEY: {"S": GUARD_PREFIX + key}}, ConsistentRead=True)["Item"]
             report.collisions.append({"user_id": user_id, "same_mailbox_as": holder["user_id"]["S"]})
             return
         raise
@@ -120,7 +121,7 @@ def rekey_user(client: Any, table: str, user: dict[str, Any], report: Report, *,
 
 
 def _held_by(client: Any, table: str, key: str, user_id: str) -> bool:
-    item = client.get_item(TableName=table, Key={"pk": {"S": GUARD_PREFIX + key}}, ConsistentRead=True).get("Item")
+    item = client.get_item(TableName=table, Key={contract.PARTITION_KEY: {"S": GUARD_PREFIX + key}}, ConsistentRead=True).get("Item")
     return bool(item) and item["user_id"]["S"] == user_id
 
 

@@ -307,7 +307,7 @@ def test_server_backend_shares_state_with_other_processes(launch: Callable[..., 
     # Another client, as the AWS CLI would be, sees the same table through the moto server.
     dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
                             aws_access_key_id="testing", aws_secret_access_key="testing")
-    item = dynamodb.get_item(TableName="users-dev", Key={"pk": {"S": f"{contract.USER_PREFIX}{created['user_id']}"}})["Item"]
+    item = dynamodb.get_item(TableName="users-dev", Key={contract.PARTITION_KEY: {"S": f"{contract.USER_PREFIX}{created['user_id']}"}})["Item"]
     assert item["email"]["S"] == "shared@example.com"
     # The README's AWS CLI line, as written but for the port, answers from the same state.
     [line] = re.findall(r"`(AWS_ACCESS_KEY_ID=\S+ .*aws --endpoint-url http://127.0.0.1:5000 dynamodb scan [^`]*)`",

@@ -23,7 +23,7 @@ def test_users_table_is_a_global_table_with_a_replica_per_region(synth, stage):
         {
             "TableName": f"users-{stage}",
             "BillingMode": "PAY_PER_REQUEST",
-            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "KeySchema": [{"AttributeName": contract.PARTITION_KEY, "KeyType": "HASH"}],
             "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
             "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS"},
             "TimeToLiveSpecification": {"AttributeName": contract.TTL_ATTRIBUTE, "Enabled": True},

@@ -278,7 +278,7 @@ def test_the_pipe_survives_a_failed_poll(synth: Synthesised) -> None:
         pipe = StreamPipe(spec=wiring.pipes[0], emulator=emulator, resources=resources, lock=threading.RLock())
         pipe._streams = _FlakyStreams(pipe._streams)
         emulator.client("dynamodb").put_item(TableName=wiring.table.name, Item={
-            "pk": {"S": f"{contract.USER_PREFIX}0b6f4f8e-5a43-4a8e-9a51-3c0f0d3f6f11"}, contract.LIST_INDEX_PARTITION: {"S": "user"}, "region": {"S": wiring.region},
+            contract.PARTITION_KEY: {"S": f"{contract.USER_PREFIX}0b6f4f8e-5a43-4a8e-9a51-3c0f0d3f6f11"}, contract.LIST_INDEX_PARTITION: {"S": "user"}, "region": {"S": wiring.region},
             "user_id": {"S": "0b6f4f8e-5a43-4a8e-9a51-3c0f0d3f6f11"}, "email": {"S": "a@example.com"}, contract.LIST_INDEX_SORT: {"S": "k"}})
         stop = threading.Event()
         worker = threading.Thread(target=pipe.run, args=(stop,), daemon=True)

@@ -30,7 +30,7 @@ def test_every_item_records_the_region_that_wrote_it(aws, context):
     items = aws.items()
     assert len(items) == 2  # the user and its email guard
     assert {i["region"]["S"] for i in items} == {REGION}
-    user = next(i for i in items if i["pk"]["S"].startswith(contract.USER_PREFIX))
+    user = next(i for i in items if i[contract.PARTITION_KEY]["S"].startswith(contract.USER_PREFIX))
     assert user[contract.LIST_INDEX_PARTITION]["S"] == "user"
 
 
@@ -84,7 +84,7 @@ def test_another_spelling_of_a_taken_mailbox_is_409_and_writes_nothing(aws, cont
 def test_the_user_keeps_the_spelling_it_was_created_with(aws, context):
     created = create(aws, context, email=ONE_MAILBOX[1]).body
     assert created["email"] == ONE_MAILBOX[1]
-    user = next(i for i in aws.items() if i["pk"]["S"].startswith(contract.USER_PREFIX))
+    user = next(i for i in aws.items() if i[contract.PARTITION_KEY]["S"].startswith(contract.USER_PREFIX))
     assert user["email"]["S"] == ONE_MAILBOX[1]
     assert user["email_key"]["S"] == "jose.silva@xn--bcher-kva.example"
 
@@ -123,7 +123,7 @@ def test_concurrent_creations_of_one_mailbox_in_mixed_spellings_exactly_one_wins
     for t in threads:
         t.join()
     assert sorted(outcomes) == ["created"] + ["taken"] * 7
-    users = [i for i in aws.items() if i["pk"]["S"].startswith(contract.USER_PREFIX)]
+    users = [i for i in aws.items() if i[contract.PARTITION_KEY]["S"].startswith(contract.USER_PREFIX)]
     assert len(users) == 1
     # And the API agrees with the table afterwards: the mailbox is taken, in any spelling.
     assert_error(create(aws, context, name="Late", email="JOSE.SILVA@xn--bcher-kva.example"), 409, "email_taken")
@@ -141,8 +141,8 @@ def test_idempotent_retry_returns_the_first_response_and_creates_nothing(aws, co
     assert first.status == again.status == 201
     assert again.body == first.body
     assert again.headers["location"] == first.headers["location"]
-    assert len([i for i in aws.items() if i["pk"]["S"].startswith(contract.USER_PREFIX)]) == 1
-    assert [i for i in aws.items() if not i["pk"]["S"].startswith((contract.USER_PREFIX, contract.EMAIL_PREFIX))]  # the idempotency record
+    assert len([i for i in aws.items() if i[contract.PARTITION_KEY]["S"].startswith(contract.USER_PREFIX)]) == 1
+    assert [i for i in aws.items() if not i[contract.PARTITION_KEY]["S"].startswith((contract.USER_PREFIX, contract.EMAIL_PREFIX))]  # the idempotency record
     assert len(aws.items()) == len(items)
 
 
@@ -184,6 +184,6 @@ def test_every_item_the_api_writes_has_a_key_prefix_its_role_may_write(aws, cont
     with mock.patch.object(aws.users_api.service, "_limit", 5):
         create(aws, context, email="quota@example.com", sub="caller-9")
     prefixes = (contract.USER_PREFIX, contract.EMAIL_PREFIX, contract.QUOTA_PREFIX, f"{function_name}.")
-    keys = [i["pk"]["S"] for i in aws.items()]
+    keys = [i[contract.PARTITION_KEY]["S"] for i in aws.items()]
     assert {k.split("#")[0] + "#" if not k.startswith(function_name) else function_name + "." for k in keys} == set(prefixes)
     assert all(k.startswith(prefixes) for k in keys)

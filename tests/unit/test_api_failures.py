@@ -70,11 +70,11 @@ def test_a_caller_past_its_hourly_creates_gets_429_with_retry_after_and_writes_n
         assert create(aws, context, email="one@example.com", sub="noisy").status == 201
         assert_error(create(aws, context, email="one@example.com", sub="noisy"), 409, "email_taken")  # a probe counts too
         assert create(aws, context, email="two@example.com", sub="noisy").status == 201
-        users_before = [i for i in aws.items() if not i["pk"]["S"].startswith(contract.QUOTA_PREFIX)]
+        users_before = [i for i in aws.items() if not i[contract.PARTITION_KEY]["S"].startswith(contract.QUOTA_PREFIX)]
         limited = create(aws, context, email="three@example.com", sub="noisy")
         assert_error(limited, 429, "rate_limited")
         assert 1 <= int(limited.headers["retry-after"]) <= 3600
-        assert [i for i in aws.items() if not i["pk"]["S"].startswith(contract.QUOTA_PREFIX)] == users_before
+        assert [i for i in aws.items() if not i[contract.PARTITION_KEY]["S"].startswith(contract.QUOTA_PREFIX)] == users_before
         assert create(aws, context, email="three@example.com", sub="quiet").status == 201  # the limit is per caller
 
 
@@ -107,6 +107,6 @@ def test_the_create_limit_window_is_the_clock_hour(aws):
         service.create(NewUser(name="B", email="b@example.com"), caller="c")
     now[0] = 7200.0 + 3600  # the next hour
     service.create(NewUser(name="B", email="b@example.com"), caller="c")
-    quotas = [i for i in aws.items() if i["pk"]["S"].startswith(contract.QUOTA_PREFIX)]
-    assert sorted(i["pk"]["S"] for i in quotas) == [f"{contract.QUOTA_PREFIX}c#10800", f"{contract.QUOTA_PREFIX}c#7200"]
-    assert all(int(i[contract.TTL_ATTRIBUTE]["N"]) > int(i["pk"]["S"].rsplit("#", 1)[1]) + 3600 for i in quotas)  # the TTL cleans them up
+    quotas = [i for i in aws.items() if i[contract.PARTITION_KEY]["S"].startswith(contract.QUOTA_PREFIX)]
+    assert sorted(i[contract.PARTITION_KEY]["S"] for i in quotas) == [f"{contract.QUOTA_PREFIX}c#10800", f"{contract.QUOTA_PREFIX}c#7200"]
+    assert all(int(i[contract.TTL_ATTRIBUTE]["N"]) > int(i[contract.PARTITION_KEY]["S"].rsplit("#", 1)[1]) + 3600 for i in quotas)  # the TTL cleans them up

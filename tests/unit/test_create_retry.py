@@ -27,7 +27,7 @@ def test_a_retry_with_the_same_request_key_gets_the_committed_user(aws: Any) -> 
     again = _service(aws, "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a").create(
         NewUser(name="Ada", email="ada@example.com"), request_key="caller:key-1")
     assert again == first
-    assert len([i for i in aws.items() if i["pk"]["S"].startswith(contract.USER_PREFIX)]) == 1
+    assert len([i for i in aws.items() if i[contract.PARTITION_KEY]["S"].startswith(contract.USER_PREFIX)]) == 1
 
 
 def test_another_request_key_still_gets_email_taken(aws: Any) -> None:

@@ -19,10 +19,10 @@ def plant_legacy_user(aws: Any, email: str, *, request_key: str | None = None) -
     user_id = str(uuid.uuid4())
     created_at = "2026-01-01T00:00:00.000Z"
     aws.dynamodb.put_item(TableName=TABLE, Item={
-        "pk": {"S": f"{contract.USER_PREFIX}{user_id}"}, contract.LIST_INDEX_PARTITION: {"S": "user"}, contract.LIST_INDEX_SORT: {"S": f"{created_at}#{user_id}"},
+        contract.PARTITION_KEY: {"S": f"{contract.USER_PREFIX}{user_id}"}, contract.LIST_INDEX_PARTITION: {"S": "user"}, contract.LIST_INDEX_SORT: {"S": f"{created_at}#{user_id}"},
         "user_id": {"S": user_id}, "name": {"S": "Legacy"}, "email": {"S": email}, "created_at": {"S": created_at},
         "region": {"S": "us-east-1"}})
-    guard = {"pk": {"S": f"{contract.EMAIL_PREFIX}{email.casefold()}"}, "user_id": {"S": user_id}, "created_at": {"S": created_at}, "region": {"S": "us-east-1"}}
+    guard = {contract.PARTITION_KEY: {"S": f"{contract.EMAIL_PREFIX}{email.casefold()}"}, "user_id": {"S": user_id}, "created_at": {"S": created_at}, "region": {"S": "us-east-1"}}
     if request_key:
         guard["request_key"] = {"S": request_key}
     aws.dynamodb.put_item(TableName=TABLE, Item=guard)
@@ -30,7 +30,7 @@ def plant_legacy_user(aws: Any, email: str, *, request_key: str | None = None) -
 
 
 def guards(aws: Any) -> dict[str, str]:
-    return {i["pk"]["S"]: i["user_id"]["S"] for i in aws.items() if i["pk"]["S"].startswith(contract.EMAIL_PREFIX)}
+    return {i[contract.PARTITION_KEY]["S"]: i["user_id"]["S"] for i in aws.items() if i[contract.PARTITION_KEY]["S"].startswith(contract.EMAIL_PREFIX)}
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_every_user_is_rekeyed_and_the_planted_collision_is_reported_not_merged(
     assert after[f"{contract.EMAIL_PREFIX}jos\u00e9@example.com"] == winner
     typed = {legacy["nfc"]: "Jos\u00e9@example.com", legacy["nfd_twin"]: "jose\u0301@EXAMPLE.com"}
     assert after[contract.EMAIL_PREFIX + typed[loser].casefold()] == loser  # its old guard is kept
-    users = {i["user_id"]["S"]: i for i in aws.items() if i["pk"]["S"].startswith(contract.USER_PREFIX)}
+    users = {i["user_id"]["S"]: i for i in aws.items() if i[contract.PARTITION_KEY]["S"].startswith(contract.USER_PREFIX)}
     assert len(users) == 4  # nobody merged or deleted
     assert "email_key" not in users[loser]
     assert users[winner]["email_key"]["S"] == "jos\u00e9@example.com"
@@ -67,24 +67,24 @@ def test_every_user_is_rekeyed_and_the_planted_collision_is_reported_not_merged(
 
 def test_the_idempotency_record_of_a_guard_moves_with_it(aws, legacy):
     migrate(aws.dynamodb, TABLE, apply=True)
-    guard = next(i for i in aws.items() if i["pk"]["S"] == f"{contract.EMAIL_PREFIX}jos\u00e9@example.com")
+    guard = next(i for i in aws.items() if i[contract.PARTITION_KEY]["S"] == f"{contract.EMAIL_PREFIX}jos\u00e9@example.com")
     if guard["user_id"]["S"] == legacy["nfc"]:
         assert guard["request_key"]["S"] == "caller:k1"
 
 
 def test_running_it_again_changes_nothing_and_reports_the_same_collision(aws, legacy):
     first = migrate(aws.dynamodb, TABLE, apply=True)
-    items = sorted(aws.items(), key=lambda i: i["pk"]["S"])
+    items = sorted(aws.items(), key=lambda i: i[contract.PARTITION_KEY]["S"])
     again = migrate(aws.dynamodb, TABLE, apply=True)
-    assert sorted(aws.items(), key=lambda i: i["pk"]["S"]) == items
+    assert sorted(aws.items(), key=lambda i: i[contract.PARTITION_KEY]["S"]) == items
     assert again.rekeyed == 0 and again.current == 3
     assert again.collisions == first.collisions
 
 
 def test_a_dry_run_writes_nothing_and_reports_what_applying_would(aws, legacy):
-    items = sorted(aws.items(), key=lambda i: i["pk"]["S"])
+    items = sorted(aws.items(), key=lambda i: i[contract.PARTITION_KEY]["S"])
     report = migrate(aws.dynamodb, TABLE, apply=False)
-    assert sorted(aws.items(), key=lambda i: i["pk"]["S"]) == items
+    assert sorted(aws.items(), key=lambda i: i[contract.PARTITION_KEY]["S"]) == items
     assert report.rekeyed == 3 and len(report.collisions) == 1
 
 
@@ -167,9 +167,9 @@ def test_a_user_keyed_by_the_full_unicode_fold_is_rekeyed_and_frees_the_mailbox_
     from tests.unit.api_calls import create
 
     user_id = plant_legacy_user(aws, "stra\u00dfe@example.com")
-    aws.dynamodb.update_item(TableName=TABLE, Key={"pk": {"S": f"{contract.USER_PREFIX}{user_id}"}}, UpdateExpression="SET email_key = :k",
+    aws.dynamodb.update_item(TableName=TABLE, Key={contract.PARTITION_KEY: {"S": f"{contract.USER_PREFIX}{user_id}"}}, UpdateExpression="SET email_key = :k",
                              ExpressionAttributeValues={":k": {"S": "strasse@example.com"}})
-    aws.dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": f"{contract.EMAIL_PREFIX}strasse@example.com"}, "user_id": {"S": user_id},
+    aws.dynamodb.put_item(TableName=TABLE, Item={contract.PARTITION_KEY: {"S": f"{contract.EMAIL_PREFIX}strasse@example.com"}, "user_id": {"S": user_id},
                                                  "created_at": {"S": "2026-01-01T00:00:00.000Z"}, "region": {"S": "us-east-1"}})
     report = migrate(aws.dynamodb, TABLE, apply=True)
     assert report.rekeyed == 1 and not report.collisions

@@ -58,7 +58,7 @@ def replicas(aws: Any) -> Replication:
 
 def users(region: str) -> list[dict[str, Any]]:
     items = boto3.client("dynamodb", region_name=region).scan(TableName=TABLE)["Items"]
-    return [i for i in items if i["pk"]["S"].startswith(contract.USER_PREFIX)]
+    return [i for i in items if i[contract.PARTITION_KEY]["S"].startswith(contract.USER_PREFIX)]
 
 
 def outbox(region: str) -> list[str]:

@@ -26,7 +26,7 @@ def process(aws, context, *bodies: str) -> list[str]:
 
 
 def user_item(aws, user_id):
-    return aws.dynamodb.get_item(TableName="users-test", Key={"pk": {"S": f"{contract.USER_PREFIX}{user_id}"}})["Item"]
+    return aws.dynamodb.get_item(TableName="users-test", Key={contract.PARTITION_KEY: {"S": f"{contract.USER_PREFIX}{user_id}"}})["Item"]
 
 
 def test_sends_one_welcome_email_from_the_sender(aws, context):
@@ -170,7 +170,7 @@ def test_a_throttled_mark_is_retried_so_a_redelivery_sends_nothing(aws, context)
     assert naps == [0.05, 0.1]
     assert process(aws, context, welcome(user_id, "new.user@example.com")) == []  # redelivered
     assert len(aws.sent_emails()) == 1
-    user = next(i for i in aws.items() if i["pk"]["S"] == f"{contract.USER_PREFIX}{user_id}")
+    user = next(i for i in aws.items() if i[contract.PARTITION_KEY]["S"] == f"{contract.USER_PREFIX}{user_id}")
     assert "welcome_email_sent_at" in user and "welcome_lease_until" not in user
 
 

@@ -47,6 +47,6 @@ def test_the_snapshot_holds_no_connection_and_both_handlers_work_after_restore(a
 
     created = aws.users_api.handler(api_event("POST", "/users", body={"name": "Ada", "email": "ada@example.com"}), context)
     assert created["statusCode"] == 201, created["body"]
-    user_id = next(i["user_id"]["S"] for i in aws.items() if i["pk"]["S"].startswith(contract.USER_PREFIX))
+    user_id = next(i["user_id"]["S"] for i in aws.items() if i[contract.PARTITION_KEY]["S"].startswith(contract.USER_PREFIX))
     batch = aws.notifications.handler(sqs_event(welcome(user_id, "ada@example.com")), context)
     assert batch == {"batchItemFailures": []} and len(aws.sent_emails()) == 1

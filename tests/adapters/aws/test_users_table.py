@@ -30,7 +30,7 @@ def user(user_id: str = ID, created_at: str = CREATED, email: str = "Ada@Example
 
 
 def item(client: Any, pk: str) -> dict[str, Any] | None:
-    found: dict[str, Any] | None = client.get_item(TableName=TABLE, Key={"pk": {"S": pk}}).get("Item")
+    found: dict[str, Any] | None = client.get_item(TableName=TABLE, Key={contract.PARTITION_KEY: {"S": pk}}).get("Item")
     return found
 
 
@@ -44,11 +44,11 @@ def failing(code: str, operation: str = "TransactWriteItems", reasons: list[str 
 def test_a_user_and_its_guard_are_written_as_the_contract_says(dynamodb):
     assert store(dynamodb).insert(user(), email_key="ada@example.com", request_key="caller:key") == ID
     assert item(dynamodb, f"{contract.USER_PREFIX}{ID}") == {
-        "pk": {"S": f"{contract.USER_PREFIX}{ID}"}, contract.LIST_INDEX_PARTITION: {"S": "user"}, contract.LIST_INDEX_SORT: {"S": f"{CREATED}#{ID}"},
+        contract.PARTITION_KEY: {"S": f"{contract.USER_PREFIX}{ID}"}, contract.LIST_INDEX_PARTITION: {"S": "user"}, contract.LIST_INDEX_SORT: {"S": f"{CREATED}#{ID}"},
         "user_id": {"S": ID}, "name": {"S": "Ada"}, "email": {"S": "Ada@Example.com"}, "created_at": {"S": CREATED},
         "email_key": {"S": "ada@example.com"}, "region": {"S": "us-east-1"}}
     assert item(dynamodb, f"{contract.EMAIL_PREFIX}ada@example.com") == {
-        "pk": {"S": f"{contract.EMAIL_PREFIX}ada@example.com"}, "user_id": {"S": ID}, "created_at": {"S": CREATED},
+        contract.PARTITION_KEY: {"S": f"{contract.EMAIL_PREFIX}ada@example.com"}, "user_id": {"S": ID}, "created_at": {"S": CREATED},
         "region": {"S": "us-east-1"}, "request_key": {"S": "caller:key"}}
     assert store(dynamodb).get(ID) == user()
 
@@ -218,7 +218,7 @@ def test_attempts_count_up_to_the_limit_in_one_item_that_expires_an_hour_after_i
     users = store(dynamodb)
     users.count_attempt(quota())
     users.count_attempt(quota())
-    assert item(dynamodb, f"{contract.QUOTA_PREFIX}client-1#7200") == {"pk": {"S": f"{contract.QUOTA_PREFIX}client-1#7200"}, "creates": {"N": "2"},
+    assert item(dynamodb, f"{contract.QUOTA_PREFIX}client-1#7200") == {contract.PARTITION_KEY: {"S": f"{contract.QUOTA_PREFIX}client-1#7200"}, "creates": {"N": "2"},
                                                      contract.TTL_ATTRIBUTE: {"N": str(7200 + 3600 + 3600)}}
     with mock.patch("time.time", return_value=7200 + 3000), pytest.raises(CreateLimitReached) as limited:
         users.count_attempt(quota())

@@ -28,7 +28,7 @@ def outbox(dynamodb: Any) -> DynamoDBWelcomeOutbox:
 
 
 def user_item(dynamodb: Any) -> dict[str, Any]:
-    found: dict[str, Any] = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": f"{contract.USER_PREFIX}{ID}"}})["Item"]
+    found: dict[str, Any] = dynamodb.get_item(TableName=TABLE, Key={contract.PARTITION_KEY: {"S": f"{contract.USER_PREFIX}{ID}"}})["Item"]
     return found
 
 
@@ -58,7 +58,7 @@ def test_a_marked_user_is_already_sent_and_no_lease_remains(dynamodb, outbox):
 def test_a_user_that_does_not_exist_is_never_created_by_a_claim(dynamodb, outbox):
     other = "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a"
     assert outbox.claim(other, token="a", now=1000, lease_until=1060) is Claim.NO_USER
-    assert "Item" not in dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": f"{contract.USER_PREFIX}{other}"}})
+    assert "Item" not in dynamodb.get_item(TableName=TABLE, Key={contract.PARTITION_KEY: {"S": f"{contract.USER_PREFIX}{other}"}})
 
 
 def test_a_released_lease_frees_the_user_and_only_its_holder_releases_it(dynamodb, outbox):
