@@ -23,11 +23,9 @@ from aws_cdk import Aws, BootstraplessSynthesizer, CfnOutput, Duration, Fn, Stac
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from cdk_app.naming import StageNames
 from cdk_app.checks import acknowledge
 from cdk_app.config import AccountGroup, StageConfig
-from cdk_app.execution_policy import (ACCOUNT, PARTITION, boundary_name, boundary_statements, documents,
-                                      e2e_secret_name, execution_policy_name, guard_statements, statements_and_report)
+from cdk_app.execution_policy import ACCOUNT, PARTITION, boundary_statements, documents, guard_statements, statements_and_report
 
 GITHUB_ISSUER = "token.actions.githubusercontent.com"
 CDK_ROLES = ("deploy", "file-publishing", "image-publishing", "lookup")
@@ -61,7 +59,7 @@ def github_subject(*, repository: str, repository_id: str, stage: str) -> str:
 
 
 def github_role_name(stage: StageConfig) -> str:
-    return StageNames(stage.name).github_role
+    return stage.names.github_role
 
 
 def deploy_identity_name(group: AccountGroup) -> str:
@@ -99,7 +97,7 @@ class StageDeployIdentity(Construct):
                  provider: iam.IOidcProvider, actions: list[str]) -> None:
         super().__init__(scope, id)
         self.boundary = iam.ManagedPolicy(
-            self, "Boundary", managed_policy_name=boundary_name(stage),
+            self, "Boundary", managed_policy_name=stage.names.boundary,
             description=f"Permissions boundary of every role the {stage.name} stage's stacks create",
             statements=[_resolve(s) for s in boundary_statements(stage) + guard_statements(stage)])
         _acknowledge_wildcards(self.boundary, boundary_statements(stage),
@@ -115,7 +113,7 @@ class StageDeployIdentity(Construct):
         self.execution_policies: list[iam.ManagedPolicy] = []
         for number, chunk in enumerate(documents(guard_statements(stage) + statements), start=1):
             policy = iam.ManagedPolicy(
-                self, f"CloudFormationExecution{number}", managed_policy_name=execution_policy_name(stage, number),
+                self, f"CloudFormationExecution{number}", managed_policy_name=stage.names.execution_policy(number),
                 description=f"What CloudFormation needs for the {stage.name} stage's resources, on those only "
                             f"(cdk bootstrap --qualifier {stage.cdk_qualifier} --cloudformation-execution-policies)",
                 statements=[_resolve(s) for s in chunk])
@@ -144,7 +142,7 @@ class StageDeployIdentity(Construct):
         # After a deploy, the smoke test and the API suite read the stage's stack outputs and its
         # own e2e client's secret; before it, IAM Access Analyzer reads the stage's policies.
         stacks = [f"arn:{Aws.PARTITION}:cloudformation:{r}:{Aws.ACCOUNT_ID}:stack/archon-{stage.name}-{r}/*" for r in stage.aws_regions]
-        secrets = f"arn:{Aws.PARTITION}:secretsmanager:*:{Aws.ACCOUNT_ID}:secret:{e2e_secret_name(stage, '*')}-*"
+        secrets = f"arn:{Aws.PARTITION}:secretsmanager:*:{Aws.ACCOUNT_ID}:secret:{stage.names.e2e_secret('*')}-*"
         self.role.add_to_policy(iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=stacks))
         self.role.add_to_policy(iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[secrets]))
         self.role.add_to_policy(iam.PolicyStatement(
@@ -155,7 +153,7 @@ class StageDeployIdentity(Construct):
         for resource, why in [
             *((f"arn:<AWS::Partition>:cloudformation:{r}:<AWS::AccountId>:stack/archon-{stage.name}-{r}/*",
                "CloudFormation appends an id to the stage's stack names, unknown before deploy") for r in stage.aws_regions),
-            (f"arn:<AWS::Partition>:secretsmanager:*:<AWS::AccountId>:secret:{e2e_secret_name(stage, '*')}-*",
+            (f"arn:<AWS::Partition>:secretsmanager:*:<AWS::AccountId>:secret:{stage.names.e2e_secret('*')}-*",
              "Secrets Manager appends a random suffix to the stage's secret names"),
             ("*", "IAM Access Analyzer's policy checks take no resource ARN"),
         ]:

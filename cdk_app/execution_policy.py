@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cdk_app.naming import StageNames
 from cdk_app.config import SERVICE_NAME, StageConfig
 
 REFERENCE_FILE = Path(__file__).with_name("iam_reference.json")
@@ -62,29 +61,6 @@ NEVER = {
 }
 
 
-def boundary_name(stage: StageConfig) -> str:
-    return StageNames(stage.name).boundary
-
-
-def execution_policy_name(stage: StageConfig, number: int) -> str:
-    return StageNames(stage.name).execution_policy(number)
-
-
-def secret_prefix(stage: StageConfig) -> str:
-    """Secrets Manager names of the stage's secrets start with this."""
-    return StageNames(stage.name).secret_prefix
-
-
-def e2e_secret_name(stage: StageConfig, region: str) -> str:
-    """The e2e client's secret in one region (identity.py), for the stage's deploy role only."""
-    return StageNames(stage.name).e2e_secret(region)
-
-
-def cursor_key_name(stage: StageConfig) -> str:
-    """The page cursors' HMAC key (cursor_key.py), one per stage, replicated to its regions."""
-    return StageNames(stage.name).cursor_key_secret
-
-
 def stage_tagged(stage: StageConfig) -> dict[str, Any]:
     """The condition that a resource carries the stage's and the service's tags (stack.py)."""
     return {"StringEquals": {f"aws:ResourceTag/{key}": value for key, value in zip(TAG_KEYS, (SERVICE_NAME, stage.name))}}
@@ -94,7 +70,7 @@ def stage_names(stage: StageConfig) -> dict[str, dict[str, list[str]]]:
     """Per service, the Service Authorization Reference's ARN variables and the stage's values of
     them (globs). CloudFormation names what Archon leaves unnamed `<stack name>-<logical id>-<suffix>`,
     and every stack of the stage is named archon-<stage>-<region> (stack.py): archon-<stage>-*."""
-    named = StageNames(stage.name)
+    named = stage.names
     generated, functions = named.prefixed("*"), named.function("*")
     names: dict[str, dict[str, list[str]]] = {
         "dynamodb": {"TableName": [named.table], "GlobalTableName": [named.table]},
@@ -170,7 +146,7 @@ def _scope(rtype: str, resource: dict[str, Any], action_conditions: list[str], n
 def _extra_conditions(action: str, conditions: list[str], stage: StageConfig) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if "iam:PermissionsBoundary" in conditions:
-        extra["StringEquals"] = {"iam:PermissionsBoundary": f"arn:{PARTITION}:iam::{ACCOUNT}:policy/{boundary_name(stage)}"}
+        extra["StringEquals"] = {"iam:PermissionsBoundary": f"arn:{PARTITION}:iam::{ACCOUNT}:policy/{stage.names.boundary}"}
     if action == "iam:PassRole":
         extra["StringEquals"] = {"iam:PassedToService": list(ROLE_SERVICES)}
     if action == "iam:CreateServiceLinkedRole":
@@ -243,7 +219,7 @@ def statements_and_report(stage: StageConfig, actions: list[str]) -> tuple[list[
 def guard_statements(stage: StageConfig) -> list[dict[str, Any]]:
     """Denials that hold whatever else a policy of the stage allows: no boundary is removed, and the
     boundary and execution policies are never rewritten through a stack."""
-    own = [f"arn:{PARTITION}:iam::{ACCOUNT}:policy/{boundary_name(stage)}",
+    own = [f"arn:{PARTITION}:iam::{ACCOUNT}:policy/{stage.names.boundary}",
            f"arn:{PARTITION}:iam::{ACCOUNT}:policy/archon-cfn-execution-{stage.name}-*"]
     return [
         {"Effect": "Deny", "Action": ["iam:DeleteRolePermissionsBoundary"], "Resource": "*"},
@@ -280,7 +256,7 @@ def boundary_statements(stage: StageConfig) -> list[dict[str, Any]]:
                                        "kms:ReEncrypt*", "kms:DescribeKey"],
          "Resource": f"arn:{PARTITION}:kms:*:{ACCOUNT}:key/*", "Condition": tagged},
         {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-         "Resource": f"arn:{PARTITION}:secretsmanager:*:{ACCOUNT}:secret:{cursor_key_name(stage)}-*"},
+         "Resource": f"arn:{PARTITION}:secretsmanager:*:{ACCOUNT}:secret:{stage.names.cursor_key_secret}-*"},
         {"Effect": "Allow", "Action": ["cognito-idp:DescribeUserPoolClient"],
          "Resource": f"arn:{PARTITION}:cognito-idp:*:{ACCOUNT}:userpool/*", "Condition": tagged},
     ]
@@ -338,7 +314,7 @@ def refused_access(stage: StageConfig, others: list[StageConfig], *, account: st
             {"actions": ["lambda:UpdateFunctionCode", "lambda:DeleteFunction"],
              "resources": [arn("lambda", region, f"function:archon-users-api-{other.name}")]},
             {"actions": ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"],
-             "resources": [arn("secretsmanager", region, f"secret:{e2e_secret_name(other, region)}-AbCdEf")]},
+             "resources": [arn("secretsmanager", region, f"secret:{other.names.e2e_secret(region)}-AbCdEf")]},
             {"actions": ["s3:GetObject", "s3:PutObject"],
              "resources": [f"arn:{partition}:s3:::cdk-{other.cdk_qualifier}-assets-{account}-{region}/asset.zip"]},
             {"actions": ["s3:PutBucketPolicy"], "resources": [f"arn:{partition}:s3:::cdk-{other.cdk_qualifier}-assets-{account}-{region}"]},

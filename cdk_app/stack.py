@@ -21,7 +21,6 @@ from cdk_app.monitoring import ServiceMonitoring
 from cdk_app.checks import acknowledge
 from cdk_app.notifications import WelcomeNotifications
 from cdk_app.outbox import OutboxPipe
-from cdk_app.naming import StageNames
 from cdk_app.packaging import dependencies_layer
 from users import contract
 
@@ -39,7 +38,7 @@ class UsersServiceStack(Stack):
         self.service_config = stage
         # Every role the stack creates carries the stage's boundary; the execution policy creates
         # no role without it (deploy_identity.py).
-        names, lifecycle = StageNames(stage.name), lifecycle_of(stage)
+        names, lifecycle = stage.names, lifecycle_of(stage)
         iam.PermissionsBoundary.of(self).apply(iam.ManagedPolicy.from_managed_policy_arn(
             self, "RoleBoundary", self.format_arn(service="iam", region="", resource="policy", resource_name=names.boundary)))
         layer = dependencies_layer(self, "Dependencies", name=names.prefixed("dependencies"))
@@ -127,7 +126,7 @@ def service_stacks(scope: Construct, *, stage: StageConfig) -> list[UsersService
             deployment_id(stage, region),
             stage=stage,
             env=Environment(account=stage.account, region=region),
-            stack_name=StageNames(stage.name).stack(region),
+            stack_name=stage.names.stack(region),
             description=f"Archon users service, {stage.name} stage, {region}"
             + (" (primary: owns the global table)" if region == stage.primary_region else f" (replica of {stage.primary_region})"),
             termination_protection=stage.retain_data,
