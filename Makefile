@@ -245,6 +245,7 @@ lock: $(UV)  ## re-pin every Python dependency after editing a requirements*.in 
 	$(LOCK) -o requirements-dev.txt requirements-dev.in
 	$(LOCK) -c requirements-dev.txt -o requirements.txt requirements.in
 	$(LOCK) -c requirements-dev.txt -o lambda_src/requirements.txt lambda_src/requirements.in
+	$(LOCK) -c requirements-dev.txt -o lambda_src/requirements-gcp.txt lambda_src/requirements-gcp.in
 	$(LOCK) -o tools/requirements-checkov.txt tools/requirements-checkov.in
 	$(LOCK) -o tools/requirements-openapi-client.txt tools/requirements-openapi-client.in
 	$(LOCK) -o bench/requirements-yardstick.txt bench/requirements-yardstick.in
