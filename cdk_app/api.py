@@ -17,12 +17,13 @@ from cdk_app.defaults import Lifecycle, log_group
 from cdk_app.naming import StageNames
 from cdk_app.identity import scope_name
 from cdk_app.checks import acknowledge
+from users import contract
 
 CONTRACT = ROOT / "docs" / "openapi.json"
 # What a JSON Schema draft-4 request model takes of the contract's schema (API Gateway's models
 # are draft 4: no examples, no format "email"). Not the patterns: API Gateway's message for a
 # pattern is the regex itself, where the function names the field and the rule in words.
-_MODEL_KEYWORDS = ("type", "minLength", "maxLength")
+_MODEL_KEYWORDS = contract.BODY_MODEL_KEYWORDS
 
 
 def new_user_model() -> apigw.JsonSchema:
@@ -57,7 +58,7 @@ _ERROR_TEMPLATE = (
 # say what to send instead, in Archon's words. ($context.error.messageString is the one variable
 # API Gateway documents as a quoted JSON string.)
 GATEWAY_DETAILS: dict[str, str] = {
-    "BAD_REQUEST_BODY": '[{"issue": "send a JSON object with name and email, both strings, as docs/openapi.json describes"}]',
+    "BAD_REQUEST_BODY": json.dumps([{"issue": contract.BODY_MODEL_ISSUE}]),
     "BAD_REQUEST_PARAMETERS": '[{"issue": "a required request parameter is missing or empty"}]',
 }
 

@@ -57,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=port, default=os.environ.get("PORT", str(DEFAULT_PORT)), help="0 picks a free port")
     serve.add_argument("--assembly", type=Path, default=Path("cdk.out"), help="cloud assembly to read (default cdk.out)")
     serve.add_argument("--stage", default="dev")
+    serve.add_argument("--cloud", choices=["aws", "gcp"], default=os.environ.get("CLOUD") or "aws",
+                       help="the cloud whose services run locally: aws (moto, the synthesised template) or gcp (the Firestore and Pub/Sub emulators)")
+    serve.add_argument("--mail-fault-rate", type=number_in(0.0, 1.0, kind=float, what="a fault rate"), default=0.0,
+                       help="gcp: the share of emails the local mail provider refuses with a transient error")
     serve.add_argument("--backend", choices=["memory", "server"], default=os.environ.get("BACKEND", "memory"),
                        help="memory: moto in this process; server: a moto server on loopback that the AWS CLI can reach")
     serve.add_argument("--moto-port", type=port, default=os.environ.get("MOTO_PORT", "5000"), help="the moto server's port with --backend server")
@@ -140,6 +144,13 @@ def serve(args: argparse.Namespace) -> None:
     logging.captureWarnings(True)
     # A GET publishes no metric; Powertools says so on every one.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
+    if args.cloud == "gcp":
+        service = _start_gcp(args, console)
+        server.app.service = service
+        gc.freeze()
+        gc.enable()
+        _serve_banner_and_run(server, service, args, console, started, name=service.stack_name)
+        return
     options = Options(assembly=args.assembly, stage=args.stage, backend=args.backend, moto_port=args.moto_port,
                       batching_window=args.batching_window, redelivery_seconds=args.redelivery_seconds,
                       creates_per_caller=args.creates_per_caller, faults=faults)
@@ -159,16 +170,44 @@ def serve(args: argparse.Namespace) -> None:
     # the process: out of the cycle collector's way from now on, as the functions' own init is.
     gc.freeze()
     gc.enable()
+    extra = []
+    if faults.rates:
+        extra.append(f"injecting faults: {', '.join(f'{k}={v}' for k, v in faults.rates.items())}")
+    if service.emulator.endpoint_url:
+        extra.insert(0, f"moto server on {service.emulator.endpoint_url}; the AWS CLI sees the same state with "
+                        f"{aws_cli_env(service.wiring.region)} aws --endpoint-url {service.emulator.endpoint_url} ...")
+    _serve_banner_and_run(server, service, args, console, started, name=service.wiring.stack_name, extra=extra)
+
+
+def _start_gcp(args: argparse.Namespace, console: TextIO) -> Any:
+    from local_runner.gcp.emulators import EmulatorsMissing
+    from local_runner.gcp.service import GcpLocalService, options_from_config
+
+    try:
+        service = GcpLocalService(options_from_config(args.stage, creates_per_caller=args.creates_per_caller,
+                                                      mail_fault_rate=args.mail_fault_rate, fault_seed=args.fault_seed,
+                                                      log_dir=args.log_file.parent / "gcp"))
+        service.start()
+    except EmulatorsMissing as exc:
+        sys.stdout = console
+        _fail(f"make run CLOUD=gcp needs the GCP emulators: {exc}")
+    except Exception:
+        sys.stdout = console
+        if "service" in locals():
+            service.stop()
+        raise
+    return service
+
+
+def _serve_banner_and_run(server: Any, service: Any, args: argparse.Namespace, console: TextIO, started: float, *, name: str,
+                          extra: list[str] | None = None) -> None:
     host, port = server.server_address[:2]
     base = base_url(host, port)
     say = lambda line: print(line, file=console, flush=True)  # noqa: E731
-    say(f"Archon {args.stage} ({service.wiring.stack_name}) on {base}")
+    say(f"Archon {args.stage} ({name}) on {base}")
     say("state lives in this process: users, tokens and emails are gone when it stops (Ctrl-C), and the next run starts empty")
-    if service.emulator.endpoint_url:
-        say(f"moto server on {service.emulator.endpoint_url}; the AWS CLI sees the same state with "
-            f"{aws_cli_env(service.wiring.region)} aws --endpoint-url {service.emulator.endpoint_url} ...")
-    if faults.rates:
-        say(f"injecting faults: {', '.join(f'{k}={v}' for k, v in faults.rates.items())}")
+    for line in extra or []:
+        say(line)
     say(f"function logs: {args.log_file}")
     if not is_loopback_address(host):
         print(f"warning: serving on {host}, reachable from other machines; anyone who can reach it can call the API "

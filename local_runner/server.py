@@ -8,6 +8,9 @@ runner runs one invocation at a time anyway, and a thread hop would only add lat
 
 from __future__ import annotations
 
+import asyncio
+import functools
+
 import base64
 import json
 import socket
@@ -122,7 +125,10 @@ class LocalApp:
         target = path + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else "")
         # A client that reset its connection has no address left: still answered (to nobody).
         client = scope.get("client") or ("0.0.0.0", 0)
-        response = self.service.api.handle(method=method, target=target, headers=headers, body=body, source_ip=client[0])
+        call = functools.partial(self.service.api.handle, method=method, target=target, headers=headers, body=body, source_ip=client[0])
+        # The AWS run answers one request at a time (its moto backend is one process's state); a
+        # front door that serves requests side by side, as Cloud Run does, runs them on threads.
+        response = await asyncio.to_thread(call) if getattr(self.service.api, "concurrent", False) else call()
         await _send(send, response.status, response.headers, response.body)
         if self.access is not None:
             self.access(method, path, response.status, round((time.perf_counter() - started) * 1000, 2), response.caller)

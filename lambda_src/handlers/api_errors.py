@@ -43,10 +43,11 @@ def error_response(app: APIGatewayRestResolver, status: HTTPStatus, code: str, m
     return Response(status_code=status, content_type="application/json", body=body.model_dump_json(exclude_none=True), headers=headers)
 
 
-def proxy_error(event: dict[str, Any], cors: CORSConfig | None, status: HTTPStatus, code: str, message: str) -> dict[str, Any]:
+def proxy_error(event: dict[str, Any], cors: CORSConfig | None, status: HTTPStatus, code: str, message: str,
+                details: list[ErrorDetail] | None = None) -> dict[str, Any]:
     """An error in the contract, as a Lambda proxy response, with the CORS headers Powertools adds."""
     request_id = (event.get("requestContext") or {}).get("requestId") or "unknown"
-    body = ErrorResponse(error=ErrorBody(code=code, message=message), request_id=request_id)
+    body = ErrorResponse(error=ErrorBody(code=code, message=message, details=details or []), request_id=request_id)
     origin = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == "origin"), None)
     return {"statusCode": int(status), "headers": {"Content-Type": "application/json", **(cors.to_dict(origin) if cors else {})},
             "body": body.model_dump_json(), "isBase64Encoded": False}

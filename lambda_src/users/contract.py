@@ -41,3 +41,32 @@ SCOPES = {"read": "read users (GET /users, GET /users/{user_id})", "create": "cr
 # The welcome message the outbox sends and the processor reads: exactly these string fields.
 WELCOME_MESSAGE_TYPE = "welcome_email"
 WELCOME_MESSAGE_FIELDS = ("type", "user_id", "email")
+
+# On GCP (adapters.gcp): the stage's one Firestore database holds these collections.
+USERS_COLLECTION = "users"  # a user per document, its id the user id; the outbox's trigger watches it
+EMAIL_GUARDS_COLLECTION = "email_guards"  # a guard per mailbox, its id the SHA-256 of the identity key
+QUOTAS_COLLECTION = "create_quotas"  # a counter per caller and window
+IDEMPOTENCY_COLLECTION = "idempotency"  # Powertools' idempotency records
+# Firestore's TTL policy deletes quota and idempotency documents once this timestamp passes.
+EXPIRES_AT_FIELD = "expires_at"
+# The GCP functions' environment beyond the shared names above.
+ENV_GCP_PROJECT = "GCP_PROJECT_ID"
+ENV_FIRESTORE_DATABASE = "FIRESTORE_DATABASE"
+ENV_WELCOME_TOPIC = "WELCOME_TOPIC"
+ENV_TOKEN_ISSUER = "TOKEN_ISSUER"
+ENV_TOKEN_JWKS_URL = "TOKEN_JWKS_URL"
+ENV_TOKEN_AUDIENCE = "TOKEN_AUDIENCE"  # optional: the aud the issuer puts in the stage's tokens
+ENV_TOKEN_CLIENT_IDS = "TOKEN_CLIENT_IDS"  # optional: the machine clients' ids, comma-separated
+ENV_FUNCTION_TIMEOUT_SECONDS = "FUNCTION_TIMEOUT_SECONDS"
+ENV_CURSOR_KEY_FILE = "CURSOR_KEY_FILE"  # Secret Manager's cursor key, mounted as a file
+ENV_SMTP_HOST = "SMTP_HOST"
+ENV_SMTP_PORT = "SMTP_PORT"
+ENV_SMTP_USERNAME = "SMTP_USERNAME"
+ENV_SMTP_PASSWORD_FILE = "SMTP_PASSWORD_FILE"  # Secret Manager's SMTP password, mounted as a file
+ENV_SMTP_TLS = "SMTP_TLS"  # implicit (SMTPS, 465), starttls (587) or none (loopback sinks only)
+
+# POST /users's request model (API Gateway's on AWS, the GCP entry point's check): the contract's
+# NewUser schema, only these keywords of it (a JSON Schema draft-4 model takes no format, and a
+# pattern's message would be the regex itself), and the one issue a body refused by it is told.
+BODY_MODEL_KEYWORDS = ("type", "minLength", "maxLength")
+BODY_MODEL_ISSUE = "send a JSON object with name and email, both strings, as docs/openapi.json describes"

@@ -1,0 +1,1 @@
+"""Archon on GCP: Firestore, Pub/Sub and SMTP behind the domain's ports (users.ports)."""

@@ -1,0 +1,55 @@
+"""The mail provider, locally: aiosmtpd's SMTP server on loopback, keeping what it accepts. A
+fault rate makes it refuse a share of messages with a transient 451, as a provider under load
+does, so the processor's retries and dead letters are exercised."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+from email import message_from_bytes, policy
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from local_runner.gcp.emulators import free_port
+from local_runner.runner import SentEmail
+
+
+class _Handler:
+    def __init__(self, sink: MailSink) -> None:
+        self._sink = sink
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+        return self._sink.accept(envelope)
+
+
+class MailSink:
+    def __init__(self, *, fault_rate: float = 0.0, seed: int | None = None) -> None:
+        self.sent: list[SentEmail] = []
+        self.refused = 0
+        self._lock = threading.Lock()
+        self._fault_rate = fault_rate
+        self._random = random.Random(seed)
+        self.port = free_port()  # aiosmtpd's start connects to its port to check it: a real one, not 0
+        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def accept(self, envelope: Any) -> str:
+        with self._lock:
+            if self._fault_rate and self._random.random() < self._fault_rate:
+                self.refused += 1
+                return "451 4.3.0 local sink: injected provider fault, try again later"
+            message = message_from_bytes(envelope.content, policy=policy.default)
+            body = message.get_body(("plain",))
+            self.sent.append(SentEmail(to=list(envelope.rcpt_tos), subject=str(message["Subject"]),
+                                       sent_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+                                       sender=envelope.mail_from, body=body.get_content() if body is not None else ""))
+        return "250 OK"
+
+    def emails(self) -> list[SentEmail]:
+        with self._lock:
+            return list(self.sent)
+
+    def stop(self) -> None:
+        self._controller.stop()

@@ -1,0 +1,279 @@
+"""The GCP service put together locally, in the order a `terraform apply` creates it: the
+emulators, the topics and the push subscription with its dead-letter policy, the Eventarc
+trigger, the functions (functions-framework apps of the functions' own main.py), and the front
+door. It answers the runner's /_local/ endpoints as the AWS run does (local_runner.server)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import secrets
+import threading
+import urllib.request
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import functions_framework
+from werkzeug.serving import make_server
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+from local_runner.gateway import GatewayFailure, HttpResponse
+from local_runner.gcp.emulators import Emulator, start_emulators
+from local_runner.gcp.issuer import LocalIssuer
+from local_runner.gcp.mail_sink import MailSink
+from local_runner.runner import SentEmail
+from local_runner.uvicorn_compat import error_body
+from users import contract
+
+ROOT = Path(__file__).resolve().parents[2]
+ENTRY_FILE = ROOT / "lambda_src" / "handlers" / "gcp" / "main.py"
+PROJECT = "archon-local"
+DATABASE = "(default)"  # the emulator's; a deployed stage has its own named database
+RELAY_PATH = "/functions/"  # where the Firestore emulator posts document events
+PROCESSOR_PATH = "/welcome-email"
+MAX_DELIVERY_ATTEMPTS = 5  # then the dead-letter topic, as the sidecar configures it
+LEASE_SECONDS = 60
+
+
+@dataclass
+class GcpOptions:
+    stage: str = "dev"
+    creates_per_caller: int | None = None
+    cors_origins: tuple[str, ...] = ()
+    creates_per_caller_per_hour: int | None = None
+    sender: str = "welcome@archon.example.com"
+    clients: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    log_dir: Path = Path("build/local/gcp")
+    mail_fault_rate: float = 0.0
+    fault_seed: int | None = None
+
+
+def options_from_config(stage: str, *, creates_per_caller: int | None = None, log_dir: Path = Path("build/local/gcp"),
+                        mail_fault_rate: float = 0.0, fault_seed: int | None = None) -> GcpOptions:
+    from cdk_app.config import load_stages
+
+    (config,) = load_stages(only=stage)
+    scope_words = {"read": contract.READ_SCOPE, "create": contract.CREATE_SCOPE}
+    return GcpOptions(stage=stage, cors_origins=tuple(config.api.cors_origins),
+                      creates_per_caller_per_hour=creates_per_caller or config.api.creates_per_caller_per_hour,
+                      sender=config.sender, clients={f"archon-{stage}-{c.name}": tuple(scope_words[s] for s in c.scopes) for c in config.clients},
+                      log_dir=log_dir, mail_fault_rate=mail_fault_rate, fault_seed=fault_seed)
+
+
+class _Functions:
+    """The relay and the processor on one loopback HTTP server, as their Cloud Run services."""
+
+    def __init__(self) -> None:
+        self.relay: Any = None
+        self.processor: Any = None
+        self.invocations: Counter[str] = Counter()
+        self.failures: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._server = make_server("127.0.0.1", 0, self._dispatch, threaded=True)
+        self.port = int(self._server.server_address[1])
+
+    def _dispatch(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        name, app = ("relay", self.relay) if path.startswith(RELAY_PATH) else ("processor", self.processor) if path == PROCESSOR_PATH else ("", None)
+        if app is None:
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"no such function"]
+        status: list[str] = []
+
+        def recording(code: str, headers: Any, exc_info: Any = None) -> Any:
+            status.append(code)
+            return start_response(code, headers, exc_info)
+
+        body = list(app(environ, recording))
+        with self._lock:
+            self.invocations[name] += 1
+            if not status or not status[0].startswith("2"):
+                self.failures[name] += 1
+        return body
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="GcpFunctions", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if hasattr(self, "_thread"):  # shutdown() waits for a serve_forever that must have begun
+            self._server.shutdown()
+        self._server.server_close()
+
+
+class FrontDoor:
+    """The load balancer's path to the users API function: each request is a WSGI call of the
+    function's functions-framework app, as Cloud Run's server makes it; calls run side by side,
+    as a Cloud Run instance serves concurrent requests."""
+
+    concurrent = True
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self.answered: Counter[int] = Counter()
+        self._lock = threading.Lock()
+
+    def handle(self, *, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str) -> HttpResponse:
+        url = urlsplit(target)
+        forwarded = [(k, v) for k, v in headers if k.lower() not in ("x-forwarded-for", "content-length")]
+        builder = EnvironBuilder(method=method, path=url.path, query_string=url.query, headers=forwarded, data=body,
+                                 environ_base={"REMOTE_ADDR": source_ip})
+        builder.headers["X-Forwarded-For"] = source_ip  # what the load balancer sets: the client's address
+        try:
+            iterable, status, reply_headers = run_wsgi_app(self._app, builder.get_environ())
+            data = b"".join(iterable)
+        finally:
+            builder.close()
+        code = int(status.split()[0])
+        with self._lock:
+            self.answered[code] += 1
+        return HttpResponse(status=code, headers=[(k, v) for k, v in reply_headers.items() if k.lower() != "content-length"], body=data)
+
+    def refuse(self, failure: GatewayFailure, headers: list[tuple[str, str]]) -> HttpResponse:
+        with self._lock:
+            self.answered[413] += 1
+        return HttpResponse(status=413, headers=[("Content-Type", "application/json"), ("Cache-Control", "no-store"),
+                                                 ("X-Content-Type-Options", "nosniff")],
+                            body=error_body("payload_too_large", "The body must be at most 10485760 bytes."))
+
+
+class GcpLocalService:
+    def __init__(self, options: GcpOptions) -> None:
+        self.options = options
+        self.stack_name = f"archon-{options.stage} (GCP)"
+        self.topic = f"projects/{PROJECT}/topics/archon-{options.stage}-welcome"
+        self.dead_topic = f"{self.topic}-dead-letters"
+        self.subscription = f"projects/{PROJECT}/subscriptions/archon-{options.stage}-welcome-email"
+        self.dead_subscription = f"{self.subscription}-dead-letters"
+
+    def start(self) -> None:
+        o = self.options
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per emulator call otherwise
+        o.log_dir.mkdir(parents=True, exist_ok=True)
+        self.functions = _Functions()
+        self.firestore, self.pubsub = start_emulators(functions_port=self.functions.port, log_dir=o.log_dir)
+        self.issuer = LocalIssuer(clients=o.clients, audience=f"archon-{o.stage}-users-api")
+        self.mail = MailSink(fault_rate=o.mail_fault_rate, seed=o.fault_seed)
+        key_file = o.log_dir / "cursor-key.json"
+        key_file.write_text(json.dumps({"current": secrets.token_urlsafe(32)}))
+        key_file.chmod(0o600)
+        os.environ.update({
+            "FIRESTORE_EMULATOR_HOST": self.firestore.host, "PUBSUB_EMULATOR_HOST": self.pubsub.host,
+            "STAGE": o.stage, "POWERTOOLS_SERVICE_NAME": f"archon-{o.stage}", "POWERTOOLS_METRICS_NAMESPACE": "Archon",
+            contract.ENV_GCP_PROJECT: PROJECT, contract.ENV_FIRESTORE_DATABASE: DATABASE,
+            contract.ENV_CORS_ORIGINS: ",".join(o.cors_origins), contract.ENV_CURSOR_KEY_FILE: str(key_file.resolve()),
+            contract.ENV_TOKEN_ISSUER: self.issuer.url, contract.ENV_TOKEN_JWKS_URL: self.issuer.jwks_url,
+            contract.ENV_TOKEN_AUDIENCE: self.issuer.audience,
+            contract.ENV_WELCOME_TOPIC: self.topic, contract.ENV_SENDER_ADDRESS: o.sender,
+            contract.ENV_DELIVERY_LEASE_SECONDS: str(LEASE_SECONDS), contract.ENV_FUNCTION_TIMEOUT_SECONDS: "10",
+            contract.ENV_SMTP_HOST: "127.0.0.1", contract.ENV_SMTP_PORT: str(self.mail.port), contract.ENV_SMTP_TLS: "none",
+            **({contract.ENV_CREATES_PER_CALLER_PER_HOUR: str(o.creates_per_caller_per_hour)} if o.creates_per_caller_per_hour else {}),
+        })
+        self._provision_queue()
+        self.functions.relay = functions_framework.create_app("welcome_relay", str(ENTRY_FILE), "cloudevent")
+        self.functions.processor = functions_framework.create_app("welcome_email", str(ENTRY_FILE), "cloudevent")
+        self.functions.start()
+        self._register_trigger()
+        self.api = FrontDoor(functions_framework.create_app("users_api", str(ENTRY_FILE), "http"))
+
+    def _provision_queue(self) -> None:
+        from google.cloud import pubsub_v1
+        from google.protobuf import duration_pb2
+        from google.pubsub_v1.types import DeadLetterPolicy, PushConfig, RetryPolicy
+
+        self._publisher = pubsub_v1.PublisherClient()
+        self._subscriber = pubsub_v1.SubscriberClient()
+        for topic in (self.topic, self.dead_topic):
+            self._publisher.create_topic(name=topic)
+        self._subscriber.create_subscription(request={"name": self.dead_subscription, "topic": self.dead_topic})
+        self._subscriber.create_subscription(request={
+            "name": self.subscription, "topic": self.topic, "ack_deadline_seconds": 30,
+            "push_config": PushConfig(push_endpoint=f"http://127.0.0.1:{self.functions.port}{PROCESSOR_PATH}"),
+            "dead_letter_policy": DeadLetterPolicy(dead_letter_topic=self.dead_topic, max_delivery_attempts=MAX_DELIVERY_ATTEMPTS),
+            # Deployed: 10 s to 600 s (terraform/modules/gcp-service); here short, so a local run settles in seconds.
+            "retry_policy": RetryPolicy(minimum_backoff=duration_pb2.Duration(seconds=0), maximum_backoff=duration_pb2.Duration(seconds=1)),
+        })
+
+    def _register_trigger(self) -> None:
+        """What the Firebase CLI does for a 2nd gen Firestore trigger: the emulator then posts each
+        created user document to the relay as an Eventarc CloudEvent."""
+        body = json.dumps({"eventType": "google.cloud.firestore.document.v1.created", "database": DATABASE, "namespace": "(default)",
+                           "document": {"value": f"{contract.USERS_COLLECTION}/{{user_id}}", "matchType": "PATH_PATTERN"}}).encode()
+        request = urllib.request.Request(
+            f"http://{self.firestore.host}/emulator/v1/projects/{PROJECT}/eventarcTrigger?eventarcTriggerId=welcome-relay",
+            data=body, method="POST", headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310 - loopback
+            if reply.status != 200:
+                raise RuntimeError(f"the Firestore emulator refused the trigger: {reply.status}")
+
+    def stop(self) -> None:
+        for part in ("functions", "issuer", "mail"):
+            if hasattr(self, part):
+                getattr(self, part).stop()
+        for emulator in (getattr(self, "firestore", None), getattr(self, "pubsub", None)):
+            if isinstance(emulator, Emulator):
+                emulator.stop()
+
+    # The runner's /_local/ endpoints (local_runner.server), as the AWS run answers them.
+    def token(self, scopes: list[str] | None = None) -> dict[str, Any]:
+        return self.issuer.local_token(scopes)
+
+    def oauth_token(self, *, client_id: str, secret: str | None, scope: str | None) -> dict[str, Any]:
+        return self.issuer.token(client_id=client_id, secret=secret, scope=scope)
+
+    def clients(self) -> list[dict[str, Any]]:
+        return [{"name": c.name, "client_id": c.client_id, "client_secret": c.secret, "scopes": list(c.scopes)} for c in self.issuer.clients]
+
+    def outbox(self) -> list[SentEmail]:
+        return self.mail.emails()
+
+    def queue_depths(self) -> dict[str, dict[str, int]]:
+        return {}  # the Pub/Sub emulator reports no backlog; /_local/dead-letters lists what is dead-lettered
+
+    def _pull_dead(self) -> list[Any]:
+        held: list[Any] = []
+        while True:
+            reply = self._subscriber.pull(request={"subscription": self.dead_subscription, "max_messages": 100}, timeout=10)
+            if not reply.received_messages:
+                return held
+            held += reply.received_messages
+
+    def dead_letters(self) -> dict[str, list[str]]:
+        held = self._pull_dead()
+        if held:  # left in place: visible again at once
+            self._subscriber.modify_ack_deadline(request={"subscription": self.dead_subscription, "ack_ids": [m.ack_id for m in held],
+                                                          "ack_deadline_seconds": 0})
+        return {self.dead_topic.rsplit("/", 1)[1]: [m.message.data.decode("utf-8", "replace") for m in held]}
+
+    def redrive(self) -> dict[str, int]:
+        """Back to the welcome topic, as an operator does after a fix (docs/operations.md, GCP)."""
+        held = self._pull_dead()
+        for message in held:
+            self._publisher.publish(self.topic, message.message.data, **{k: v for k, v in message.message.attributes.items()
+                                                                        if not k.startswith("CloudPubSubDeadLetter")}).result(timeout=20)
+        if held:
+            self._subscriber.acknowledge(request={"subscription": self.dead_subscription, "ack_ids": [m.ack_id for m in held]})
+        return {self.dead_topic.rsplit("/", 1)[1]: len(held)}
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack_name, "cloud": "gcp", "firestore_emulator": self.firestore.host, "pubsub_emulator": self.pubsub.host,
+            "functions": {name: {"invocations": self.functions.invocations[name], "failed_invocations": self.functions.failures[name]}
+                          for name in ("relay", "processor")},
+            "emails_sent": len(self.mail.emails()), "emails_refused_by_provider": self.mail.refused,
+            "api_responses": {str(status): count for status, count in sorted(self.api.answered.items())},
+        }
+
+
+def request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
