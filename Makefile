@@ -34,6 +34,7 @@ STAGE_CONTEXT := $(if $(STAGE),-c stage=$(STAGE),)
 
 help:
 	@echo "make run [STAGE=dev PORT=3000 HOST= BACKEND=memory|server]  serve a stage locally (no AWS account, no Docker)"
+	@echo "make run CLOUD=gcp [STAGE=dev PORT=3000]         the stage's service as on GCP, over the Firestore and Pub/Sub emulators"
 	@echo "make token [PORT=3000 SCOPES='users/read']      print an access token of the local run (default scopes: users/read users/create)"
 	@echo "make outbox [PORT=3000]                          list the welcome emails the local run has sent"
 	@echo "make test                                        run the whole test suite (sets up what it needs)"
@@ -179,8 +180,10 @@ BACKEND ?= memory
 ALLOW_NON_LOOPBACK ?=
 # The dev stage unless STAGE names another: its own template, config and limits, over moto.
 RUN_STAGE := $(or $(STAGE),dev)
-run: $(VENV)/.stamp cdk.out/.$(RUN_STAGE).stamp
-	@$(VENV)/bin/python -m local_runner serve --stage $(RUN_STAGE) --host $(HOST) --port $(PORT) --backend $(BACKEND) $(if $(ALLOW_NON_LOOPBACK),--allow-non-loopback,)
+# CLOUD=gcp: the stage's service as it runs on GCP, over the Firestore and Pub/Sub emulators (no synth).
+CLOUD ?= aws
+run: $(VENV)/.stamp $(if $(filter gcp,$(CLOUD)),,cdk.out/.$(RUN_STAGE).stamp)
+	@$(VENV)/bin/python -m local_runner serve --cloud $(CLOUD) --stage $(RUN_STAGE) --host $(HOST) --port $(PORT) --backend $(BACKEND) $(if $(ALLOW_NON_LOOPBACK),--allow-non-loopback,)
 
 # The API suite (tests/api) against any stage: black-box, HTTP only, a token by client credentials.
 URL ?=

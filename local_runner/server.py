@@ -176,6 +176,19 @@ class LocalApp:
             return 200, service.dead_letters()
         if name == "redrive" and method == "POST":
             return 200, {"moved": service.redrive()}
+        if name in ("publish", "faults") and method == "POST" and hasattr(service, name.replace("faults", "set_faults")):
+            # The GCP run's: a message straight onto the welcome topic (a duplicate delivery, a
+            # poison message), and the mail provider's fault rate changed while it runs.
+            try:
+                asked = json.loads(body)
+            except (ValueError, RecursionError):
+                return 400, {"message": "send a JSON object"}
+            if not isinstance(asked, dict):
+                return 400, {"message": "send a JSON object"}
+            try:
+                return 200, (service.publish(asked) if name == "publish" else service.set_faults(asked))
+            except ValueError as exc:
+                return 400, {"message": str(exc)}
         return 404, {"message": "local pages: GET /_local/docs/ (API explorer), GET /_local/mailbox/; local endpoints: POST /_local/token, POST /_local/oauth2/token, GET /_local/clients, GET /_local/outbox, GET /_local/queues, GET /_local/dead-letters, "
                                 "POST /_local/redrive, GET /_local/status"}
 

@@ -29,7 +29,7 @@ class MailSink:
         self.sent: list[SentEmail] = []
         self.refused = 0
         self._lock = threading.Lock()
-        self._fault_rate = fault_rate
+        self.fault_rate = fault_rate
         self._random = random.Random(seed)
         self.port = free_port()  # aiosmtpd's start connects to its port to check it: a real one, not 0
         self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
@@ -37,7 +37,7 @@ class MailSink:
 
     def accept(self, envelope: Any) -> str:
         with self._lock:
-            if self._fault_rate and self._random.random() < self._fault_rate:
+            if self.fault_rate and self._random.random() < self.fault_rate:
                 self.refused += 1
                 return "451 4.3.0 local sink: injected provider fault, try again later"
             message = message_from_bytes(envelope.content, policy=policy.default)

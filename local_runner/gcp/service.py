@@ -261,6 +261,19 @@ class GcpLocalService:
             self._subscriber.acknowledge(request={"subscription": self.dead_subscription, "ack_ids": [m.ack_id for m in held]})
         return {self.dead_topic.rsplit("/", 1)[1]: len(held)}
 
+    def publish(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Publishes `message` (as JSON) to the welcome topic, as the relay does: a duplicate or a
+        poison message, for tests and for trying the processor by hand."""
+        message_id = self._publisher.publish(self.topic, json.dumps(message).encode()).result(timeout=20)
+        return {"message_id": message_id}
+
+    def set_faults(self, asked: dict[str, Any]) -> dict[str, Any]:
+        rate = asked.get("mail")
+        if set(asked) != {"mail"} or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+            raise ValueError('send {"mail": R}, R the share of emails the mail provider refuses, from 0 to 1')
+        self.mail.fault_rate = float(rate)
+        return {"mail": self.mail.fault_rate}
+
     def status(self) -> dict[str, Any]:
         return {
             "stack": self.stack_name, "cloud": "gcp", "firestore_emulator": self.firestore.host, "pubsub_emulator": self.pubsub.host,
