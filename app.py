@@ -37,9 +37,13 @@ def main() -> None:
     config_file, only = Path(context["config"]) if context.get("config") else CONFIG_FILE, context.get("stage")
     try:
         raw = load_raw(config_file)
-        stages_from(raw, path=config_file, only=only)
+        stages = stages_from(raw, path=config_file, only=only)
     except ConfigError as exc:
         fail(exc)
+    if only and stages[0].cloud_provider != "aws":
+        fail(ConfigError(f"stage {only}: its primary cloud is {stages[0].cloud_provider} (config/stages.yaml, cloud_provider), so this "
+                         "app has no stack for it: the Terraform sidecar deploys it (README, \"The service on GCP\"); "
+                         "make run CLOUD=gcp runs it locally"))
 
     import aws_cdk as cdk
 

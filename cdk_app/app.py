@@ -18,7 +18,9 @@ def build_app(app: cdk.App, *, only: str | None = None, config_file: Path = CONF
     """raw: config_file's content as load_raw read it, where the caller has read it already."""
     stages: list[UsersServiceStack] = []
     raw = load_raw(config_file) if raw is None else raw
-    configs = stages_from(raw, path=config_file, only=only)
+    # A stage's whole service runs in its primary cloud: this app serves the AWS ones, the
+    # Terraform sidecar the others, so no stage ever has two user sets.
+    configs = [stage for stage in stages_from(raw, path=config_file, only=only) if stage.cloud_provider == "aws"]
     for stage in configs:
         stages += service_stacks(app, stage=stage)
     delivery = raw.get("delivery", {})

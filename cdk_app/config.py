@@ -95,10 +95,37 @@ DEFAULT_WAF_RATE_LIMIT = 2000
 
 
 @dataclass(frozen=True, kw_only=True)
+class GcpFunctionConfig:
+    memory_mb: int
+    timeout_seconds: int
+    max_instances: int
+    min_instances: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class GcpConfig:
+    """The service on GCP (terraform/modules/gcp-service reads the same keys)."""
+
+    project_id: str
+    issuer: str
+    jwks_url: str
+    audience: str | None
+    client_ids: tuple[str, ...]
+    smtp_host: str
+    smtp_port: int
+    smtp_tls: str
+    smtp_username: str | None
+    domain: str | None
+    functions: dict[str, GcpFunctionConfig]
+    rate_limit_per_minute: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class StageConfig:
     name: str
     account: str | None
     shares_account: bool  # prod only: accepts sharing its AWS account with other stages
+    cloud_provider: str  # the primary cloud, where the whole service runs: aws (this app) or gcp (terraform/)
     aws_regions: tuple[str, ...]
     write_region: str  # where every create commits (one of aws_regions; the primary by default)
     gcp_regions: tuple[str, ...]
@@ -118,6 +145,7 @@ class StageConfig:
     monitoring: MonitoringConfig
     waf: WafConfig
     domain: DomainConfig | None
+    gcp: GcpConfig | None = None
 
     @property
     def primary_region(self) -> str:
@@ -197,6 +225,13 @@ def _schema_error(error: jsonschema.ValidationError, source: str) -> ConfigError
 
 
 def _check_semantics(name: str, stage: dict[str, Any], source: str) -> None:
+    if stage.get("cloud_provider") == "gcp" and not stage["gcp_regions"]:
+        raise ConfigError(f"{source}: stages.{name}.gcp_regions: [] is not allowed; allowed: at least one GCP region where "
+                          "cloud_provider is gcp (the service's functions run there)")
+    auth = stage.get("gcp", {}).get("auth", {})
+    if "gcp" in stage and not (auth.get("audience") or auth.get("client_ids")):
+        raise ConfigError(f"{source}: stages.{name}.gcp.auth: no audience and no client_ids is not allowed; allowed: an audience, "
+                          "client_ids, or both (without either, any client of the issuer could call the API)")
     if name == "prod" and stage["data_protection"] != "retain":
         raise ConfigError(
             f"{source}: stages.prod.data_protection: 'destroy' is not allowed; allowed: retain (prod keeps its data)"
@@ -372,6 +407,8 @@ def _stage(name: str, raw: dict[str, Any]) -> StageConfig:
         name=name,
         account=raw.get("account"),
         shares_account=bool(raw.get("shares_account", False)),
+        cloud_provider=raw.get("cloud_provider", "aws"),
+        gcp=_gcp(raw["gcp"]) if "gcp" in raw else None,
         aws_regions=tuple(raw["aws_regions"]),
         write_region=raw.get("write_region", raw["aws_regions"][0]),
         gcp_regions=tuple(raw["gcp_regions"]),
@@ -398,6 +435,22 @@ def _stage(name: str, raw: dict[str, Any]) -> StageConfig:
             rate_limit=raw.get("waf", {}).get("rate_limit", DEFAULT_WAF_RATE_LIMIT),
         ),
         domain=DomainConfig(**raw["domain"]) if "domain" in raw else None,
+    )
+
+
+GCP_DEFAULT_RATE_LIMIT_PER_MINUTE = 600
+SMTP_DEFAULT_PORTS = {"implicit": 465, "starttls": 587}
+
+
+def _gcp(raw: dict[str, Any]) -> GcpConfig:
+    auth, email = raw["auth"], raw["email"]
+    return GcpConfig(
+        project_id=raw["project_id"], issuer=auth["issuer"], jwks_url=auth["jwks_url"], audience=auth.get("audience"),
+        client_ids=tuple(auth.get("client_ids", ())), smtp_host=email["smtp_host"],
+        smtp_port=email.get("smtp_port", SMTP_DEFAULT_PORTS[email["smtp_tls"]]), smtp_tls=email["smtp_tls"],
+        smtp_username=email.get("smtp_username"), domain=raw.get("domain"),
+        functions={name: GcpFunctionConfig(**fn) for name, fn in raw["functions"].items()},
+        rate_limit_per_minute=raw.get("armor", {}).get("rate_limit_per_minute", GCP_DEFAULT_RATE_LIMIT_PER_MINUTE),
     )
 
 
