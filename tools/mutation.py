@@ -62,6 +62,12 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "lambda_src/adapters/aws/users_table.py": ("tests/adapters/aws/test_users_table.py",),
     "lambda_src/adapters/aws/welcome_outbox.py": ("tests/adapters/aws/test_welcome_outbox.py",),
     "lambda_src/adapters/aws/mailer.py": ("tests/adapters/aws/test_welcome_outbox.py",),
+    # The GCP adapters' tests start a Firestore emulator of their own (tests/gcp/conftest.py).
+    "lambda_src/adapters/gcp/firestore_users.py": ("tests/gcp/test_firestore_users.py",),
+    "lambda_src/adapters/gcp/firestore_outbox.py": ("tests/gcp/test_firestore_outbox.py",),
+    "lambda_src/adapters/gcp/firestore_idempotency.py": ("tests/gcp/test_firestore_outbox.py",),
+    "lambda_src/adapters/gcp/smtp_mailer.py": ("tests/adapters/gcp/test_smtp_mailer.py",),
+    "lambda_src/adapters/gcp/welcome_topic.py": ("tests/adapters/gcp/test_welcome_topic.py",),
 }
 
 

@@ -44,7 +44,7 @@ class MailSink:
             body = message.get_body(("plain",))
             self.sent.append(SentEmail(to=list(envelope.rcpt_tos), subject=str(message["Subject"]),
                                        sent_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
-                                       sender=envelope.mail_from, body=body.get_content() if body is not None else ""))
+                                       sender=envelope.mail_from, body=body.get_content().replace("\r\n", "\n") if body is not None else ""))
         return "250 OK"
 
     def emails(self) -> list[SentEmail]:

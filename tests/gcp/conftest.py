@@ -5,7 +5,7 @@ is reported skipped as NOT RUN, with what to install, never as passed."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -32,3 +32,35 @@ def gcp_runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
         yield runner
     finally:
         stop_runner(runner)
+
+
+@pytest.fixture(scope="module")
+def firestore_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Firestore emulator of this module's own (its host:port); each test takes a project of
+    its own in it, which starts empty."""
+    missing = emulators_missing()
+    if missing:
+        pytest.skip(missing)
+    from local_runner.gcp.emulators import START_TIMEOUT_SECONDS, Emulator, find_emulators, free_port
+
+    port = free_port()
+    emulator = Emulator("Firestore", [str(find_emulators().firestore), "--host", "127.0.0.1", "--port", str(port)], port,
+                        tmp_path_factory.mktemp("firestore") / "firestore.log")
+    try:
+        import time
+
+        emulator.wait_ready(time.monotonic() + START_TIMEOUT_SECONDS)
+        yield emulator.host
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture
+def firestore_client(firestore_emulator: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    import uuid
+
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import firestore
+
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator)
+    return firestore.Client(project=f"test-{uuid.uuid4().hex[:12]}", credentials=AnonymousCredentials())

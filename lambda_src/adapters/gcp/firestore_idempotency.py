@@ -21,6 +21,9 @@ from adapters.gcp.firestore_users import digest, expires_at
 from users import contract
 
 
+RECORD_FIELDS = ("key", "status", "expiry", contract.EXPIRES_AT_FIELD, "in_progress_expiry", "response_data", "payload_hash")
+
+
 class FirestorePersistenceLayer(BasePersistenceLayer):
     def __init__(self, *, client: firestore.Client) -> None:
         super().__init__()
@@ -66,9 +69,12 @@ class FirestorePersistenceLayer(BasePersistenceLayer):
                 self._validate_payload(data_payload=data_record, stored_data_record=old)
                 self._save_to_cache(data_record=old)
                 raise IdempotencyItemAlreadyExistsError(old_data_record=old)
-        try:  # taken over only if nobody else wrote it since it was read
-            document.set(fields, option=self._db.write_option(last_update_time=snapshot.update_time) if snapshot.exists
-                         else self._db.write_option(exists=False))
+        try:
+            if snapshot.exists:  # taken over only if nobody wrote it since it was read; what it held goes
+                stale = {name: firestore.DELETE_FIELD for name in RECORD_FIELDS if name not in fields}
+                document.update({**fields, **stale}, option=self._db.write_option(last_update_time=snapshot.update_time))
+            else:  # deleted (a failed request's record) since the create was refused
+                document.create(fields)
         except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.NotFound):
             raise IdempotencyItemAlreadyExistsError() from None
 

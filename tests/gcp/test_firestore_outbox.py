@@ -1,0 +1,169 @@
+"""The welcome outbox and the idempotency records on Firestore, against the Firestore emulator."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any
+from unittest import mock
+
+import pytest
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError, IdempotencyValidationError
+from google.api_core import exceptions as gexc
+
+from adapters.gcp.firestore_idempotency import FirestorePersistenceLayer
+from adapters.gcp.firestore_outbox import SENT_FIELD, FirestoreWelcomeOutbox
+from adapters.gcp.firestore_users import FirestoreUserStore
+from users import contract
+from users.models import User
+from users.ports import Claim, OutboxError
+
+pytestmark = pytest.mark.slow
+
+
+def _stored_user(client: Any) -> str:
+    user = User(user_id=str(uuid.uuid4()), name="Ada", email=f"ada-{uuid.uuid4().hex[:6]}@example.com", created_at="2026-12-04T10:00:00.000Z")
+    FirestoreUserStore(client=client).insert(user, email_key=user.email)
+    return user.user_id
+
+
+def test_one_lease_at_a_time_until_it_expires_then_the_mark_ends_it(firestore_client: Any) -> None:
+    outbox, user_id = FirestoreWelcomeOutbox(client=firestore_client), _stored_user(firestore_client)
+    assert outbox.claim(user_id, token="a", now=100, lease_until=160) is Claim.TAKEN
+    assert outbox.claim(user_id, token="b", now=120, lease_until=180) is Claim.IN_PROGRESS
+    assert outbox.claim(user_id, token="b", now=160, lease_until=220) is Claim.IN_PROGRESS  # the lease holds through its last second
+    assert outbox.claim(user_id, token="b", now=161, lease_until=221) is Claim.TAKEN
+    with pytest.raises(OutboxError) as lost:
+        outbox.mark_sent(user_id, token="a", sent_at="2026-12-04T10:00:01Z")  # a's lease was taken over
+    assert lost.value.reason == "lease_lost" and not lost.value.transient
+    outbox.mark_sent(user_id, token="b", sent_at="2026-12-04T10:00:02Z")
+    fields = firestore_client.collection(contract.USERS_COLLECTION).document(user_id).get().to_dict()
+    assert fields[SENT_FIELD] == "2026-12-04T10:00:02Z" and "welcome_lease_token" not in fields and "welcome_lease_until" not in fields
+    assert outbox.claim(user_id, token="c", now=10_000, lease_until=10_060) is Claim.ALREADY_SENT
+
+
+def test_no_user_and_a_released_lease(firestore_client: Any) -> None:
+    outbox, user_id = FirestoreWelcomeOutbox(client=firestore_client), _stored_user(firestore_client)
+    assert outbox.claim(str(uuid.uuid4()), token="a", now=1, lease_until=61) is Claim.NO_USER
+    assert outbox.claim(user_id, token="a", now=1, lease_until=61) is Claim.TAKEN
+    outbox.release(user_id, token="someone-else")  # not theirs: the lease stays
+    assert outbox.claim(user_id, token="b", now=2, lease_until=62) is Claim.IN_PROGRESS
+    outbox.release(user_id, token="a")
+    assert outbox.claim(user_id, token="b", now=2, lease_until=62) is Claim.TAKEN
+
+
+def test_racing_claims_take_one_lease(firestore_client: Any) -> None:
+    outbox, user_id = FirestoreWelcomeOutbox(client=firestore_client), _stored_user(firestore_client)
+    claims: list[Claim] = []
+    barrier = threading.Barrier(8)
+
+    def claim(n: int) -> None:
+        barrier.wait()
+        claims.append(outbox.claim(user_id, token=f"t{n}", now=100, lease_until=160))
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert claims.count(Claim.TAKEN) == 1 and claims.count(Claim.IN_PROGRESS) == 7
+
+
+def test_store_failures_are_reported_with_whether_a_retry_may_help(firestore_client: Any) -> None:
+    outbox, user_id = FirestoreWelcomeOutbox(client=firestore_client), _stored_user(firestore_client)
+    with mock.patch("google.cloud.firestore_v1.document.DocumentReference.get", side_effect=gexc.ServiceUnavailable("down")):
+        with pytest.raises(OutboxError) as busy:
+            outbox.claim(user_id, token="a", now=1, lease_until=61)
+        outbox.release(user_id, token="a")  # best effort: never raises
+    assert busy.value.reason == "firestore_ServiceUnavailable" and busy.value.transient
+    assert outbox.claim(user_id, token="a", now=1, lease_until=61) is Claim.TAKEN
+    with mock.patch("google.cloud.firestore_v1.document.DocumentReference.update", side_effect=gexc.PermissionDenied("no")), \
+            pytest.raises(OutboxError) as denied:
+        outbox.mark_sent(user_id, token="a", sent_at="2026-12-04T10:00:00Z")
+    assert denied.value.reason == "firestore_PermissionDenied" and not denied.value.transient
+
+
+def test_a_lost_compare_and_set_is_read_again(firestore_client: Any) -> None:
+    outbox, user_id = FirestoreWelcomeOutbox(client=firestore_client), _stored_user(firestore_client)
+    real = type(firestore_client.document("a/b")).update
+    calls = []
+
+    def first_loses(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise gexc.FailedPrecondition("the document changed")
+        return real(self, *args, **kwargs)
+
+    with mock.patch("google.cloud.firestore_v1.document.DocumentReference.update", first_loses):
+        assert outbox.claim(user_id, token="a", now=1, lease_until=61) is Claim.TAKEN
+    assert len(calls) == 2
+
+
+def _once(client: Any) -> Any:
+    calls: list[str] = []
+    config = IdempotencyConfig(event_key_jmespath="key", payload_validation_jmespath="body", expires_after_seconds=60)
+
+    @idempotent_function(data_keyword_argument="request", config=config, persistence_store=FirestorePersistenceLayer(client=client))
+    def create(request: dict[str, Any]) -> dict[str, Any]:
+        calls.append(request["key"])
+        return {"user_id": f"user-{len(calls)}"}
+
+    return create, calls
+
+
+def test_an_idempotency_key_replays_the_first_answer_and_refuses_another_body(firestore_client: Any) -> None:
+    create, calls = _once(firestore_client)
+    first = create(request={"key": "caller/1:key", "body": {"email": "a@example.com"}})
+    assert create(request={"key": "caller/1:key", "body": {"email": "a@example.com"}}) == first == {"user_id": "user-1"}
+    assert calls == ["caller/1:key"]
+    with pytest.raises(IdempotencyValidationError):
+        create(request={"key": "caller/1:key", "body": {"email": "b@example.com"}})
+    assert create(request={"key": "caller/1:other", "body": {"email": "a@example.com"}}) == {"user_id": "user-2"}
+
+
+def test_a_running_request_is_in_progress_until_its_lease_runs_out(firestore_client: Any) -> None:
+    layer = FirestorePersistenceLayer(client=firestore_client)
+    config = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=60)
+    layer.configure(config, function_name="create")
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
+    key = layer._get_hashed_idempotency_key({"key": "k"})
+    now_ms = int(time.time() * 1000)
+    layer._put_record(DataRecord(idempotency_key=key, status="INPROGRESS", expiry_timestamp=int(time.time()) + 60,
+                                 in_progress_expiry_timestamp=now_ms + 60_000))
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemAlreadyExistsError
+
+    with pytest.raises(IdempotencyItemAlreadyExistsError):
+        layer._put_record(DataRecord(idempotency_key=key, status="INPROGRESS", expiry_timestamp=int(time.time()) + 60,
+                                     in_progress_expiry_timestamp=now_ms + 60_000))
+    # The worker died: once its lease ran out, the next attempt takes the record over.
+    firestore_client.collection(contract.IDEMPOTENCY_COLLECTION).document(next(
+        d.id for d in firestore_client.collection(contract.IDEMPOTENCY_COLLECTION).stream())).update({"in_progress_expiry": now_ms - 1})
+    layer._put_record(DataRecord(idempotency_key=key, status="INPROGRESS", expiry_timestamp=int(time.time()) + 60,
+                                 in_progress_expiry_timestamp=now_ms + 90_000))
+    (record,) = [d.to_dict() for d in firestore_client.collection(contract.IDEMPOTENCY_COLLECTION).stream()]
+    assert record["in_progress_expiry"] == now_ms + 90_000 and record["key"] == key
+
+
+def test_a_second_call_while_the_first_runs_is_told_it_is_in_progress(firestore_client: Any) -> None:
+    config = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=60)
+    started, release = threading.Event(), threading.Event()
+
+    @idempotent_function(data_keyword_argument="request", config=config, persistence_store=FirestorePersistenceLayer(client=firestore_client))
+    def slow(request: dict[str, Any]) -> dict[str, Any]:
+        started.set()
+        release.wait(10)
+        return {"done": True}
+
+    worker = threading.Thread(target=slow, kwargs={"request": {"key": "k"}})
+    worker.start()
+    try:
+        assert started.wait(10)
+        with pytest.raises(IdempotencyAlreadyInProgressError):
+            slow(request={"key": "k"})
+    finally:
+        release.set()
+        worker.join()
+    assert slow(request={"key": "k"}) == {"done": True}
