@@ -176,7 +176,8 @@ class LocalApp:
             return 200, service.dead_letters()
         if name == "redrive" and method == "POST":
             return 200, {"moved": service.redrive()}
-        if name in ("publish", "faults") and method == "POST" and hasattr(service, name.replace("faults", "set_faults")):
+        action = getattr(service, {"publish": "publish", "faults": "set_faults"}.get(name, ""), None)
+        if action is not None and method == "POST":
             # The GCP run's: a message straight onto the welcome topic (a duplicate delivery, a
             # poison message), and the mail provider's fault rate changed while it runs.
             try:
@@ -186,7 +187,7 @@ class LocalApp:
             if not isinstance(asked, dict):
                 return 400, {"message": "send a JSON object"}
             try:
-                return 200, (service.publish(asked) if name == "publish" else service.set_faults(asked))
+                return 200, action(asked)
             except ValueError as exc:
                 return 400, {"message": str(exc)}
         return 404, {"message": "local pages: GET /_local/docs/ (API explorer), GET /_local/mailbox/; local endpoints: POST /_local/token, POST /_local/oauth2/token, GET /_local/clients, GET /_local/outbox, GET /_local/queues, GET /_local/dead-letters, "

@@ -40,13 +40,15 @@ ATTEMPTS, ATTEMPT_SECONDS = 4, 600
 # What the targets' tests may use besides their own files: the domain's stand-ins, the adapters'
 # emulator and table.
 SHARED_TEST_FILES = ("tests/__init__.py", "tests/aws_tables.py", "tests/domain/__init__.py", "tests/domain/ports.py",
-                     "tests/adapters/__init__.py", "tests/adapters/aws/__init__.py", "tests/adapters/aws/conftest.py")
+                     "tests/adapters/__init__.py", "tests/adapters/aws/__init__.py", "tests/adapters/aws/conftest.py",
+                     "tests/adapters/gcp/__init__.py", "tests/gcp/__init__.py", "tests/gcp/conftest.py")
 
 
 def shared_files(target: str) -> tuple[str, ...]:
     """The shared test files a target's tests can reach: a change elsewhere does not run it again."""
     tier = "tests/adapters/" if target.startswith("lambda_src/adapters/") else "tests/domain/"
     return tuple(f for f in SHARED_TEST_FILES if f.startswith(tier) or f == "tests/__init__.py"
+                 or (f.startswith("tests/gcp/") and tier == "tests/adapters/")
                  or (f == "tests/aws_tables.py" and tier == "tests/adapters/"))
 # Each file under test and the tests that exercise it: the domain's against stand-ins of its
 # ports (tests/domain), each adapter against its cloud's emulator (tests/adapters).

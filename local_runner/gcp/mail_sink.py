@@ -20,19 +20,28 @@ class _Handler:
     def __init__(self, sink: MailSink) -> None:
         self._sink = sink
 
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:  # noqa: N802
+        if address in self._sink.unknown_mailboxes:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
         return self._sink.accept(envelope)
 
 
 class MailSink:
-    def __init__(self, *, fault_rate: float = 0.0, seed: int | None = None) -> None:
+    def __init__(self, *, fault_rate: float = 0.0, seed: int | None = None, **smtp: Any) -> None:
+        """smtp: aiosmtpd's own settings (ssl_context for implicit TLS, tls_context and
+        require_starttls, authenticator), for the mailer's tests."""
         self.sent: list[SentEmail] = []
+        self.unknown_mailboxes: set[str] = set()  # refused at RCPT, as a provider refuses a mailbox it knows is gone
         self.refused = 0
         self._lock = threading.Lock()
         self.fault_rate = fault_rate
         self._random = random.Random(seed)
         self.port = free_port()  # aiosmtpd's start connects to its port to check it: a real one, not 0
-        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, **smtp)
         self._controller.start()
 
     def accept(self, envelope: Any) -> str:

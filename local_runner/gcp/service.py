@@ -6,25 +6,32 @@ door. It answers the runner's /_local/ endpoints as the AWS run does (local_runn
 from __future__ import annotations
 
 import base64
+import contextlib
+import datetime
+import http.client
 import json
 import logging
 import os
+import queue
 import secrets
+import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
 import urllib.request
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import functions_framework
 from werkzeug.serving import make_server
-from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from local_runner.gateway import GatewayFailure, HttpResponse
-from local_runner.gcp.emulators import Emulator, start_emulators
+from local_runner.gcp.emulators import Emulator, free_port, start_emulators
 from local_runner.gcp.issuer import LocalIssuer
 from local_runner.gcp.mail_sink import MailSink
 from local_runner.runner import SentEmail
@@ -52,6 +59,7 @@ class GcpOptions:
     log_dir: Path = Path("build/local/gcp")
     mail_fault_rate: float = 0.0
     fault_seed: int | None = None
+    api_instances: int = 4
 
 
 def options_from_config(stage: str, *, creates_per_caller: int | None = None, log_dir: Path = Path("build/local/gcp"),
@@ -107,33 +115,99 @@ class _Functions:
         self._server.server_close()
 
 
+class _Instance:
+    """One instance of the users API function: functions-framework's own server (gunicorn) in a
+    process of its own, serving one request at a time (the function's concurrency of 1, as the
+    sidecar deploys it: the resolver keeps the current request on itself)."""
+
+    def __init__(self, *, log: Path, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self._log = open(log, "a")  # noqa: SIM115 - open for the instance's life
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "functions_framework", "--target", "users_api", "--source", str(ENTRY_FILE),
+             "--signature-type", "http", "--host", "127.0.0.1", "--port", str(self.port)],
+            env={**env, "THREADS": "1", "WORKERS": "1"}, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+        self._connection: http.client.HTTPConnection | None = None
+
+    def wait_ready(self, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"a users API instance exited ({self._process.returncode}); its log: {self._log.name}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"a users API instance did not listen in time; its log: {self._log.name}")
+
+    def call(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+        for attempt in range(2):  # a kept-alive connection the server closed is opened again, once
+            if self._connection is None:
+                self._connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            try:
+                self._connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+                for name, value in headers:
+                    self._connection.putheader(name, value)
+                self._connection.putheader("Content-Length", str(len(body)))
+                self._connection.endheaders(body)
+                reply = self._connection.getresponse()
+                return reply.status, reply.getheaders(), reply.read()
+            except (http.client.HTTPException, ConnectionError):
+                self._connection.close()
+                self._connection = None
+                if attempt:
+                    raise
+        raise AssertionError("not reached")
+
+    def stop(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        if self._process.poll() is None:
+            try:
+                os.killpg(self._process.pid, signal.SIGTERM)
+                self._process.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self._process.pid, signal.SIGKILL)
+        self._log.close()
+
+
 class FrontDoor:
-    """The load balancer's path to the users API function: each request is a WSGI call of the
-    function's functions-framework app, as Cloud Run's server makes it; calls run side by side,
-    as a Cloud Run instance serves concurrent requests."""
+    """The load balancer in front of the users API function's instances: each request goes to an
+    idle instance, or waits for one, as Cloud Run routes them; instances serve side by side."""
 
     concurrent = True
 
-    def __init__(self, app: Any) -> None:
-        self._app = app
+    def __init__(self, *, instances: int, log: Path, env: dict[str, str]) -> None:
+        self._instances = [_Instance(log=log, env=env) for _ in range(instances)]
+        self._idle: queue.Queue[_Instance] = queue.Queue()
         self.answered: Counter[int] = Counter()
         self._lock = threading.Lock()
 
+    def start(self) -> None:
+        deadline = time.monotonic() + 60
+        for instance in self._instances:
+            instance.wait_ready(deadline)
+            self._idle.put(instance)
+
+    def stop(self) -> None:
+        for instance in self._instances:
+            instance.stop()
+
     def handle(self, *, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str) -> HttpResponse:
-        url = urlsplit(target)
-        forwarded = [(k, v) for k, v in headers if k.lower() not in ("x-forwarded-for", "content-length")]
-        builder = EnvironBuilder(method=method, path=url.path, query_string=url.query, headers=forwarded, data=body,
-                                 environ_base={"REMOTE_ADDR": source_ip})
-        builder.headers["X-Forwarded-For"] = source_ip  # what the load balancer sets: the client's address
+        # What the load balancer adds: the client's address; a client's own X-Forwarded-For is not trusted.
+        sent = [(k, v) for k, v in headers if k.lower() not in ("x-forwarded-for", "content-length", "connection", "transfer-encoding")]
+        sent.append(("X-Forwarded-For", source_ip))
+        instance = self._idle.get()
         try:
-            iterable, status, reply_headers = run_wsgi_app(self._app, builder.get_environ())
-            data = b"".join(iterable)
+            status, reply_headers, data = instance.call(method, target, sent, body)
         finally:
-            builder.close()
-        code = int(status.split()[0])
+            self._idle.put(instance)
         with self._lock:
-            self.answered[code] += 1
-        return HttpResponse(status=code, headers=[(k, v) for k, v in reply_headers.items() if k.lower() != "content-length"], body=data)
+            self.answered[status] += 1
+        dropped = ("content-length", "connection", "server", "date", "transfer-encoding")
+        return HttpResponse(status=status, headers=[(k, v) for k, v in reply_headers if k.lower() not in dropped], body=data)
 
     def refuse(self, failure: GatewayFailure, headers: list[tuple[str, str]]) -> HttpResponse:
         with self._lock:
@@ -180,15 +254,15 @@ class GcpLocalService:
         self.functions.processor = functions_framework.create_app("welcome_email", str(ENTRY_FILE), "cloudevent")
         self.functions.start()
         self._register_trigger()
-        self.api = FrontDoor(functions_framework.create_app("users_api", str(ENTRY_FILE), "http"))
+        self.api = FrontDoor(instances=o.api_instances, log=o.log_dir / "users-api.log", env=dict(os.environ))
+        self.api.start()
 
     def _provision_queue(self) -> None:
-        from google.cloud import pubsub_v1
-        from google.protobuf import duration_pb2
+        from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
         from google.pubsub_v1.types import DeadLetterPolicy, PushConfig, RetryPolicy
 
-        self._publisher = pubsub_v1.PublisherClient()
-        self._subscriber = pubsub_v1.SubscriberClient()
+        self._publisher = PublisherClient()
+        self._subscriber = SubscriberClient()
         for topic in (self.topic, self.dead_topic):
             self._publisher.create_topic(name=topic)
         self._subscriber.create_subscription(request={"name": self.dead_subscription, "topic": self.dead_topic})
@@ -197,7 +271,7 @@ class GcpLocalService:
             "push_config": PushConfig(push_endpoint=f"http://127.0.0.1:{self.functions.port}{PROCESSOR_PATH}"),
             "dead_letter_policy": DeadLetterPolicy(dead_letter_topic=self.dead_topic, max_delivery_attempts=MAX_DELIVERY_ATTEMPTS),
             # Deployed: 10 s to 600 s (terraform/modules/gcp-service); here short, so a local run settles in seconds.
-            "retry_policy": RetryPolicy(minimum_backoff=duration_pb2.Duration(seconds=0), maximum_backoff=duration_pb2.Duration(seconds=1)),
+            "retry_policy": RetryPolicy(minimum_backoff=datetime.timedelta(seconds=0), maximum_backoff=datetime.timedelta(seconds=1)),
         })
 
     def _register_trigger(self) -> None:
@@ -213,7 +287,7 @@ class GcpLocalService:
                 raise RuntimeError(f"the Firestore emulator refused the trigger: {reply.status}")
 
     def stop(self) -> None:
-        for part in ("functions", "issuer", "mail"):
+        for part in ("api", "functions", "issuer", "mail"):
             if hasattr(self, part):
                 getattr(self, part).stop()
         for emulator in (getattr(self, "firestore", None), getattr(self, "pubsub", None)):

@@ -27,10 +27,11 @@ class SmtpSettings:
 
 
 class SmtpMailer:
-    def __init__(self, *, settings: SmtpSettings, sender: str) -> None:
+    def __init__(self, *, settings: SmtpSettings, sender: str, context: ssl.SSLContext | None = None) -> None:
+        """context: the TLS context (the system's trusted roots, hostnames checked, by default)."""
         self._settings = settings
         self._sender = sender
-        self._context = ssl.create_default_context()
+        self._context = context or ssl.create_default_context()
 
     def send(self, *, to: str, content: EmailContent) -> None:
         message = EmailMessage()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from google.cloud import pubsub_v1
+from google.cloud.pubsub_v1 import PublisherClient
 
 from users import contract
 from users.rules import is_user_id
@@ -34,7 +34,7 @@ def welcome_message(*, user_id: str, email: str) -> bytes:
 
 
 class WelcomeTopic:
-    def __init__(self, *, publisher: pubsub_v1.PublisherClient, topic: str, timeout_seconds: float = 20) -> None:
+    def __init__(self, *, publisher: PublisherClient, topic: str, timeout_seconds: float = 20) -> None:
         self._publisher = publisher
         self._topic = topic
         self._timeout = timeout_seconds

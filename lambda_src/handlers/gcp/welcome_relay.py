@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from google.cloud import firestore, pubsub_v1
+from google.cloud import firestore
+from google.cloud.pubsub_v1 import PublisherClient
 
 from adapters.gcp.firestore_users import FirestoreUserStore
 from adapters.gcp.welcome_topic import NotAUserDocument, WelcomeTopic, user_id_of
@@ -17,7 +18,7 @@ from users.errors import UserNotFound
 settings = GcpRelaySettings.from_environ()
 logger = Logger()
 store = FirestoreUserStore(client=firestore.Client(project=settings.firestore.project, database=settings.firestore.database))
-topic = WelcomeTopic(publisher=pubsub_v1.PublisherClient(), topic=settings.topic)
+topic = WelcomeTopic(publisher=PublisherClient(), topic=settings.topic)
 
 
 def handle(event: Any) -> None:

@@ -11,18 +11,10 @@ variable "network_name" {
 variable "regions" {
   description = "modules/plan's gcp output: names, CIDR, labels and settings per region."
   type = map(object({
-    network_name         = string
-    subnet_name          = string
-    subnet_cidr          = string
-    firestore_database   = string
-    topic_name           = string
-    subscription_name    = string
-    dead_letter_topic    = string
-    dead_letter_hold     = string
-    service_account_id   = string
-    delete_protection    = bool
-    labels               = map(string)
-    max_delivery_attempt = number
+    network_name = string
+    subnet_name  = string
+    subnet_cidr  = string
+    labels       = map(string)
   }))
 }
 

@@ -3,10 +3,17 @@ locals {
   service = var.config.service
   is_prod = try(local.stage.data_protection, "retain") == "retain"
 
-  # The original design's switch: GCP/Azure when chosen or when multi-cloud; cross-cloud only
-  # when multi-cloud. AWS belongs to the CDK app, so "aws" alone plans nothing here.
-  deploy_gcp         = var.cloud_provider == "gcp" || var.multi_cloud_enabled
-  deploy_azure       = var.cloud_provider == "azure" || var.multi_cloud_enabled
+  # The stage's primary cloud, named once in config/stages.yaml; -var cloud_provider may only
+  # repeat it (or choose where the file names none).
+  configured_cloud = try(tostring(local.stage.cloud_provider), null)
+  primary          = coalesce(var.cloud_provider, local.configured_cloud, "aws")
+  cloud_conflict   = var.cloud_provider != null && local.configured_cloud != null && var.cloud_provider != local.configured_cloud
+
+  # The original design's switch: GCP/Azure when primary or when multi-cloud; cross-cloud only
+  # when multi-cloud. AWS belongs to the CDK app, so "aws" alone plans nothing here. The users
+  # service itself runs in the primary cloud only (gcp_service.tf).
+  deploy_gcp         = local.primary == "gcp" || var.multi_cloud_enabled
+  deploy_azure       = local.primary == "azure" || var.multi_cloud_enabled
   deploy_cross_cloud = var.multi_cloud_enabled
 
   from_config = {
@@ -41,14 +48,6 @@ locals {
     [for cloud, list in local.regions : "${cloud} lists ${length(list)} regions; the CIDR plan has room for 16" if length(list) > 16],
   )
 
-  # Short region codes for names with tight limits (GCP service account ids: 6-30 characters).
-  gcp_short = {
-    for r in local.unique.gcp : r => try(format("%s%s%s",
-      substr(split("-", r)[0], 0, 2),
-      substr(split("-", r)[1], 0, 1),
-      regex("[0-9]+$", r),
-    ), r)
-  }
   azure_slug = { for r in local.unique.azure : r => lower(replace(r, " ", "")) }
 
   labels = {
@@ -95,18 +94,10 @@ locals {
 
   gcp = {
     for r in local.unique.gcp : r => {
-      network_name         = "archon-${var.environment}"
-      subnet_name          = "archon-${var.environment}-${r}"
-      subnet_cidr          = local.cidrs.gcp[r]
-      firestore_database   = "users-${var.environment}-${r}"
-      topic_name           = "notifications-${var.environment}-${r}"
-      subscription_name    = "notifications-${var.environment}-${r}-processor"
-      dead_letter_topic    = "notifications-${var.environment}-${r}-dlq"
-      dead_letter_hold     = "notifications-${var.environment}-${r}-dlq-hold"
-      service_account_id   = "archon-${var.environment}-${local.gcp_short[r]}"
-      delete_protection    = local.is_prod
-      labels               = local.labels.gcp[r]
-      max_delivery_attempt = 5
+      network_name = "archon-${var.environment}"
+      subnet_name  = "archon-${var.environment}-${r}"
+      subnet_cidr  = local.cidrs.gcp[r]
+      labels       = local.labels.gcp[r]
     }
   }
 
@@ -135,8 +126,7 @@ locals {
     [for r, a in local.azure : "Service Bus namespace ${a.servicebus_namespace} is longer than 50 characters" if length(a.servicebus_namespace) > 50],
   )
   gcp_name_problems = concat(
-    [for r, g in local.gcp : "service account id ${g.service_account_id} is longer than 30 characters" if length(g.service_account_id) > 30],
-    length(distinct(values(local.gcp_short))) == length(local.gcp_short) ? [] : ["two GCP regions share the short code used in service account ids (${join(", ", local.regions.gcp)})"],
+    [for r, g in local.gcp : "subnetwork name ${g.subnet_name} is longer than 63 characters" if length(g.subnet_name) > 63],
   )
 
   # Cross-cloud: GCP is the hub. The i-th GCP region pairs with the i-th Azure region (HA VPN,
@@ -203,6 +193,7 @@ locals {
 
 locals {
   deploys = compact([
+    local.deploy_gcp_service ? "the users service on GCP (Firestore ${local.gcp_service.database} in ${coalesce(local.database_location, "?")}, the API in ${join(", ", local.unique.gcp)})" : "",
     local.deploy_gcp ? "GCP in ${join(", ", local.regions.gcp)}" : "",
     local.deploy_azure ? "Azure in ${join(", ", local.regions.azure)}" : "",
     local.deploy_cross_cloud ? "${length(local.gcp_azure_pairs)} GCP-Azure VPN pair(s) and ${length(local.aws_legs)} AWS leg(s)" : "",

@@ -19,13 +19,13 @@ variable "environment" {
 }
 
 variable "cloud_provider" {
-  description = "Primary cloud provider"
+  description = "Primary cloud provider. Null (the default) takes the stage's cloud_provider from config/stages.yaml, where a stage names it once; a value that contradicts the file is refused."
   type        = string
-  default     = "aws"
+  default     = null
 
-  # As in the original design, word for word.
+  # As in the original design, word for word (null: the config file decides).
   validation {
-    condition     = contains(["aws", "gcp", "azure"], var.cloud_provider)
+    condition     = var.cloud_provider == null || contains(["aws", "gcp", "azure"], coalesce(var.cloud_provider, "aws"))
     error_message = "Cloud provider must be aws, gcp, or azure."
   }
 }

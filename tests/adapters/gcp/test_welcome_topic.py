@@ -36,3 +36,9 @@ def test_publish_waits_for_the_topic_and_tags_the_user() -> None:
     assert topic.publish(user_id=user_id, email="ada@example.com") == "42"
     publisher.publish.assert_called_once_with("projects/p/topics/t", welcome_message(user_id=user_id, email="ada@example.com"), user_id=user_id)
     publisher.publish.return_value.result.assert_called_once_with(timeout=7)
+
+
+def test_the_relay_waits_for_the_topic_well_inside_its_own_timeout() -> None:
+    publisher = mock.Mock()
+    WelcomeTopic(publisher=publisher, topic="projects/p/topics/t").publish(user_id=str(uuid.uuid4()), email="ada@example.com")
+    publisher.publish.return_value.result.assert_called_once_with(timeout=20)

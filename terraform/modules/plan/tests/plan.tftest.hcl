@@ -9,20 +9,20 @@ run "names_follow_the_contract" {
   command = plan
 
   assert {
-    condition     = output.gcp["us-central1"].topic_name == "notifications-prod-us-central1" && output.gcp["us-central1"].dead_letter_topic == "notifications-prod-us-central1-dlq"
-    error_message = "GCP topics are notifications-{stage}-{region} (topic names are project-wide)"
+    condition     = output.gcp["us-central1"].subnet_name == "archon-prod-us-central1" && output.gcp["us-central1"].network_name == "archon-prod"
+    error_message = "GCP subnetworks are archon-{stage}-{region} in the stage's one network"
   }
   assert {
     condition     = output.azure["West Europe"].queue_name == "notifications-prod" && output.azure["West Europe"].resource_group_name == "rg-archon-prod-westeurope"
     error_message = "the Service Bus queue is notifications-{stage}, inside a per-region namespace"
   }
   assert {
-    condition     = output.gcp["europe-west1"].service_account_id == "archon-prod-euw1" && output.gcp["us-central1"].service_account_id == "archon-prod-usc1"
-    error_message = "service account ids use the short region code"
+    condition     = alltrue([for a in values(output.azure) : a.max_delivery_count == 5 && a.message_retention_period == "P14D"])
+    error_message = "delivery is bounded at 5 attempts, like the SQS redrive, and Azure keeps messages 14 days"
   }
   assert {
-    condition     = alltrue([for g in values(output.gcp) : g.max_delivery_attempt == 5]) && alltrue([for a in values(output.azure) : a.max_delivery_count == 5 && a.message_retention_period == "P14D"])
-    error_message = "delivery is bounded at 5 attempts, like the SQS redrive, and Azure keeps messages 14 days"
+    condition     = alltrue([for g in values(output.gcp) : !contains(keys(g), "firestore_database")]) && output.gcp_service == null
+    error_message = "the landing zone holds no users database per region: a stage's users live in its primary cloud's one database (gcp_service)"
   }
 }
 
@@ -42,7 +42,7 @@ run "prod_is_delete_protected_and_dev_is_not" {
   command = plan
 
   assert {
-    condition     = alltrue([for g in values(output.gcp) : g.delete_protection]) && alltrue([for a in values(output.azure) : a.delete_protection])
+    condition     = alltrue([for a in values(output.azure) : a.delete_protection])
     error_message = "prod (data_protection: retain) protects its databases"
   }
 }
@@ -54,7 +54,7 @@ run "dev_is_not_delete_protected" {
   }
 
   assert {
-    condition     = !anytrue([for g in values(output.gcp) : g.delete_protection])
+    condition     = !anytrue([for a in values(output.azure) : a.delete_protection])
     error_message = "dev (data_protection: destroy) tears down"
   }
 }

@@ -24,12 +24,12 @@ run "aws_alone_deploys_nothing_here" {
 run "gcp_only" {
   command = plan
   variables {
-    cloud_provider = "gcp"
+    config = yamldecode(file("../../../config/examples/stages-gcp.yaml"))
   }
 
   assert {
-    condition     = output.deploy_gcp && !output.deploy_azure && !output.deploy_cross_cloud
-    error_message = "gcp deploys only GCP"
+    condition     = output.primary_cloud == "gcp" && output.deploy_gcp && output.deploy_gcp_service && !output.deploy_azure && !output.deploy_cross_cloud
+    error_message = "a stage whose primary cloud is gcp deploys GCP and the service there, nothing else"
   }
   assert {
     condition     = keys(output.gcp) == tolist(["europe-west1", "us-central1"]) && length(output.azure) == 0
@@ -37,19 +37,47 @@ run "gcp_only" {
   }
 }
 
-run "azure_only" {
+run "the_minus_var_may_repeat_the_config_file" {
   command = plan
   variables {
-    cloud_provider = "azure"
+    config         = yamldecode(file("../../../config/examples/stages-gcp.yaml"))
+    cloud_provider = "gcp"
   }
 
   assert {
-    condition     = !output.deploy_gcp && output.deploy_azure && !output.deploy_cross_cloud
+    condition     = output.primary_cloud == "gcp" && output.deploy_gcp_service
+    error_message = "-var cloud_provider=gcp agrees with the file"
+  }
+}
+
+run "azure_only" {
+  command = plan
+  variables {
+    config = {
+      service = "archon-serverless-api"
+      stages  = { dev = { data_protection = "destroy", cloud_provider = "azure", azure_regions = ["East US", "West Europe"] } }
+    }
+  }
+
+  assert {
+    condition     = !output.deploy_gcp && output.deploy_azure && !output.deploy_cross_cloud && !output.deploy_gcp_service
     error_message = "azure deploys only Azure"
   }
   assert {
     condition     = length(output.azure) == 2 && length(output.gcp) == 0
     error_message = "azure plans the stage's two Azure regions and no GCP"
+  }
+}
+
+run "multi_cloud_runs_the_service_in_the_primary_cloud_only" {
+  command = plan
+  variables {
+    multi_cloud_enabled = true
+  }
+
+  assert {
+    condition     = output.primary_cloud == "aws" && !output.deploy_gcp_service && output.gcp_service == null
+    error_message = "multi-cloud links landing zones; the service stays in the primary cloud (AWS, the CDK app's): one user set per stage"
   }
 }
 

@@ -31,8 +31,8 @@ run "bad_region_key" {
 run "bad_region_name" {
   command = plan
   variables {
-    cloud_provider = "gcp"
-    regions        = { gcp = ["US Central"] }
+    config  = yamldecode(file("../../../config/examples/stages-gcp.yaml"))
+    regions = { gcp = ["US Central"] }
   }
   expect_failures = [var.regions]
 }
@@ -40,8 +40,8 @@ run "bad_region_name" {
 run "duplicate_region" {
   command = plan
   variables {
-    cloud_provider = "azure"
-    regions        = { azure = ["West Europe", "westeurope"] }
+    multi_cloud_enabled = true
+    regions             = { azure = ["West Europe", "westeurope"] }
   }
   expect_failures = [var.regions]
 }
@@ -55,7 +55,8 @@ run "duplicate_region_in_the_config_file" {
       stages  = { dev = { data_protection = "destroy", gcp_regions = ["us-central1", "us-central1"] } }
     }
   }
-  expect_failures = [output.regions]
+  # No gcp block either: the service's plan fails too.
+  expect_failures = [output.regions, output.gcp_service]
 }
 
 run "gcp_without_gcp_regions" {
@@ -67,7 +68,7 @@ run "gcp_without_gcp_regions" {
       stages  = { dev = { data_protection = "destroy", aws_regions = ["us-east-1"] } }
     }
   }
-  expect_failures = [output.regions]
+  expect_failures = [output.regions, output.gcp_service]
 }
 
 run "overlapping_pinned_cidrs" {
@@ -95,8 +96,8 @@ run "aws_vpc_overlapping_the_plan" {
 run "pin_for_a_region_the_stage_does_not_deploy" {
   command = plan
   variables {
-    cloud_provider = "gcp"
-    network_cidrs  = { "gcp/asia-east1" = "10.200.0.0/20" }
+    config        = yamldecode(file("../../../config/examples/stages-gcp.yaml"))
+    network_cidrs = { "gcp/asia-east1" = "10.200.0.0/20" }
   }
   expect_failures = [output.cidr_plan]
 }
@@ -147,10 +148,10 @@ run "malformed_vpc_id" {
 run "name_too_long_for_azure" {
   command = plan
   variables {
-    cloud_provider = "azure"
-    regions        = { azure = ["Australia Southeast"] }
-    name_suffix    = "abcdef"
-    environment    = "staging"
+    multi_cloud_enabled = true
+    regions             = { azure = ["Australia Southeast"], gcp = ["australia-southeast1"] }
+    name_suffix         = "abcdef"
+    environment         = "staging"
   }
   expect_failures = [output.azure]
 }
@@ -179,15 +180,15 @@ run "config_that_is_not_stages_yaml" {
   expect_failures = [var.config]
 }
 
-run "service_account_id_too_long_for_gcp" {
+run "subnetwork_name_too_long_for_gcp" {
   command = plan
   variables {
     cloud_provider = "gcp"
-    environment    = "integration-testing"
+    environment    = "integration-testing-of-a-very-long-stage-name-here"
     config = {
       service = "archon-serverless-api"
-      stages  = { integration-testing = { data_protection = "destroy", gcp_regions = ["us-central1"] } }
+      stages  = { integration-testing-of-a-very-long-stage-name-here = { data_protection = "destroy", gcp_regions = ["northamerica-northeast1"] } }
     }
   }
-  expect_failures = [output.gcp]
+  expect_failures = [output.gcp, output.gcp_service]
 }
