@@ -1,6 +1,10 @@
 # The stage's settings come from the one configuration file the CDK app also reads.
 locals {
-  config = yamldecode(file("${path.module}/../config/stages.yaml"))
+  config = yamldecode(file(coalesce(var.config_file, "${path.module}/../config/stages.yaml")))
+  # A GCP-primary stage names its project in config; gcp_project_id serves landing zones of
+  # stages that do not (multi-cloud), and may not contradict the file.
+  configured_gcp_project = try(local.config.stages[var.environment].gcp.project_id, null)
+  gcp_project_id         = coalesce(var.gcp_project_id, local.configured_gcp_project, "unset")
 }
 
 # Every decision (which clouds, names, CIDRs, pairing, validation) is made here, provider-free.
@@ -32,10 +36,19 @@ module "gcp_infrastructure" {
   count  = module.plan.deploy_gcp ? 1 : 0
   source = "./modules/gcp"
 
-  project_id   = var.gcp_project_id
+  project_id   = local.gcp_project_id
   network_name = "archon-${var.environment}"
   regions      = module.plan.gcp
   peer_cidrs   = local.peer_ranges.gcp
+}
+
+# The users service on GCP, where GCP is the stage's primary cloud.
+module "gcp_service" {
+  count  = module.plan.deploy_gcp_service ? 1 : 0
+  source = "./modules/gcp-service"
+
+  settings       = module.plan.gcp_service
+  source_archive = var.gcp_function_source
 }
 
 # Azure Resources
@@ -54,7 +67,7 @@ module "cross_cloud_networking" {
   count  = module.plan.deploy_cross_cloud ? 1 : 0
   source = "./modules/cross-cloud"
 
-  project_id      = var.gcp_project_id
+  project_id      = local.gcp_project_id
   environment     = var.environment
   gcp_network_id  = module.gcp_infrastructure[0].network_id
   gcp_labels      = { for r, g in module.plan.gcp : r => g.labels }
@@ -70,9 +83,16 @@ module "cross_cloud_networking" {
   }
 }
 
+check "one_gcp_project_per_stage" {
+  assert {
+    condition     = var.gcp_project_id == null || local.configured_gcp_project == null || var.gcp_project_id == local.configured_gcp_project
+    error_message = "config/stages.yaml puts stage ${var.environment} in GCP project ${coalesce(local.configured_gcp_project, "-")}, but gcp_project_id says ${coalesce(var.gcp_project_id, "-")}: drop gcp_project_id (the file names it once)."
+  }
+}
+
 check "credentials_for_the_clouds_that_deploy" {
   assert {
-    condition     = !module.plan.deploy_gcp || var.gcp_project_id != null
+    condition     = !module.plan.deploy_gcp || local.gcp_project_id != "unset"
     error_message = "GCP deploys: set gcp_project_id (e.g. in stages/${var.environment}.tfvars)."
   }
   assert {

@@ -29,9 +29,19 @@ output "tunnel_endpoints" {
 }
 
 output "service_identities" {
-  description = "The service's identity per cloud region: GCP service account emails, Azure managed identity client ids."
+  description = "The service's identities: the GCP functions' service accounts, Azure managed identity client ids per region."
   value = {
-    gcp   = try(module.gcp_infrastructure[0].service_accounts, {})
+    gcp   = try(module.gcp_service[0].service_accounts, {})
     azure = try(module.azure_infrastructure[0].identities, {})
   }
+}
+
+output "gcp_api" {
+  description = "Where GCP serves the users API: its URL, the load balancer's address (the domain's A record), the database and the secrets to fill once."
+  value = try({
+    url      = module.gcp_service[0].api_url
+    ip       = module.gcp_service[0].api_ip
+    database = module.gcp_service[0].database
+    secrets  = module.gcp_service[0].secrets
+  }, null)
 }

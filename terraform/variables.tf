@@ -1,13 +1,19 @@
 # The original design's interface: cloud_provider, multi_cloud_enabled, regions, environment.
 variable "cloud_provider" {
-  description = "Primary cloud provider"
+  description = "Primary cloud provider. Null (the default) takes the stage's cloud_provider from config/stages.yaml, where a stage names it once; a value that contradicts the file is refused."
   type        = string
-  default     = "aws"
+  default     = null
 
   validation {
-    condition     = contains(["aws", "gcp", "azure"], var.cloud_provider)
+    condition     = var.cloud_provider == null || contains(["aws", "gcp", "azure"], coalesce(var.cloud_provider, "aws"))
     error_message = "Cloud provider must be aws, gcp, or azure."
   }
+}
+
+variable "gcp_function_source" {
+  description = "The GCP functions' source archive, built by `make gcp-package` (needed where GCP is the primary cloud)."
+  type        = string
+  default     = "../build/gcp/functions.zip"
 }
 
 variable "multi_cloud_enabled" {
@@ -22,13 +28,19 @@ variable "regions" {
   default     = null
 }
 
+variable "config_file" {
+  description = "The configuration file, config/stages.yaml unless given (the CDK app's -c config= twin; the sidecar's tests give config/examples/stages-gcp.yaml)."
+  type        = string
+  default     = null
+}
+
 variable "environment" {
   description = "The stage: a key of stages in config/stages.yaml (dev, staging, prod)."
   type        = string
 }
 
 variable "gcp_project_id" {
-  description = "The GCP project of this stage (needed when GCP deploys)."
+  description = "The GCP project of this stage's landing zone, where config/stages.yaml names none (a GCP-primary stage names it there: gcp.project_id)."
   type        = string
   default     = null
 }

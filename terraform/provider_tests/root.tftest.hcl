@@ -5,6 +5,9 @@ mock_provider "google" {
   mock_data "google_project" {
     defaults = { number = "123456789012" }
   }
+  mock_data "google_storage_project_service_account" {
+    defaults = { email_address = "service-123456789012@gs-project-accounts.iam.gserviceaccount.com" }
+  }
 }
 mock_provider "azurerm" {}
 mock_provider "aws" {
@@ -24,7 +27,7 @@ run "aws_alone_creates_nothing" {
   command = plan
 
   assert {
-    condition     = length(module.gcp_infrastructure) == 0 && length(module.azure_infrastructure) == 0 && length(module.cross_cloud_networking) == 0
+    condition     = length(module.gcp_infrastructure) == 0 && length(module.gcp_service) == 0 && length(module.azure_infrastructure) == 0 && length(module.cross_cloud_networking) == 0
     error_message = "cloud_provider = aws instantiates no module"
   }
   assert {
@@ -33,38 +36,33 @@ run "aws_alone_creates_nothing" {
   }
 }
 
-run "gcp_creates_the_gcp_module_only" {
+run "a_gcp_primary_stage_creates_the_landing_zone_and_the_service" {
   variables {
-    cloud_provider = "gcp"
+    config_file         = "../config/examples/stages-gcp.yaml"
+    gcp_project_id      = null
+    gcp_function_source = "../build/gcp/functions.zip"
   }
 
   assert {
-    condition     = length(module.gcp_infrastructure) == 1 && length(module.azure_infrastructure) == 0 && length(module.cross_cloud_networking) == 0
-    error_message = "gcp instantiates only the GCP module"
+    condition     = length(module.gcp_infrastructure) == 1 && length(module.gcp_service) == 1 && length(module.azure_infrastructure) == 0 && length(module.cross_cloud_networking) == 0
+    error_message = "gcp as the primary cloud instantiates the GCP landing zone and the service, nothing else"
   }
   assert {
-    condition     = output.gcp_vpc_names == tolist(["archon-dev"])
-    error_message = "one VPC per stage"
+    condition     = output.gcp_vpc_names == tolist(["archon-dev"]) && output.gcp_api.url == "https://api.gcp-dev.archon.example.com"
+    error_message = "one VPC per stage; the API on its custom domain"
   }
   assert {
-    condition     = length(output.service_identities.gcp) == 2
-    error_message = "a service account per GCP region"
+    condition     = length(output.service_identities.gcp) == 4
+    error_message = "a service account per function, and the invoker"
   }
 }
 
-run "azure_creates_the_azure_module_only" {
+run "an_aws_stage_with_a_conflicting_cloud_provider_is_refused" {
+  command = plan
   variables {
-    cloud_provider = "azure"
+    cloud_provider = "gcp"
   }
-
-  assert {
-    condition     = length(module.azure_infrastructure) == 1 && length(module.gcp_infrastructure) == 0
-    error_message = "azure instantiates only the Azure module"
-  }
-  assert {
-    condition     = length(output.azure_vnet_ids) == 2
-    error_message = "a VNet per Azure region"
-  }
+  expect_failures = [module.plan.output.primary_cloud]
 }
 
 run "multi_cloud_links_the_clouds" {

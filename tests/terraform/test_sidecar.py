@@ -19,7 +19,7 @@ from cdk_app.config import ROOT, load_stages
 from .conftest import PROVIDER_FREE, SIDECAR, blocks, load_hcl, resources, terraform
 
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
-RESOURCE_MODULES = [SIDECAR / "modules" / m for m in ("gcp", "azure", "cross-cloud")]
+RESOURCE_MODULES = [SIDECAR / "modules" / m for m in ("gcp", "gcp-service", "azure", "cross-cloud")]
 ALL_MODULES = [SIDECAR, *RESOURCE_MODULES]
 
 
@@ -105,6 +105,8 @@ def test_root_reads_config_stages_yaml_and_passes_it_to_the_plan():
     assert plan["config"] == "${local.config}"
     for name in ("environment", "cloud_provider", "multi_cloud_enabled", "regions"):
         assert plan[name] == f"${{var.{name}}}"
+    service = next(block["gcp_service"] for block in main["module"] if "gcp_service" in block)
+    assert service["settings"] == "${module.plan.gcp_service}" and service["count"] == "${module.plan.deploy_gcp_service ? 1 : 0}"
 
 
 def test_root_module_wiring_follows_the_original_design():
@@ -113,21 +115,23 @@ def test_root_module_wiring_follows_the_original_design():
     assert modules["azure_infrastructure"]["count"] == "${module.plan.deploy_azure ? 1 : 0}"
     assert modules["cross_cloud_networking"]["count"] == "${module.plan.deploy_cross_cloud ? 1 : 0}"
     plan_main = (SIDECAR / "modules" / "plan" / "main.tf").read_text()
-    assert 'deploy_gcp         = var.cloud_provider == "gcp" || var.multi_cloud_enabled' in plan_main
-    assert 'deploy_azure       = var.cloud_provider == "azure" || var.multi_cloud_enabled' in plan_main
+    # The original design's switch, on the primary cloud that config/stages.yaml names.
+    assert 'deploy_gcp         = local.primary == "gcp" || var.multi_cloud_enabled' in plan_main
+    assert 'deploy_azure       = local.primary == "azure" || var.multi_cloud_enabled' in plan_main
     assert "deploy_cross_cloud = var.multi_cloud_enabled" in plan_main
     outputs = {name for block in load_hcl(SIDECAR / "outputs.tf")["output"] for name in block}
     assert {"gcp_vpc_names", "azure_vnet_ids", "tunnel_endpoints", "summary"} <= outputs
 
 
 def test_cloud_provider_validation_as_originally_written():
+    """The original message and values; null (the default) defers to config/stages.yaml."""
     for module in (SIDECAR, SIDECAR / "modules" / "plan"):
         variables = {n: b for block in load_hcl(module / "variables.tf")["variable"] for n, b in block.items()}
         cloud = variables["cloud_provider"]
         assert cloud["type"] == "${string}" or cloud["type"] == "string"
-        assert cloud["default"] == "aws"
+        assert cloud["default"] is None
         (validation,) = cloud["validation"]
-        assert validation["condition"] == '${contains(["aws", "gcp", "azure"], var.cloud_provider)}'
+        assert validation["condition"] == '${var.cloud_provider == null || contains(["aws", "gcp", "azure"], coalesce(var.cloud_provider, "aws"))}'
         assert validation["error_message"] == "Cloud provider must be aws, gcp, or azure."
         assert variables["multi_cloud_enabled"]["default"] is False
 
@@ -156,7 +160,19 @@ UNLABELLABLE = {
     "google_compute_subnetwork": "GCP subnetworks take no labels (the name carries stage and region)",
     "google_compute_firewall": "firewall rules take no labels",
     "google_kms_key_ring": "key rings take no labels (the name carries stage and region)",
-    "google_firestore_database": "Firestore databases take no labels (the name carries stage and region)",
+    "google_firestore_database": "Firestore databases take no labels (the name carries the stage)",
+    "google_firestore_field": "a field's TTL policy, inside the database",
+    "google_compute_region_network_endpoint_group": "network endpoint groups take no labels (the name carries stage and region)",
+    "google_compute_security_policy": "Cloud Armor policies take no labels (the name carries the stage)",
+    "google_compute_backend_service": "backend services take no labels",
+    "google_compute_url_map": "URL maps take no labels",
+    "google_compute_managed_ssl_certificate": "certificates take no labels",
+    "google_compute_ssl_policy": "SSL policies take no labels",
+    "google_compute_target_https_proxy": "target proxies take no labels",
+    "google_storage_bucket_object": "an object in a labelled bucket",
+    "google_logging_project_bucket_config": "log buckets take no labels (the name carries the stage)",
+    "google_logging_project_sink": "sinks take no labels",
+    "google_logging_metric": "log-based metrics take no labels",
     "google_service_account": "service accounts take no labels (the description names what it is for)",
     "google_compute_ha_vpn_gateway": "HA VPN gateways take no labels",
     "google_compute_router": "Cloud Routers take no labels",
@@ -182,7 +198,7 @@ def test_every_resource_is_labelled_or_tagged(module):
     for rtype, name, body, _ in resources(module):
         if rtype in UNLABELLABLE or IAM_BINDINGS.search(rtype):
             continue
-        key = "tags" if rtype.startswith(("azurerm_", "aws_")) else "labels"
+        key = "tags" if rtype.startswith(("azurerm_", "aws_")) else "user_labels" if rtype.startswith("google_monitoring_") else "labels"
         assert key in body, f"{rtype}.{name} has no {key}"
 
 
@@ -190,9 +206,17 @@ def _all_resources():
     return [r for module in ALL_MODULES for r in resources(module)]
 
 
+# The one public binding: the users API is an internet API (its callers present the issuer's
+# tokens, which the function checks), invokable only through the load balancer and Cloud Armor.
+PUBLIC_BY_DESIGN = {("google_cloud_run_v2_service_iam_member", "api_is_public_behind_the_load_balancer")}
+
+
 def test_no_public_members_and_no_primitive_or_wildcard_roles():
     for rtype, name, body, _ in _all_resources():
         member = str(body.get("member", "")) + str(body.get("members", ""))
+        if (rtype, name) in PUBLIC_BY_DESIGN:
+            assert body["role"] == "roles/run.invoker" and body["for_each"] == "${google_cloudfunctions2_function.users_api}"
+            continue
         assert "allUsers" not in member and "allAuthenticatedUsers" not in member, f"{rtype}.{name} is public"
         role = str(body.get("role", ""))
         assert role not in {"roles/owner", "roles/editor", "roles/viewer"}, f"{rtype}.{name} grants primitive {role}"
@@ -244,22 +268,57 @@ def test_azure_data_and_messaging_are_private_entra_only_and_tls12():
     assert queue["default_message_ttl"] == "${each.value.message_retention_period}"
 
 
-def test_gcp_database_messaging_and_network_settings():
-    firestore = _one("google_firestore_database")
-    assert firestore["point_in_time_recovery_enablement"] == "POINT_IN_TIME_RECOVERY_ENABLED"
-    assert "DELETE_PROTECTION_ENABLED" in firestore["delete_protection_state"]
+def test_gcp_landing_zone_network_settings():
     subnet = _one("google_compute_subnetwork")
     assert subnet["private_ip_google_access"] is True and subnet["log_config"]
     network = _one("google_compute_network")
     assert network["auto_create_subnetworks"] is False
-    processor = next(b for t, n, b, _ in _all_resources() if t == "google_pubsub_subscription" and n == "processor")
-    assert processor["dead_letter_policy"][0]["max_delivery_attempts"] == "${each.value.max_delivery_attempt}"
-    topics = [b for t, _, b, _ in _all_resources() if t == "google_pubsub_topic"]
-    assert all(t["message_retention_duration"] == "${local.topic_retention}" and "kms_key_name" in t for t in topics)
-    gcp_main = (SIDECAR / "modules" / "gcp" / "main.tf").read_text()
-    assert 'topic_retention        = "1209600s"' in gcp_main  # 14 days, the SQS queue's retention
-    # Every dead-letter topic has a subscription holding what it receives.
-    assert next(b for t, n, b, _ in _all_resources() if t == "google_pubsub_subscription" and n == "dead_letter_hold")
+    # No users data in the landing zone: a stage's users live in its primary cloud's one database.
+    assert not {t for t, *_ in resources(SIDECAR / "modules" / "gcp")} & {"google_firestore_database", "google_pubsub_topic"}
+
+
+def test_gcp_service_database_queue_and_functions():
+    service = _module_resources("gcp-service")
+    firestore = service[("google_firestore_database", "users")]
+    assert "for_each" not in firestore and firestore["name"] == "${local.s.database}"  # one database per stage
+    assert firestore["point_in_time_recovery_enablement"] == "POINT_IN_TIME_RECOVERY_ENABLED"
+    assert "DELETE_PROTECTION_ENABLED" in firestore["delete_protection_state"] and firestore["cmek_config"]
+    push = service[("google_pubsub_subscription", "welcome_email")]
+    assert push["dead_letter_policy"][0]["max_delivery_attempts"] == "${local.s.max_delivery_attempts}"
+    assert push["push_config"][0]["oidc_token"][0]["service_account_email"] == "${google_service_account.invoker.email}"
+    assert ("google_pubsub_subscription", "dead_letter_hold") in service
+    topics = [b for (t, _), b in service.items() if t == "google_pubsub_topic"]
+    assert len(topics) == 2 and all(t["message_retention_duration"] == "${local.s.topic_retention}" and "kms_key_name" in t for t in topics)
+    functions = {n: b for (t, n), b in service.items() if t == "google_cloudfunctions2_function"}
+    assert set(functions) == {"users_api", "welcome_relay", "welcome_email"}
+    for name, body in functions.items():
+        (config,) = body["service_config"]
+        assert config["max_instance_request_concurrency"] == 1, name
+        assert config["service_account_email"] == f'${{google_service_account.function["{name}"].email}}', name
+        assert config["ingress_settings"] == ("ALLOW_INTERNAL_AND_GCLB" if name == "users_api" else "ALLOW_INTERNAL_ONLY"), name
+        assert not any(k in str(config["environment_variables"]).upper() for k in ("PASSWORD =", "SECRET =", "KEY =")), name
+    (trigger,) = functions["welcome_relay"]["event_trigger"]
+    assert trigger["event_type"] == "google.cloud.firestore.document.v1.created" and trigger["retry_policy"] == "RETRY_POLICY_RETRY"
+    armor = service[("google_compute_security_policy", "api")]
+    throttle = next(r for r in armor["rule"] if r["action"] == "throttle")
+    assert throttle["rate_limit_options"][0]["exceed_action"] == "deny(429)" and throttle["rate_limit_options"][0]["enforce_on_key"] == "IP"
+    assert service[("google_compute_ssl_policy", "api")]["min_tls_version"] == "TLS_1_2"
+
+
+def test_gcp_functions_read_the_environment_the_contract_names():
+    """Every variable the sidecar sets on a GCP function is one users.contract names (a typo would
+    be a function that cannot start), and the settings' required ones are all set."""
+    from users import contract
+
+    main = (SIDECAR / "modules" / "gcp-service" / "main.tf").read_text()
+    env_block = main[main.index("  common_env = {"):main.index("  # Secrets reach a function as files")]
+    set_names = set(re.findall(r"^\s+([A-Z][A-Z0-9_]+)\s+=", env_block, re.MULTILINE))
+    known = {v for k, v in vars(contract).items() if k.startswith("ENV_")} | {"STAGE", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
+    assert set_names <= known, set_names - known
+    required = {contract.ENV_GCP_PROJECT, contract.ENV_FIRESTORE_DATABASE, contract.ENV_TOKEN_ISSUER, contract.ENV_TOKEN_JWKS_URL,
+                contract.ENV_CURSOR_KEY_FILE, contract.ENV_WELCOME_TOPIC, contract.ENV_SENDER_ADDRESS, contract.ENV_DELIVERY_LEASE_SECONDS,
+                contract.ENV_SMTP_HOST}
+    assert required <= set_names, required - set_names
 
 
 @pytest.mark.slow

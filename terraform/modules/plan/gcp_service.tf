@@ -112,6 +112,7 @@ locals {
     [for name, fn in local.gcp_functions : "service account id ${fn.service_account_id} is longer than 30 characters: shorten the stage name" if length(fn.service_account_id) > 30],
     length("${local.gcp_prefix}-invoker") > 30 ? ["service account id ${local.gcp_prefix}-invoker is longer than 30 characters: shorten the stage name"] : [],
     local.gcp_settings != null && try(local.gcp_settings.auth.audience, null) == null && length(try(local.gcp_settings.auth.client_ids, [])) == 0 ? ["gcp.auth needs an audience or client_ids: without either, any client of the issuer could call the API"] : [],
+    local.gcp_settings != null && try(local.gcp_settings.domain, null) == null ? ["gcp.domain is missing: the load balancer's Google-managed certificate names the API's domain"] : [],
     try(local.gcp_functions.users_api.timeout_seconds, 0) > 300 ? ["gcp.functions.users_api.timeout_seconds is over 300: an HTTP function behind the load balancer answers within 300 s or not at all"] : [],
   )
 }
