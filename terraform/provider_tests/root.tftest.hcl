@@ -57,14 +57,6 @@ run "a_gcp_primary_stage_creates_the_landing_zone_and_the_service" {
   }
 }
 
-run "an_aws_stage_with_a_conflicting_cloud_provider_is_refused" {
-  command = plan
-  variables {
-    cloud_provider = "gcp"
-  }
-  expect_failures = [module.plan.output.primary_cloud]
-}
-
 run "multi_cloud_links_the_clouds" {
   variables {
     multi_cloud_enabled = true
