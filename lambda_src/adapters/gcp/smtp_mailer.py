@@ -13,7 +13,6 @@ from email.utils import make_msgid
 
 from users.ports import EmailContent, MailerError
 
-TLS_MODES = ("implicit", "starttls", "none")
 TIMEOUT_SECONDS = 10
 
 
@@ -22,8 +21,8 @@ class SmtpSettings:
     host: str
     port: int
     tls: str  # implicit (SMTPS), starttls, or none: loopback sinks only (handlers.settings refuses it elsewhere)
-    username: str | None = None
-    password: str | None = None
+    username: str | None  # None: the provider takes mail without AUTH (a relay that trusts the sender's network)
+    password: str
 
 
 class SmtpMailer:
@@ -48,7 +47,7 @@ class SmtpMailer:
                 if s.tls == "starttls":
                     connection.starttls(context=self._context)
                 if s.username:
-                    connection.login(s.username, s.password or "")
+                    connection.login(s.username, s.password)
                 connection.send_message(message)
         except smtplib.SMTPResponseException as exc:
             raise MailerError(f"smtp_{exc.smtp_code}") from None

@@ -24,7 +24,7 @@ settings = GcpWelcomeSettings.from_environ()
 logger = Logger()
 metrics = Metrics()
 metrics.set_default_dimensions(stage=os.environ.get("STAGE", "unknown"))
-_password = Path(settings.smtp_password_file).read_text().strip() if settings.smtp_password_file else None
+_password = Path(settings.smtp_password_file).read_text().strip() if settings.smtp_password_file else ""
 welcome = WelcomeEmails(
     outbox=FirestoreWelcomeOutbox(client=firestore.Client(project=settings.firestore.project, database=settings.firestore.database)),
     mailer=SmtpMailer(settings=SmtpSettings(host=settings.smtp_host, port=settings.smtp_port, tls=settings.smtp_tls,

@@ -34,7 +34,7 @@ def sink() -> Iterator[MailSink]:
 
 
 def _mailer(port: int) -> SmtpMailer:
-    return SmtpMailer(settings=SmtpSettings(host="127.0.0.1", port=port, tls="none"), sender="welcome@archon.example.com")
+    return SmtpMailer(settings=SmtpSettings(host="127.0.0.1", port=port, tls="none", username=None, password=""), sender="welcome@archon.example.com")
 
 
 def test_the_email_reaches_the_provider_as_sent(sink: MailSink) -> None:
@@ -59,7 +59,7 @@ def test_an_unreachable_provider_is_a_mailer_error() -> None:
 
 def test_a_plain_connection_is_refused_when_starttls_is_required(sink: MailSink) -> None:
     """aiosmtpd here offers no STARTTLS: a mailer that requires it must fail, not send in clear."""
-    mailer = SmtpMailer(settings=SmtpSettings(host="127.0.0.1", port=sink.port, tls="starttls"), sender="welcome@archon.example.com")
+    mailer = SmtpMailer(settings=SmtpSettings(host="127.0.0.1", port=sink.port, tls="starttls", username=None, password=""), sender="welcome@archon.example.com")
     with pytest.raises(MailerError) as refused:
         mailer.send(to="ada@example.com", content=CONTENT)
     assert refused.value.reason == "smtp_SMTPNotSupportedError" and sink.emails() == []
@@ -118,7 +118,7 @@ def test_a_server_whose_certificate_is_not_trusted_gets_nothing(tmp_path: Path) 
     server, _ = _tls(tmp_path)
     sink = MailSink(ssl_context=server)
     try:
-        mailer = SmtpMailer(settings=SmtpSettings(host="127.0.0.1", port=sink.port, tls="implicit"), sender="welcome@archon.example.com")
+        mailer = SmtpMailer(settings=SmtpSettings(host="127.0.0.1", port=sink.port, tls="implicit", username=None, password=""), sender="welcome@archon.example.com")
         with pytest.raises(MailerError) as refused:
             mailer.send(to="ada@example.com", content=CONTENT)
         assert refused.value.reason == "smtp_SSLCertVerificationError" and sink.emails() == []

@@ -24,8 +24,9 @@ def test_only_a_user_document_names_a_user() -> None:
     user_id = str(uuid.uuid4())
     assert user_id_of(f"users/{user_id}") == user_id
     for document in (f"email_guards/{user_id}", "users/not-a-uuid", f"users/{user_id}/sub/doc", "users", ""):
-        with pytest.raises(NotAUserDocument):
+        with pytest.raises(NotAUserDocument) as refused:
             user_id_of(document)
+        assert str(refused.value) == "the event's document is not users/<user id>"  # what the relay logs
 
 
 def test_publish_waits_for_the_topic_and_tags_the_user() -> None:
