@@ -30,7 +30,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION :=
 
 STAGE_CONTEXT := $(if $(STAGE),-c stage=$(STAGE),)
 
-.PHONY: mutation test-fast e2e help setup synth test bench snapshot layer lock clean run token outbox diff tf-provider-tests chaos fuzz migrate-email-keys
+.PHONY: gcp-package mutation test-fast e2e help setup synth test bench snapshot layer lock clean run token outbox diff tf-provider-tests chaos fuzz migrate-email-keys
 
 help:
 	@echo "make run [STAGE=dev PORT=3000 HOST= BACKEND=memory|server]  serve a stage locally (no AWS account, no Docker)"
@@ -51,6 +51,7 @@ help:
 	@echo "make chaos [USERS=1000]                          the ledger under injected faults; writes docs/reliability.md"
 	@echo "make fuzz [EXAMPLES=3500]                        schemathesis from docs/openapi.json against the local runner; writes docs/reliability.md"
 	@echo "make tf-provider-tests                           the sidecar checks that need provider binaries (needs the Terraform registry)"
+	@echo "make gcp-package                                 the GCP functions' source archive for terraform apply (build/gcp/functions.zip)"
 	@echo "make migrate-email-keys STAGE= [APPLY=1]         re-key a deployed stage's email guards (dry run without APPLY; AWS credentials)"
 	@echo "make clean                                       remove cdk.out, build/ and test caches"
 
@@ -232,6 +233,10 @@ fuzz: $(VENV)/.stamp cdk.out/.dev.stamp
 # need the provider binaries, so they run where registry.terraform.io (or a mirror) answers.
 tf-provider-tests:
 	bash scripts/terraform-provider-tests.sh
+
+# The GCP functions' source archive (build/gcp/functions.zip) that terraform/modules/gcp-service uploads.
+gcp-package: $(VENV)/.stamp
+	$(VENV)/bin/python -m scripts.gcp_package
 
 # One-off for stages deployed before the identity key (docs/operations.md): a dry run unless APPLY=1.
 migrate-email-keys: $(VENV)/.stamp
