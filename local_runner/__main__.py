@@ -59,8 +59,6 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--stage", default="dev")
     serve.add_argument("--cloud", choices=["aws", "gcp"], default=os.environ.get("CLOUD") or "aws",
                        help="the cloud whose services run locally: aws (moto, the synthesised template) or gcp (the Firestore and Pub/Sub emulators)")
-    serve.add_argument("--mail-fault-rate", type=number_in(0.0, 1.0, kind=float, what="a fault rate"), default=0.0,
-                       help="gcp: the share of emails the local mail provider refuses with a transient error")
     serve.add_argument("--backend", choices=["memory", "server"], default=os.environ.get("BACKEND", "memory"),
                        help="memory: moto in this process; server: a moto server on loopback that the AWS CLI can reach")
     serve.add_argument("--moto-port", type=port, default=os.environ.get("MOTO_PORT", "5000"), help="the moto server's port with --backend server")
@@ -95,8 +93,11 @@ def serve(args: argparse.Namespace) -> None:
     from local_runner.wiring import WiringError
 
     console: TextIO = sys.stdout
+    from local_runner.faults import GCP_KNOWN, KNOWN
+
     try:
-        faults = Faults.parse(args.fault, limit=args.fault_limit, seed=args.fault_seed)
+        faults = Faults.parse(args.fault, limit=args.fault_limit, seed=args.fault_seed,
+                              known=GCP_KNOWN if args.cloud == "gcp" else KNOWN)
     except FaultSpecError as exc:
         _fail(str(exc))
     try:
@@ -145,11 +146,13 @@ def serve(args: argparse.Namespace) -> None:
     # A GET publishes no metric; Powertools says so on every one.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     if args.cloud == "gcp":
-        service = _start_gcp(args, console)
+        service = _start_gcp(args, console, faults)
         server.app.service = service
         gc.freeze()
         gc.enable()
-        _serve_banner_and_run(server, service, args, console, started, name=service.stack_name)
+        injecting = [f"injecting faults: {', '.join(f'{k}={v}' for k, v in faults.rates.items())}"] if faults.rates else []
+        _serve_banner_and_run(server, service, args, console, started, name=service.stack_name,
+                              extra=[f"Firestore emulator on {service.firestore.host}, Pub/Sub emulator on {service.pubsub.host}", *injecting])
         return
     options = Options(assembly=args.assembly, stage=args.stage, backend=args.backend, moto_port=args.moto_port,
                       batching_window=args.batching_window, redelivery_seconds=args.redelivery_seconds,
@@ -179,13 +182,12 @@ def serve(args: argparse.Namespace) -> None:
     _serve_banner_and_run(server, service, args, console, started, name=service.wiring.stack_name, extra=extra)
 
 
-def _start_gcp(args: argparse.Namespace, console: TextIO) -> Any:
+def _start_gcp(args: argparse.Namespace, console: TextIO, faults: Any) -> Any:
     from local_runner.gcp.emulators import EmulatorsMissing
     from local_runner.gcp.service import GcpLocalService, options_from_config
 
     try:
-        service = GcpLocalService(options_from_config(args.stage, creates_per_caller=args.creates_per_caller,
-                                                      mail_fault_rate=args.mail_fault_rate, fault_seed=args.fault_seed,
+        service = GcpLocalService(options_from_config(args.stage, creates_per_caller=args.creates_per_caller, faults=faults,
                                                       log_dir=args.log_file.parent / "gcp"))
         service.start()
     except EmulatorsMissing as exc:

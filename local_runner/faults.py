@@ -33,6 +33,10 @@ AWS_FAULTS: dict[str, tuple[str, int, str, str, dict[str, Any]]] = {
 }
 CRASHES = ("processor.crash", "api.crash")
 KNOWN = tuple(AWS_FAULTS) + CRASHES
+# The GCP run's (local_runner/gcp/service.py): the relay or the processor crashes, before or after
+# its work (as a process can die anywhere); Pub/Sub delivers a message twice; the mail provider
+# refuses a message with a transient error.
+GCP_KNOWN = ("relay.crash", "processor.crash", "pubsub.duplicate", "mail.reject")
 
 
 class FaultSpecError(ValueError):
@@ -59,12 +63,13 @@ class Faults:
         self._lock = threading.Lock()
 
     @classmethod
-    def parse(cls, specs: list[str], *, limit: int | None = None, seed: int | None = None) -> Faults:
+    def parse(cls, specs: list[str], *, limit: int | None = None, seed: int | None = None,
+              known: tuple[str, ...] = KNOWN) -> Faults:
         rates = {}
         for spec in specs:
             name, sep, rate = spec.partition("=")
-            if name not in KNOWN:
-                raise FaultSpecError(f"unknown fault '{name}': choose from {', '.join(KNOWN)}")
+            if name not in known:
+                raise FaultSpecError(f"unknown fault '{name}': choose from {', '.join(known)}")
             try:
                 value = float(rate) if sep else 1.0
             except ValueError:
@@ -85,6 +90,13 @@ class Faults:
                 return False
             self.fired[name] += 1
             return True
+
+    def fire_after(self, name: str) -> bool:
+        """Where a fired crash strikes: after the function did its work (True) or before (False),
+        even odds, from a seeded stream of its own."""
+        with self._lock:
+            stream = self._randoms.setdefault(f"{name}/after", random.Random(f"{self.seed}:{name}/after" if self.seed is not None else None))
+            return stream.random() < 0.5
 
     def install(self) -> None:
         """Hooks the AWS faults into the default boto3 session, which the functions' clients use.

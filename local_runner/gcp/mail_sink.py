@@ -8,6 +8,7 @@ import datetime as dt
 import random
 import threading
 from email import message_from_bytes, policy
+from collections.abc import Callable
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -31,22 +32,24 @@ class _Handler:
 
 
 class MailSink:
-    def __init__(self, *, fault_rate: float = 0.0, seed: int | None = None, **smtp: Any) -> None:
-        """smtp: aiosmtpd's own settings (ssl_context for implicit TLS, tls_context and
+    def __init__(self, *, refuses: Callable[[], bool] = lambda: False, **smtp: Any) -> None:
+        """refuses: whether to refuse the next message (the run's injected mail.reject faults).
+        smtp: aiosmtpd's own settings (ssl_context for implicit TLS, tls_context and
         require_starttls, authenticator), for the mailer's tests."""
         self.sent: list[SentEmail] = []
         self.unknown_mailboxes: set[str] = set()  # refused at RCPT, as a provider refuses a mailbox it knows is gone
         self.refused = 0
         self._lock = threading.Lock()
-        self.fault_rate = fault_rate
-        self._random = random.Random(seed)
+        self._refuses = refuses
+        self.fault_rate = 0.0  # a share refused on top, set while the run serves (POST /_local/faults)
+        self._random = random.Random()
         self.port = free_port()  # aiosmtpd's start connects to its port to check it: a real one, not 0
         self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, **smtp)
         self._controller.start()
 
     def accept(self, envelope: Any) -> str:
         with self._lock:
-            if self.fault_rate and self._random.random() < self.fault_rate:
+            if self._refuses() or (self.fault_rate and self._random.random() < self.fault_rate):
                 self.refused += 1
                 return "451 4.3.0 local sink: injected provider fault, try again later"
             message = message_from_bytes(envelope.content, policy=policy.default)

@@ -9,6 +9,7 @@ import base64
 import contextlib
 import datetime
 import http.client
+import io
 import json
 import logging
 import os
@@ -21,7 +22,6 @@ import sys
 import threading
 import time
 import urllib.request
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +29,9 @@ from typing import Any
 
 import functions_framework
 from werkzeug.serving import make_server
+from werkzeug.test import run_wsgi_app
 
+from local_runner.faults import Faults
 from local_runner.gateway import GatewayFailure, HttpResponse
 from local_runner.gcp.emulators import Emulator, free_port, start_emulators
 from local_runner.gcp.issuer import LocalIssuer
@@ -45,6 +47,7 @@ DATABASE = "(default)"  # the emulator's; a deployed stage has its own named dat
 RELAY_PATH = "/functions/"  # where the Firestore emulator posts document events
 PROCESSOR_PATH = "/welcome-email"
 MAX_DELIVERY_ATTEMPTS = 5  # then the dead-letter topic, as the sidecar configures it
+EVENTARC_ATTEMPTS = 30
 LEASE_SECONDS = 60
 
 
@@ -57,13 +60,12 @@ class GcpOptions:
     sender: str = "welcome@archon.example.com"
     clients: dict[str, tuple[str, ...]] = field(default_factory=dict)
     log_dir: Path = Path("build/local/gcp")
-    mail_fault_rate: float = 0.0
-    fault_seed: int | None = None
+    faults: Faults = field(default_factory=Faults)
     api_instances: int = 4
 
 
 def options_from_config(stage: str, *, creates_per_caller: int | None = None, log_dir: Path = Path("build/local/gcp"),
-                        mail_fault_rate: float = 0.0, fault_seed: int | None = None) -> GcpOptions:
+                        faults: Faults | None = None) -> GcpOptions:
     from cdk_app.config import load_stages
 
     (config,) = load_stages(only=stage)
@@ -71,39 +73,74 @@ def options_from_config(stage: str, *, creates_per_caller: int | None = None, lo
     return GcpOptions(stage=stage, cors_origins=tuple(config.api.cors_origins),
                       creates_per_caller_per_hour=creates_per_caller or config.api.creates_per_caller_per_hour,
                       sender=config.sender, clients={f"archon-{stage}-{c.name}": tuple(scope_words[s] for s in c.scopes) for c in config.clients},
-                      log_dir=log_dir, mail_fault_rate=mail_fault_rate, fault_seed=fault_seed)
+                      log_dir=log_dir, faults=faults or Faults())
 
 
 class _Functions:
-    """The relay and the processor on one loopback HTTP server, as their Cloud Run services."""
+    """The relay and the processor on one loopback HTTP server, as their Cloud Run services, with
+    what the deployed platform adds around them: Eventarc retries a failed relay event
+    (RETRY_POLICY_RETRY; the Firestore emulator posts an event once), and the injected faults.
+    It also keeps the books a queue metric would: which messages were published and settled."""
 
-    def __init__(self) -> None:
+    def __init__(self, faults: Faults) -> None:
         self.relay: Any = None
         self.processor: Any = None
+        self.faults = faults
         self.invocations: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()
+        self._published: set[str] = set()  # users whose welcome message the relay put on the topic
+        self._acknowledged: set[str] = set()  # users whose message the processor acknowledged
+        self.last_call = time.monotonic()
         self._lock = threading.Lock()
         self._server = make_server("127.0.0.1", 0, self._dispatch, threaded=True)
         self.port = int(self._server.server_address[1])
 
-    def _dispatch(self, environ: dict[str, Any], start_response: Any) -> Any:
-        path = environ.get("PATH_INFO", "")
-        name, app = ("relay", self.relay) if path.startswith(RELAY_PATH) else ("processor", self.processor) if path == PROCESSOR_PATH else ("", None)
-        if app is None:
-            start_response("404 Not Found", [("Content-Type", "text/plain")])
-            return [b"no such function"]
-        status: list[str] = []
-
-        def recording(code: str, headers: Any, exc_info: Any = None) -> Any:
-            status.append(code)
-            return start_response(code, headers, exc_info)
-
-        body = list(app(environ, recording))
+    def _call(self, name: str, app: Any, environ: dict[str, Any], body: bytes, user_id: str) -> tuple[str, list[tuple[str, str]], bytes]:
+        """One invocation: the app's status, headers and body, or a crash injected before or after it."""
+        crash = self.faults.fire(f"{name}.crash")
+        crash_after = crash and self.faults.fire_after(f"{name}.crash")
+        worked = False
+        if crash and not crash_after:
+            status, headers, out = "500 INTERNAL SERVER ERROR", [], b"crashed before its work (injected)"
+        else:
+            iterable, status, header_map = run_wsgi_app(app, {**environ, "wsgi.input": io.BytesIO(body)})
+            out, headers = b"".join(iterable), list(header_map.items())
+            worked = status.startswith("2")
+            if crash_after:  # did its work (published; sent and marked), then died before answering
+                status, out = "500 INTERNAL SERVER ERROR", b"crashed after its work (injected)"
         with self._lock:
             self.invocations[name] += 1
-            if not status or not status[0].startswith("2"):
+            self.last_call = time.monotonic()
+            if not status.startswith("2"):
                 self.failures[name] += 1
-        return body
+            if worked and name == "relay":
+                self._published.add(user_id)
+            if status.startswith("2") and name == "processor":
+                self._acknowledged.add(user_id)
+        return status, headers, out
+
+    def _dispatch(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        if path.startswith(RELAY_PATH) and self.relay is not None:
+            user_id = environ.get("HTTP_CE_DOCUMENT", "").rpartition("/")[2]
+            # Eventarc's retries, shortened: the deployed trigger retries for up to 24 hours.
+            for attempt in range(EVENTARC_ATTEMPTS):
+                status, headers, out = self._call("relay", self.relay, environ, body, user_id)
+                if status.startswith("2"):
+                    break
+                time.sleep(min(1.0, 0.02 * 2 ** attempt))
+            start_response(status, headers)
+            return [out]
+        if path == PROCESSOR_PATH and self.processor is not None:
+            user_id = _user_of_push(body)
+            status, headers, out = self._call("processor", self.processor, environ, body, user_id)
+            if status.startswith("2") and self.faults.fire("pubsub.duplicate"):
+                self._call("processor", self.processor, environ, body, user_id)  # the same message again: at-least-once
+            start_response(status, headers)
+            return [out]
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"no such function"]
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._server.serve_forever, name="GcpFunctions", daemon=True)
@@ -113,6 +150,26 @@ class _Functions:
         if hasattr(self, "_thread"):  # shutdown() waits for a serve_forever that must have begun
             self._server.shutdown()
         self._server.server_close()
+
+    def unsettled(self, dead_lettered: set[str]) -> int:
+        """Users whose welcome message is on the topic, neither acknowledged nor dead-lettered."""
+        with self._lock:
+            return len(self._published - self._acknowledged - dead_lettered)
+
+    def redriven(self, user_ids: set[str]) -> None:
+        """Messages put back on the topic (a redrive): theirs to settle again."""
+        with self._lock:
+            self._published |= user_ids
+            self._acknowledged -= user_ids
+
+
+def _user_of_push(body: bytes) -> str:
+    """The user id of a pushed welcome message, for the books; "" where it is not one."""
+    try:
+        data = json.loads(base64.b64decode((json.loads(body).get("message") or {}).get("data") or ""))
+        return str(data.get("user_id", "")) if isinstance(data, dict) else ""
+    except (ValueError, AttributeError):
+        return ""
 
 
 class _Instance:
@@ -230,10 +287,10 @@ class GcpLocalService:
         o = self.options
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per emulator call otherwise
         o.log_dir.mkdir(parents=True, exist_ok=True)
-        self.functions = _Functions()
+        self.functions = _Functions(o.faults)
         self.firestore, self.pubsub = start_emulators(functions_port=self.functions.port, log_dir=o.log_dir)
         self.issuer = LocalIssuer(clients=o.clients, audience=f"archon-{o.stage}-users-api")
-        self.mail = MailSink(fault_rate=o.mail_fault_rate, seed=o.fault_seed)
+        self.mail = MailSink(refuses=lambda: o.faults.fire("mail.reject"))
         key_file = o.log_dir / "cursor-key.json"
         key_file.write_text(json.dumps({"current": secrets.token_urlsafe(32)}))
         key_file.chmod(0o600)
@@ -267,7 +324,9 @@ class GcpLocalService:
             self._publisher.create_topic(name=topic)
         self._subscriber.create_subscription(request={"name": self.dead_subscription, "topic": self.dead_topic})
         self._subscriber.create_subscription(request={
-            "name": self.subscription, "topic": self.topic, "ack_deadline_seconds": 30,
+            # The emulator redelivers a refused push only once its ack deadline passes (Pub/Sub
+            # itself backs off per the retry policy): the shortest deadline it takes.
+            "name": self.subscription, "topic": self.topic, "ack_deadline_seconds": 10,
             "push_config": PushConfig(push_endpoint=f"http://127.0.0.1:{self.functions.port}{PROCESSOR_PATH}"),
             "dead_letter_policy": DeadLetterPolicy(dead_letter_topic=self.dead_topic, max_delivery_attempts=MAX_DELIVERY_ATTEMPTS),
             # Deployed: 10 s to 600 s (terraform/modules/gcp-service); here short, so a local run settles in seconds.
@@ -308,7 +367,12 @@ class GcpLocalService:
         return self.mail.emails()
 
     def queue_depths(self) -> dict[str, dict[str, int]]:
-        return {}  # the Pub/Sub emulator reports no backlog; /_local/dead-letters lists what is dead-lettered
+        """The welcome topic's backlog as the books have it (the Pub/Sub emulator keeps no
+        metrics): users whose message was published and neither acknowledged nor dead-lettered;
+        in flight while a function ran in the last second."""
+        recent = time.monotonic() - self.functions.last_call < 1.0
+        dead = {_user_of_message(body) for bodies in self.dead_letters().values() for body in bodies}
+        return {self.topic.rsplit("/", 1)[1]: {"visible": self.functions.unsettled(dead), "in_flight": int(recent)}}
 
     def _pull_dead(self) -> list[Any]:
         held: list[Any] = []
@@ -333,12 +397,15 @@ class GcpLocalService:
                                                                         if not k.startswith("CloudPubSubDeadLetter")}).result(timeout=20)
         if held:
             self._subscriber.acknowledge(request={"subscription": self.dead_subscription, "ack_ids": [m.ack_id for m in held]})
+            self.functions.redriven({_user_of_message(m.message.data.decode("utf-8", "replace")) for m in held})
         return {self.dead_topic.rsplit("/", 1)[1]: len(held)}
 
     def publish(self, message: dict[str, Any]) -> dict[str, Any]:
         """Publishes `message` (as JSON) to the welcome topic, as the relay does: a duplicate or a
         poison message, for tests and for trying the processor by hand."""
         message_id = self._publisher.publish(self.topic, json.dumps(message).encode()).result(timeout=20)
+        if isinstance(message.get("user_id"), str):
+            self.functions.redriven({message["user_id"]})
         return {"message_id": message_id}
 
     def set_faults(self, asked: dict[str, Any]) -> dict[str, Any]:
@@ -354,13 +421,14 @@ class GcpLocalService:
             "functions": {name: {"invocations": self.functions.invocations[name], "failed_invocations": self.functions.failures[name]}
                           for name in ("relay", "processor")},
             "emails_sent": len(self.mail.emails()), "emails_refused_by_provider": self.mail.refused,
+            "faults_fired": dict(self.options.faults.fired),
             "api_responses": {str(status): count for status, count in sorted(self.api.answered.items())},
         }
 
 
-def request_id() -> str:
-    return str(uuid.uuid4())
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
+def _user_of_message(text: str) -> str:
+    try:
+        data = json.loads(text)
+        return str(data.get("user_id", "")) if isinstance(data, dict) else ""
+    except ValueError:
+        return ""
