@@ -6,7 +6,9 @@ import datetime
 import email
 import ipaddress
 import smtplib
+import socket
 import ssl
+import threading
 from pathlib import Path
 from typing import Any, Iterator
 from unittest import mock
@@ -18,12 +20,19 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from adapters.gcp import smtp_mailer
 from adapters.gcp.smtp_mailer import SmtpMailer, SmtpSettings
 from local_runner.gcp.emulators import free_port
 from local_runner.gcp.mail_sink import MailSink
 from users.ports import EmailContent, MailerError
 
 CONTENT = EmailContent(subject="Welcome to Archon", text="Hello,\n\nan account was created.\n")
+
+
+@pytest.fixture(autouse=True)
+def _short_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A provider that does not answer is given up on within the timeout; here, 2 s instead of 10."""
+    monkeypatch.setattr(smtp_mailer, "TIMEOUT_SECONDS", 2)
 
 
 @pytest.fixture
@@ -145,3 +154,26 @@ def test_the_message_carries_an_id_of_the_senders_domain(sink: MailSink) -> None
     _mailer(sink.port).send(to="ada@example.com", content=CONTENT)
     message = email.message_from_bytes(seen[0])
     assert message["Message-ID"].endswith("@archon.example.com>") and message["From"] == "welcome@archon.example.com"
+
+
+def test_a_provider_that_never_answers_is_given_up_on() -> None:
+    """Connected, but no greeting: the mailer fails within its timeout instead of holding the
+    processor until the platform kills it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    outcome: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            _mailer(listener.getsockname()[1]).send(to="ada@example.com", content=CONTENT)
+        except BaseException as exc:  # noqa: BLE001 - whatever it is, the test reports it
+            outcome.append(exc)
+
+    try:
+        worker = threading.Thread(target=send, daemon=True)
+        worker.start()
+        worker.join(8)
+        assert not worker.is_alive(), "the mailer waited past its timeout"
+    finally:
+        listener.close()
+    (error,) = outcome
+    assert isinstance(error, MailerError) and error.reason == "smtp_SMTPServerDisconnected"  # smtplib words a timeout so
