@@ -106,15 +106,18 @@ def test_every_action_is_pinned_by_a_full_commit_sha():
                 assert action.startswith("./") or re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", action), (path.name, action)
 
 
+CREDENTIAL_ACTIONS = {"aws-actions/configure-aws-credentials", "google-github-actions/auth"}
+
+
 def test_a_job_with_credentials_restores_no_cache_and_installs_before_it_gets_them():
     jobs = list(_jobs_with_credentials())
-    assert [(w, n) for w, n, _ in jobs] == [("deploy-stage.yml", "deploy")]
+    assert [(w, n) for w, n, _ in jobs] == [("deploy-gcp.yml", "deploy"), ("deploy-stage.yml", "deploy")]
     for workflow, name, job in jobs:
         steps = job["steps"]
         actions = [s.get("uses", "").split("@")[0] for s in steps]
         assert "actions/cache" not in actions and "actions/cache/restore" not in actions, (workflow, name)
-        credentials = actions.index("aws-actions/configure-aws-credentials")
-        installs = [i for i, s in enumerate(steps) if "make setup" in s.get("run", "")]
+        credentials = next(i for i, a in enumerate(actions) if a in CREDENTIAL_ACTIONS)
+        installs = [i for i, s in enumerate(steps) if "make setup" in s.get("run", "") or "make .venv/.stamp" in s.get("run", "")]
         assert installs and max(installs) < credentials  # the tools are installed before any credential exists
         assert any("persist-credentials" in s.get("with", {}) for s in steps if s.get("uses", "").startswith("actions/checkout"))
 
@@ -159,3 +162,19 @@ def test_the_pinned_node_installs_from_its_lock():
     assert all(v["integrity"].startswith("sha512-") for v in packages.values())
     script = (ROOT / "scripts" / "ensure-node.sh").read_text()
     assert "npm ci" in script and "--no-package-lock" not in script
+
+
+def test_the_gcp_deploy_tests_on_the_emulators_then_deploys_from_main_keyless_through_its_environment():
+    workflow = _load("deploy-gcp.yml")
+    assert set(workflow["on"]) == {"workflow_dispatch"}
+    emulators, deploy = workflow["jobs"]["emulators"], workflow["jobs"]["deploy"]
+    assert "id-token" not in workflow["permissions"] and "permissions" not in emulators  # the emulator job gets no credential
+    assert deploy["needs"] == "emulators" and deploy["if"] == "github.ref == 'refs/heads/main'"
+    assert deploy["environment"] == "${{ inputs.stage }}-gcp" and deploy["permissions"]["id-token"] == "write"
+    runs = " ".join(s.get("run", "") for s in emulators["steps"])
+    assert "scripts.gcp_stage" in runs and "tests/gcp" in runs and "firestore-emulator" in runs
+    auth = next(s for s in deploy["steps"] if s.get("uses", "").startswith("google-github-actions/auth@"))
+    assert set(auth["with"]) == {"workload_identity_provider", "service_account"}  # no credentials_json: keyless
+    deploy_runs = [s.get("run", "") for s in deploy["steps"]]
+    apply = next(i for i, r in enumerate(deploy_runs) if "terraform apply" in r)
+    assert any("make gcp-package" in r for r in deploy_runs[:apply]) and "make e2e" in deploy_runs[-1]
