@@ -390,15 +390,13 @@ class GcpLocalService:
         return {self.dead_topic.rsplit("/", 1)[1]: [m.message.data.decode("utf-8", "replace") for m in held]}
 
     def redrive(self) -> dict[str, int]:
-        """Back to the welcome topic, as an operator does after a fix (docs/operations.md, GCP)."""
-        held = self._pull_dead()
-        for message in held:
-            self._publisher.publish(self.topic, message.message.data, **{k: v for k, v in message.message.attributes.items()
-                                                                        if not k.startswith("CloudPubSubDeadLetter")}).result(timeout=20)
-        if held:
-            self._subscriber.acknowledge(request={"subscription": self.dead_subscription, "ack_ids": [m.ack_id for m in held]})
-            self.functions.redriven({_user_of_message(m.message.data.decode("utf-8", "replace")) for m in held})
-        return {self.dead_topic.rsplit("/", 1)[1]: len(held)}
+        """Back to the welcome topic, as an operator does after a fix (tools/gcp_redrive.py, the same code)."""
+        from tools.gcp_redrive import redrive
+
+        held = {_user_of_message(body) for bodies in self.dead_letters().values() for body in bodies}
+        moved = redrive(subscriber=self._subscriber, publisher=self._publisher, hold_subscription=self.dead_subscription, topic=self.topic)
+        self.functions.redriven(held)
+        return {self.dead_topic.rsplit("/", 1)[1]: moved}
 
     def publish(self, message: dict[str, Any]) -> dict[str, Any]:
         """Publishes `message` (as JSON) to the welcome topic, as the relay does: a duplicate or a

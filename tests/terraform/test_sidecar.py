@@ -396,3 +396,16 @@ def test_each_stage_keeps_its_state_in_a_backend_of_its_own():
     readme = (ROOT / "README.md").read_text()
     assert "gcloud storage buckets add-iam-policy-binding gs://archon-tfstate-dev" in readme
     assert "az role assignment create" in readme and "archontfstatedev" in readme
+
+
+def test_every_gcp_alert_has_a_runbook_section_saying_what_it_means_how_to_look_and_what_to_do():
+    main = (SIDECAR / "modules" / "gcp-service" / "main.tf").read_text()
+    alerts_block = main[main.index("  alerts = {"):main.index('resource "google_monitoring_alert_policy"')]
+    keys = re.findall(r"^    ([a-z0-9-]+) = \{", alerts_block, re.M)
+    assert set(keys) == {"api-5xx", "dead-letters", "delivery-lag", "relay-failures", "email-failures"}
+    runbook = (ROOT / "docs" / "operations.md").read_text()
+    sections = dict(re.findall(r"^### ([a-z0-9-]+)\n(.*?)(?=^### |^## |\Z)", runbook, flags=re.M | re.S))
+    for key in keys:
+        section = sections.get(f"gcp-{key}")
+        assert section, f"docs/operations.md has no '### gcp-{key}' section"
+        assert all(part in section for part in ("**Means:**", "**Look:**", "**Do:**")), key

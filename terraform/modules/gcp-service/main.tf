@@ -890,7 +890,7 @@ resource "google_monitoring_alert_policy" "alert" {
   }
 
   documentation {
-    content   = "Archon ${local.s.stage}: ${each.value.what}. Runbook: docs/operations.md, \"On GCP\", ${each.key}."
+    content   = "Archon ${local.s.stage}: ${each.value.what}. Runbook: docs/operations.md, \"On GCP\", gcp-${each.key}."
     mime_type = "text/markdown"
   }
 
