@@ -209,6 +209,7 @@ outbox: $(VENV)/.stamp
 # it the instruction counts are skipped, saying so.
 bench: setup cdk.out/.dev.stamp .tools/yardstick/.stamp
 	$(VENV)/bin/python bench/handler_timings.py
+	$(VENV)/bin/python bench/gcp_cold_start.py
 	$(VENV)/bin/python bench/runner.py
 	$(VENV)/bin/python bench/runner_start.py
 	@if command -v valgrind >/dev/null; then $(VENV)/bin/python bench/instructions.py; \

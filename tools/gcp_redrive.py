@@ -18,11 +18,15 @@ DEAD_LETTER_ATTRIBUTE_PREFIX = "CloudPubSubDeadLetter"
 BATCH = 100
 
 
-def redrive(*, subscriber: Any, publisher: Any, hold_subscription: str, topic: str, dry_run: bool = False) -> int:
-    """Moves every message held in `hold_subscription` to `topic`; returns how many."""
+def redrive(*, subscriber: Any, publisher: Any, hold_subscription: str, topic: str, dry_run: bool = False,
+            return_immediately: bool = False) -> int:
+    """Moves every message held in `hold_subscription` to `topic`; returns how many.
+    return_immediately: an empty pull answers at once (the emulator honours it; Pub/Sub may answer
+    empty while messages wait, so against a project a pull waits up to its timeout instead)."""
     moved = 0
     while True:
-        reply = subscriber.pull(request={"subscription": hold_subscription, "max_messages": BATCH}, timeout=30)
+        reply = subscriber.pull(request={"subscription": hold_subscription, "max_messages": BATCH,
+                                         **({"return_immediately": True} if return_immediately else {})}, timeout=30)
         if not reply.received_messages:
             return moved
         if dry_run:

@@ -300,8 +300,8 @@ functions-framework (the API in four instances, one request at a time each), an 
 {", ".join(f"`{f}`" for f in GCP_FAULTS)} (seeded). A relay or processor crash strikes before or after the
 function's work, at even odds: after it, the relay has published and the processor has sent and
 marked, and the event or message is delivered again all the same (Eventarc's retries, emulated by
-the runner; Pub/Sub's redelivery, the emulator's, 0 to 1 s apart, five deliveries, then the
-dead-letter topic). `pubsub.duplicate` delivers an acknowledged message a second time.
+the runner; Pub/Sub's redelivery at once, the emulator counting deliveries and dead-lettering a
+message after the fifth). `pubsub.duplicate` delivers an acknowledged message a second time.
 
 The claims are the AWS ledger's, checked over HTTP only: every 2xx user exists and has exactly one
 welcome email or exactly one dead letter, never two emails; every failed request left nothing

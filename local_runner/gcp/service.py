@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime
 import http.client
 import io
 import json
@@ -172,6 +171,55 @@ def _user_of_push(body: bytes) -> str:
         return ""
 
 
+class Pusher:
+    """Pub/Sub's push delivery to the processor, as the deployed push subscription makes it: each
+    message POSTed in push format (what functions-framework turns into the CloudEvent), acknowledged
+    on a 2xx, refused otherwise. The emulator's own push stalls once many pushes were refused
+    (messages it neither redelivers nor dead-letters), so the runner pulls and pushes; the
+    emulator still counts the deliveries and dead-letters a message after the fifth."""
+
+    def __init__(self, *, subscriber: Any, subscription: str, endpoint: str, workers: int = 4) -> None:
+        self._subscriber, self._subscription, self._endpoint = subscriber, subscription, endpoint
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, name=f"Pusher-{i}", daemon=True) for i in range(workers)]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=35)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                reply = self._subscriber.pull(request={"subscription": self._subscription, "max_messages": 1}, timeout=5)
+            except Exception:  # noqa: BLE001 - a pull that timed out or failed is simply made again
+                continue
+            for received in reply.received_messages:
+                ok = self._push(received)
+                if ok:
+                    self._subscriber.acknowledge(request={"subscription": self._subscription, "ack_ids": [received.ack_id]})
+                else:  # refused: delivered again at once; the fifth refusal dead-letters it
+                    self._subscriber.modify_ack_deadline(request={"subscription": self._subscription, "ack_ids": [received.ack_id],
+                                                                  "ack_deadline_seconds": 0})
+
+    def _push(self, received: Any) -> bool:
+        message = received.message
+        body = json.dumps({"subscription": self._subscription, "deliveryAttempt": received.delivery_attempt, "message": {
+            "data": base64.b64encode(message.data).decode(), "attributes": dict(message.attributes),
+            "messageId": message.message_id, "message_id": message.message_id,
+            "publishTime": message.publish_time.isoformat(), "publish_time": message.publish_time.isoformat()}}).encode()
+        request = urllib.request.Request(self._endpoint, data=body, method="POST", headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310 - loopback
+                return 200 <= answer.status < 300
+        except OSError:  # an HTTP error status or a dropped connection: not acknowledged
+            return False
+
+
 class _Instance:
     """One instance of the users API function: functions-framework's own server (gunicorn) in a
     process of its own, serving one request at a time (the function's concurrency of 1, as the
@@ -310,13 +358,16 @@ class GcpLocalService:
         self.functions.relay = functions_framework.create_app("welcome_relay", str(ENTRY_FILE), "cloudevent")
         self.functions.processor = functions_framework.create_app("welcome_email", str(ENTRY_FILE), "cloudevent")
         self.functions.start()
+        self._pusher = Pusher(subscriber=self._subscriber, subscription=self.subscription,
+                              endpoint=f"http://127.0.0.1:{self.functions.port}{PROCESSOR_PATH}")
+        self._pusher.start()
         self._register_trigger()
         self.api = FrontDoor(instances=o.api_instances, log=o.log_dir / "users-api.log", env=dict(os.environ))
         self.api.start()
 
     def _provision_queue(self) -> None:
         from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
-        from google.pubsub_v1.types import DeadLetterPolicy, PushConfig, RetryPolicy
+        from google.pubsub_v1.types import DeadLetterPolicy
 
         self._publisher = PublisherClient()
         self._subscriber = SubscriberClient()
@@ -324,13 +375,8 @@ class GcpLocalService:
             self._publisher.create_topic(name=topic)
         self._subscriber.create_subscription(request={"name": self.dead_subscription, "topic": self.dead_topic})
         self._subscriber.create_subscription(request={
-            # The emulator redelivers a refused push only once its ack deadline passes (Pub/Sub
-            # itself backs off per the retry policy): the shortest deadline it takes.
-            "name": self.subscription, "topic": self.topic, "ack_deadline_seconds": 10,
-            "push_config": PushConfig(push_endpoint=f"http://127.0.0.1:{self.functions.port}{PROCESSOR_PATH}"),
+            "name": self.subscription, "topic": self.topic, "ack_deadline_seconds": 30,
             "dead_letter_policy": DeadLetterPolicy(dead_letter_topic=self.dead_topic, max_delivery_attempts=MAX_DELIVERY_ATTEMPTS),
-            # Deployed: 10 s to 600 s (terraform/modules/gcp-service); here short, so a local run settles in seconds.
-            "retry_policy": RetryPolicy(minimum_backoff=datetime.timedelta(seconds=0), maximum_backoff=datetime.timedelta(seconds=1)),
         })
 
     def _register_trigger(self) -> None:
@@ -346,7 +392,7 @@ class GcpLocalService:
                 raise RuntimeError(f"the Firestore emulator refused the trigger: {reply.status}")
 
     def stop(self) -> None:
-        for part in ("api", "functions", "issuer", "mail"):
+        for part in ("_pusher", "api", "functions", "issuer", "mail"):
             if hasattr(self, part):
                 getattr(self, part).stop()
         for emulator in (getattr(self, "firestore", None), getattr(self, "pubsub", None)):
@@ -377,7 +423,9 @@ class GcpLocalService:
     def _pull_dead(self) -> list[Any]:
         held: list[Any] = []
         while True:
-            reply = self._subscriber.pull(request={"subscription": self.dead_subscription, "max_messages": 100}, timeout=10)
+            # return_immediately: an empty pull on the emulator otherwise waits out its whole timeout.
+            reply = self._subscriber.pull(request={"subscription": self.dead_subscription, "max_messages": 100, "return_immediately": True},
+                                          timeout=10)
             if not reply.received_messages:
                 return held
             held += reply.received_messages
@@ -394,7 +442,8 @@ class GcpLocalService:
         from tools.gcp_redrive import redrive
 
         held = {_user_of_message(body) for bodies in self.dead_letters().values() for body in bodies}
-        moved = redrive(subscriber=self._subscriber, publisher=self._publisher, hold_subscription=self.dead_subscription, topic=self.topic)
+        moved = redrive(subscriber=self._subscriber, publisher=self._publisher, hold_subscription=self.dead_subscription, topic=self.topic,
+                        return_immediately=True)
         self.functions.redriven(held)
         return {self.dead_topic.rsplit("/", 1)[1]: moved}
 
