@@ -218,6 +218,7 @@ bench: setup cdk.out/.dev.stamp .tools/yardstick/.stamp
 	$(VENV)/bin/python bench/synth.py
 	$(VENV)/bin/python bench/test_fast.py
 	$(VENV)/bin/python bench/cost.py
+	$(VENV)/bin/python bench/cost_gcp.py
 	$(VENV)/bin/python bench/first_run.py
 
 # The ledger: 1,000 users under 10% injected faults, every one accounted for (loopback only).
