@@ -320,17 +320,12 @@ resource "google_secret_manager_secret_iam_member" "reads_its_secret" {
 }
 
 # The Firestore trigger delivers through Eventarc as the invoker, which must be allowed to receive
-# events; the role carries no other permission, and there is no narrower resource to grant it on.
+# events. The role carries only that permission, and it exists only on the project: no narrower
+# resource to grant it on, and no resource attribute an IAM condition could narrow it by.
 resource "google_project_iam_member" "invoker_receives_events" {
   project = local.project
   role    = "roles/eventarc.eventReceiver"
   member  = google_service_account.invoker.member
-
-  condition {
-    title       = "archon-${local.s.stage}-events"
-    description = "Event delivery for this stage's trigger"
-    expression  = "resource.name.startsWith(\"projects/${local.project}\")"
-  }
 }
 
 # --- the functions' source: the archive `make gcp-package` built, uploaded by digest -------------
