@@ -100,7 +100,7 @@ def test_sidecar_regions_equal_config_stages_yaml(stage):
 def test_root_reads_config_stages_yaml_and_passes_it_to_the_plan():
     main = load_hcl(SIDECAR / "main.tf")
     config_local = next(block["config"] for block in main["locals"] if "config" in block)
-    assert config_local == '${yamldecode(file("${path.module}/../config/stages.yaml"))}'
+    assert config_local == '${yamldecode(file(coalesce(var.config_file, "${path.module}/../config/stages.yaml")))}'
     plan = next(block["plan"] for block in main["module"] if "plan" in block)
     assert plan["config"] == "${local.config}"
     for name in ("environment", "cloud_provider", "multi_cloud_enabled", "regions"):
