@@ -57,8 +57,7 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="gcp-bench-"))
     port = free_port()
-    emulator = Emulator("Firestore", [str(find_emulators().firestore), "--host", "127.0.0.1", "--port", str(port)], port,
-                        workdir / "firestore.log")
+    emulator = Emulator("Firestore", find_emulators().firestore_command(port), port, workdir / "firestore.log")
     issuer = LocalIssuer(clients={"bench": (contract.READ_SCOPE, contract.CREATE_SCOPE)}, audience="archon-bench-users-api")
     try:
         emulator.wait_ready(time.monotonic() + START_TIMEOUT_SECONDS)

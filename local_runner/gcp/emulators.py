@@ -3,17 +3,20 @@ process in a session of its own (stopped with everything it started)."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 START_TIMEOUT_SECONDS = 90
+PR_SET_PDEATHSIG = 1
 INSTALL = ("install the Google Cloud SDK with its emulator components (gcloud components install cloud-firestore-emulator "
            "pubsub-emulator; on Debian: apt-get install google-cloud-cli-firestore-emulator google-cloud-cli-pubsub-emulator) "
            "and Java 17 or newer")
@@ -27,6 +30,14 @@ class EmulatorsMissing(RuntimeError):
 class EmulatorCommands:
     firestore: Path
     pubsub: Path
+
+    def firestore_command(self, port: int, *, functions_port: int | None = None) -> list[str]:
+        """Java itself, as the SDK's launcher runs it (which does not exec, so a signal to it
+        would not reach the emulator)."""
+        jar = self.firestore.parent / "cloud-firestore-emulator.jar"
+        return ["java", "-Duser.language=en", "-cp", str(jar), "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+                "--host", "127.0.0.1", "--port", str(port),
+                *(["--functions_emulator", f"127.0.0.1:{functions_port}"] if functions_port else [])]
 
 
 def sdk_platform() -> Path | None:
@@ -44,13 +55,20 @@ def find_emulators() -> EmulatorCommands:
         raise EmulatorsMissing(f"the Google Cloud SDK (gcloud) is not on PATH: {INSTALL}")
     commands = EmulatorCommands(firestore=platform / "cloud-firestore-emulator" / "cloud_firestore_emulator",
                                 pubsub=platform / "pubsub-emulator" / "bin" / "cloud-pubsub-emulator")
-    missing = [name for name, path in (("the Firestore emulator", commands.firestore), ("the Pub/Sub emulator", commands.pubsub))
-               if not path.is_file()]
+    missing = [name for name, path in (("the Firestore emulator", commands.firestore.parent / "cloud-firestore-emulator.jar"),
+                                       ("the Pub/Sub emulator", commands.pubsub)) if not path.is_file()]
     if missing:
         raise EmulatorsMissing(f"{' and '.join(missing)} not found under {platform}: {INSTALL}")
     if shutil.which("java") is None:
         raise EmulatorsMissing(f"java is not on PATH: the emulators run on it; {INSTALL}")
     return commands
+
+
+def die_with_parent() -> None:
+    """A child's preexec_fn: on Linux the kernel sends it SIGTERM when the runner dies, however it
+    dies (SIGKILL included), so no emulator or function instance outlives its run."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -66,7 +84,7 @@ class Emulator:
         log.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(log, "w")  # noqa: SIM115 - open for the emulator's life
         self._process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
+                                         start_new_session=True, preexec_fn=die_with_parent)  # noqa: PLW1509 - async-signal-safe: one prctl
 
     def wait_ready(self, deadline: float) -> None:
         while time.monotonic() < deadline:
@@ -98,8 +116,8 @@ def start_emulators(*, functions_port: int, log_dir: Path) -> tuple[Emulator, Em
     and Pub/Sub, started side by side and ready."""
     commands = find_emulators()
     firestore_port, pubsub_port = free_port(), free_port()
-    firestore = Emulator("Firestore", [str(commands.firestore), "--host", "127.0.0.1", "--port", str(firestore_port),
-                                       "--functions_emulator", f"127.0.0.1:{functions_port}"], firestore_port, log_dir / "firestore.log")
+    firestore = Emulator("Firestore", commands.firestore_command(firestore_port, functions_port=functions_port), firestore_port,
+                         log_dir / "firestore.log")
     pubsub = Emulator("Pub/Sub", [str(commands.pubsub), "--host=127.0.0.1", f"--port={pubsub_port}"], pubsub_port, log_dir / "pubsub.log")
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     try:

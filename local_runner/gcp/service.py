@@ -32,7 +32,7 @@ from werkzeug.test import run_wsgi_app
 
 from local_runner.faults import Faults
 from local_runner.gateway import GatewayFailure, HttpResponse
-from local_runner.gcp.emulators import Emulator, free_port, start_emulators
+from local_runner.gcp.emulators import Emulator, die_with_parent, free_port, start_emulators
 from local_runner.gcp.issuer import LocalIssuer
 from local_runner.gcp.mail_sink import MailSink
 from local_runner.runner import SentEmail
@@ -232,7 +232,7 @@ class _Instance:
             [sys.executable, "-m", "functions_framework", "--target", "users_api", "--source", str(ENTRY_FILE),
              "--signature-type", "http", "--host", "127.0.0.1", "--port", str(self.port)],
             env={**env, "THREADS": "1", "WORKERS": "1"}, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
+            start_new_session=True, preexec_fn=die_with_parent)  # noqa: PLW1509 - one prctl
         self._connection: http.client.HTTPConnection | None = None
 
     def wait_ready(self, deadline: float) -> None:

@@ -44,8 +44,7 @@ def firestore_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     from local_runner.gcp.emulators import START_TIMEOUT_SECONDS, Emulator, find_emulators, free_port
 
     port = free_port()
-    emulator = Emulator("Firestore", [str(find_emulators().firestore), "--host", "127.0.0.1", "--port", str(port)], port,
-                        tmp_path_factory.mktemp("firestore") / "firestore.log")
+    emulator = Emulator("Firestore", find_emulators().firestore_command(port), port, tmp_path_factory.mktemp("firestore") / "firestore.log")
     try:
         import time
 
