@@ -441,10 +441,16 @@ class GcpLocalService:
         """Back to the welcome topic, as an operator does after a fix (tools/gcp_redrive.py, the same code)."""
         from tools.gcp_redrive import redrive
 
-        held = {_user_of_message(body) for bodies in self.dead_letters().values() for body in bodies}
-        moved = redrive(subscriber=self._subscriber, publisher=self._publisher, hold_subscription=self.dead_subscription, topic=self.topic,
-                        return_immediately=True)
-        self.functions.redriven(held)
+        held = [_user_of_message(body) for bodies in self.dead_letters().values() for body in bodies]
+        moved, deadline = 0, time.monotonic() + 10
+        # The emulator makes messages just released (by dead_letters()) pullable again a moment
+        # later: pull until every one counted is moved.
+        while moved < len(held) and time.monotonic() < deadline:
+            moved += redrive(subscriber=self._subscriber, publisher=self._publisher, hold_subscription=self.dead_subscription,
+                             topic=self.topic, return_immediately=True)
+            if moved < len(held):
+                time.sleep(0.1)
+        self.functions.redriven(set(held))
         return {self.dead_topic.rsplit("/", 1)[1]: moved}
 
     def publish(self, message: dict[str, Any]) -> dict[str, Any]:
