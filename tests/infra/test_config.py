@@ -67,6 +67,13 @@ CASES = {
     "domain outside its zone": (
         _set("stages.prod.domain", {"name": "api.other.example", "hosted_zone_id": "Z123ABC", "hosted_zone_name": "archon.example.com"}),
         "stages.prod.domain.name", "inside the hosted zone 'archon.example.com'"),
+    "azure as the primary cloud": (_set("stages.dev.cloud_provider", "azure"), "stages.dev.cloud_provider", "Azure does not serve yet"),
+    "gcp primary without its settings": (_set("stages.dev.cloud_provider", "gcp"), "stages.dev.gcp", "project_id, auth, email, domain, functions"),
+    "bad gcp project": (_set("stages.dev.gcp", {
+        "project_id": "X", "auth": {"issuer": "https://issuer.example.com/", "jwks_url": "https://issuer.example.com/jwks", "audience": "api"},
+        "email": {"smtp_host": "smtp.example.com", "smtp_tls": "implicit"}, "domain": "api.example.com",
+        "functions": {n: {"memory_mb": 256, "timeout_seconds": 10, "max_instances": 2} for n in ("users_api", "welcome_relay", "welcome_email")}}),
+        "stages.dev.gcp.project_id", "GCP project id"),
     "bad hosted zone id": (
         _set("stages.prod.domain", {"name": "api.archon.example.com", "hosted_zone_id": "archon", "hosted_zone_name": "archon.example.com"}),
         "stages.prod.domain.hosted_zone_id", "Route 53 public hosted zone id"),
@@ -187,3 +194,32 @@ def test_the_write_region_defaults_to_the_primary_and_can_be_moved(tmp_path):
     moved = _broken(tmp_path, _set("stages.prod.write_region", "eu-west-1"))
     (prod,) = load_stages(moved, only="prod")
     assert prod.write_region == "eu-west-1" and prod.primary_region == "us-east-1"
+
+
+EXAMPLE_GCP = ROOT / "config" / "examples" / "stages-gcp.yaml"
+
+
+def test_a_gcp_stage_open_to_any_client_of_its_issuer_is_refused(tmp_path):
+    data = yaml.safe_load(EXAMPLE_GCP.read_text())
+    del data["stages"]["dev"]["gcp"]["auth"]["audience"]
+    path = tmp_path / "stages.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"stages\.dev\.gcp\.auth: no audience and no client_ids is not allowed"):
+        load_stages(path)
+
+
+def test_the_example_gcp_stage_loads_with_its_service_settings():
+    (stage,) = load_stages(EXAMPLE_GCP)
+    assert stage.cloud_provider == "gcp" and stage.gcp is not None
+    assert stage.gcp.smtp_port == 465 and set(stage.gcp.functions) == {"users_api", "welcome_relay", "welcome_email"}
+    assert all(s.cloud_provider == "aws" and s.gcp is None for s in load_stages())
+
+
+@pytest.mark.slow
+def test_the_cdk_app_has_no_stack_for_a_gcp_stage_and_says_so_when_asked_for_one(tmp_path):
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"stage": "dev", "config": str(EXAMPLE_GCP)}), "CDK_OUTDIR": str(tmp_path / "out"),
+           "PATH": str(tmp_path)}
+    result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and not (tmp_path / "out").exists()
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert "its primary cloud is gcp" in line and "Terraform sidecar deploys it" in line and "make run CLOUD=gcp" in line
