@@ -442,6 +442,7 @@ class GcpLocalService:
         from tools.gcp_redrive import redrive
 
         held = [_user_of_message(body) for bodies in self.dead_letters().values() for body in bodies]
+        self.functions.redriven(set(held))  # before they are on the topic: the processor may settle them at once
         moved, deadline = 0, time.monotonic() + 10
         # The emulator makes messages just released (by dead_letters()) pullable again a moment
         # later: pull until every one counted is moved.
@@ -450,15 +451,14 @@ class GcpLocalService:
                              topic=self.topic, return_immediately=True)
             if moved < len(held):
                 time.sleep(0.1)
-        self.functions.redriven(set(held))
         return {self.dead_topic.rsplit("/", 1)[1]: moved}
 
     def publish(self, message: dict[str, Any]) -> dict[str, Any]:
         """Publishes `message` (as JSON) to the welcome topic, as the relay does: a duplicate or a
         poison message, for tests and for trying the processor by hand."""
-        message_id = self._publisher.publish(self.topic, json.dumps(message).encode()).result(timeout=20)
         if isinstance(message.get("user_id"), str):
-            self.functions.redriven({message["user_id"]})
+            self.functions.redriven({message["user_id"]})  # before it is on the topic, as for a redrive
+        message_id = self._publisher.publish(self.topic, json.dumps(message).encode()).result(timeout=20)
         return {"message_id": message_id}
 
     def set_faults(self, asked: dict[str, Any]) -> dict[str, Any]:
