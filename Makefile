@@ -210,6 +210,7 @@ outbox: $(VENV)/.stamp
 bench: setup cdk.out/.dev.stamp .tools/yardstick/.stamp
 	$(VENV)/bin/python bench/handler_timings.py
 	$(VENV)/bin/python bench/gcp_cold_start.py
+	$(VENV)/bin/python bench/gcp_cold_start.py
 	$(VENV)/bin/python bench/runner.py
 	$(VENV)/bin/python bench/runner_start.py
 	@if command -v valgrind >/dev/null; then $(VENV)/bin/python bench/instructions.py; \
@@ -218,6 +219,7 @@ bench: setup cdk.out/.dev.stamp .tools/yardstick/.stamp
 	$(VENV)/bin/python bench/synth.py
 	$(VENV)/bin/python bench/test_fast.py
 	$(VENV)/bin/python bench/cost.py
+	$(VENV)/bin/python bench/cost_gcp.py
 	$(VENV)/bin/python bench/cost_gcp.py
 	$(VENV)/bin/python bench/first_run.py
 
