@@ -354,6 +354,9 @@ class GcpLocalService:
             contract.ENV_SMTP_HOST: "127.0.0.1", contract.ENV_SMTP_PORT: str(self.mail.port), contract.ENV_SMTP_TLS: "none",
             **({contract.ENV_CREATES_PER_CALLER_PER_HOUR: str(o.creates_per_caller_per_hour)} if o.creates_per_caller_per_hour else {}),
         })
+        # The API's instances are forked before any gRPC client exists here (gRPC warns on a fork
+        # while its threads run); they start serving once their first request reaches them.
+        self.api = FrontDoor(instances=o.api_instances, log=o.log_dir / "users-api.log", env=dict(os.environ))
         self._provision_queue()
         self.functions.relay = functions_framework.create_app("welcome_relay", str(ENTRY_FILE), "cloudevent")
         self.functions.processor = functions_framework.create_app("welcome_email", str(ENTRY_FILE), "cloudevent")
@@ -362,7 +365,6 @@ class GcpLocalService:
                               endpoint=f"http://127.0.0.1:{self.functions.port}{PROCESSOR_PATH}")
         self._pusher.start()
         self._register_trigger()
-        self.api = FrontDoor(instances=o.api_instances, log=o.log_dir / "users-api.log", env=dict(os.environ))
         self.api.start()
 
     def _provision_queue(self) -> None:
