@@ -21,7 +21,7 @@ from cdk_app.config import ROOT, load_stages
 from tools.report import publish
 
 PRICES_AS_OF = "2025 (us-central1 list prices: Cloud Run Tier 1, Firestore regional)"
-PRICE = {
+PRICE: dict[str, float] = {
     "run_vcpu_second": 0.000024, "run_gib_second": 0.0000025, "run_request": 0.40 / 1e6,
     "firestore_read": 0.03 / 1e5, "firestore_write": 0.09 / 1e5, "firestore_delete": 0.01 / 1e5,  # regional; nam5/eur3 twice
     "pubsub_tib": 40.0,  # throughput, at least 1 KB per publish and per delivery
@@ -31,10 +31,10 @@ PRICE = {
     "logging_gib": 0.50, "alert_condition_month": 0.10,
     "email": 0.10 / 1e3,  # the mail provider, priced as SES to compare like for like (providers vary)
 }
-ASSUMED = {
+# Cloud Run functions' CPU at each memory size (vCPU), as Google documents it.
+VCPU_AT_MIB = {128: 0.083, 256: 0.167, 512: 0.333, 1024: 0.583, 2048: 1.0, 4096: 2.0, 8192: 2.0}
+ASSUMED: dict[str, float] = {
     "firestore_batch_ms": 15, "firestore_single_ms": 8, "pubsub_publish_ms": 20, "smtp_send_ms": 300,
-    # Cloud Run functions' CPU at each memory size (vCPU), as Google documents it.
-    "vcpu_at_mib": {128: 0.083, 256: 0.167, 512: 0.333, 1024: 0.583, 2048: 1.0, 4096: 2.0, 8192: 2.0},
     "request_kb": 1.5, "message_kb": 1.0,
     "log_bytes_api_request": 1700, "log_bytes_relay": 300, "log_bytes_processed_message": 700,
     "armor_rules": 11, "alert_conditions": 5, "secrets": 2, "kms_keys": 2,
@@ -48,7 +48,7 @@ SECONDS_PER_MONTH = 30 * 24 * 3600
 
 def run_cost(cpu_seconds: float, calls_ms: float, memory_mib: int, invocations: float) -> float:
     """Request-based billing: each request's instance time, rounded up to 100 ms, at the memory's CPU share."""
-    vcpu = ASSUMED["vcpu_at_mib"][memory_mib]
+    vcpu = VCPU_AT_MIB[memory_mib]
     billed_s = math.ceil((cpu_seconds / vcpu * 1000 + calls_ms) / 100) * 0.1
     return invocations * (PRICE["run_request"] + billed_s * (vcpu * PRICE["run_vcpu_second"] + memory_mib / 1024 * PRICE["run_gib_second"]))
 
@@ -91,7 +91,7 @@ def main() -> None:
              "at Cloud Run's CPU share for each function's memory; assumed Firestore, Pub/Sub and SMTP latencies.", "",
              "| Stage | creations / month | on GCP | on AWS (the same stage, `bench/cost.py`) | GCP / AWS | GCP without email |",
              "| --- | --- | --- | --- | --- | --- |"]
-    breakdown = {}
+    breakdown: dict[str, float] = {}
     for volume in (1e6, 100e6):
         ours = gcp(volume, data, memory, stage.monitoring.alarms)
         theirs = sum(aws.archon(aws_dev, volume, data, counts["dev"]).values())
@@ -101,7 +101,7 @@ def main() -> None:
         breakdown = breakdown or ours
     lines += ["", "Breakdown, 1 M creations / month:", "", "| Item | GCP |", "| --- | --- |"]
     lines += [f"| {item} | ${value:,.2f} |" for item, value in breakdown.items()]
-    lines += ["", "Assumptions: " + ", ".join(f"`{k}` = {v}" for k, v in ASSUMED.items() if k != "vcpu_at_mib") + "."]
+    lines += ["", "Assumptions: " + ", ".join(f"`{k}` = {v}" for k, v in ASSUMED.items()) + "."]
     publish("cost-gcp", "Cost model (GCP, the example GCP stage)", lines,
             "Email dominates here too. What GCP bills differently: the load balancer's forwarding rule and Cloud Armor's policy "
             "are a fixed monthly floor where API Gateway and WAF bill per request; Cloud Run rounds each request up to 100 ms "
