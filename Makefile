@@ -208,7 +208,7 @@ outbox: $(VENV)/.stamp
 # reads the handlers' figures). valgrind does not run everywhere (not on Apple silicon): without
 # it the instruction counts are skipped, saying so.
 bench: setup cdk.out/.dev.stamp .tools/yardstick/.stamp
-	$(VENV)/bin/python bench/handler_timings.py
+	$(VENV)/bin/python -m bench.handler_timings
 	$(VENV)/bin/python bench/gcp_cold_start.py
 	$(VENV)/bin/python bench/gcp_cold_start.py
 	$(VENV)/bin/python bench/runner.py
