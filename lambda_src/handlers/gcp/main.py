@@ -1,7 +1,7 @@
 """The entry file of the GCP functions' source archive (scripts/gcp_package.py puts it at the
-archive's root as main.py). Each function names one entry point; a function imports only its own
-module, on its first request, so the API never loads the SMTP mailer nor the processor Firestore's
-query code it does not use."""
+archive's root as main.py). The three functions share the archive, and each names its entry point
+here; each imports only its own module, on its first request, so the users API never loads the
+SMTP mailer and the processor never loads the API's routes and models."""
 
 from __future__ import annotations
 
