@@ -38,9 +38,14 @@ def test_one_lease_at_a_time_until_it_expires_then_the_mark_ends_it(firestore_cl
     with pytest.raises(OutboxError) as lost:
         outbox.mark_sent(user_id, token="a", sent_at="2026-12-04T10:00:01Z")  # a's lease was taken over
     assert lost.value.reason == "lease_lost" and not lost.value.transient
+    leased = firestore_client.collection(contract.USERS_COLLECTION).document(user_id).get().to_dict()
+    # The user document's fields, as an operator reads them (docs/operations.md): the lease's
+    # token and its end, then the sent mark alone.
+    assert (leased["welcome_lease_token"], leased["welcome_lease_until"]) == ("b", 221) and "welcome_email_sent_at" not in leased
     outbox.mark_sent(user_id, token="b", sent_at="2026-12-04T10:00:02Z")
     fields = firestore_client.collection(contract.USERS_COLLECTION).document(user_id).get().to_dict()
-    assert fields[SENT_FIELD] == "2026-12-04T10:00:02Z" and "welcome_lease_token" not in fields and "welcome_lease_until" not in fields
+    assert fields["welcome_email_sent_at"] == "2026-12-04T10:00:02Z" and "welcome_lease_token" not in fields and "welcome_lease_until" not in fields
+    assert SENT_FIELD == "welcome_email_sent_at"
     assert outbox.claim(user_id, token="c", now=10_000, lease_until=10_060) is Claim.ALREADY_SENT
 
 
@@ -99,6 +104,27 @@ def test_a_lost_compare_and_set_is_read_again(firestore_client: Any) -> None:
     with mock.patch("google.cloud.firestore_v1.document.DocumentReference.update", first_loses):
         assert outbox.claim(user_id, token="a", now=1, lease_until=61) is Claim.TAKEN
     assert len(calls) == 2
+
+
+def test_a_mark_that_keeps_losing_its_compare_and_set_is_a_transient_failure(firestore_client: Any) -> None:
+    """Another writer changes the document between every read and write: after its attempts the
+    mark fails as retryable (the domain retries it with backoff), having written nothing."""
+    outbox, user_id = FirestoreWelcomeOutbox(client=firestore_client), _stored_user(firestore_client)
+    assert outbox.claim(user_id, token="a", now=1, lease_until=61) is Claim.TAKEN
+    attempts = []
+
+    def always_lost(self: Any, *args: Any, **kwargs: Any) -> Any:
+        attempts.append(1)
+        raise gexc.FailedPrecondition("the document changed")
+
+    with mock.patch("google.cloud.firestore_v1.document.DocumentReference.update", always_lost), pytest.raises(OutboxError) as lost:
+        outbox.mark_sent(user_id, token="a", sent_at="2026-12-04T10:00:00Z")
+    assert (lost.value.reason, lost.value.transient, len(attempts)) == ("firestore_contention", True, 3)
+    with mock.patch("google.cloud.firestore_v1.document.DocumentReference.update", always_lost):
+        assert outbox.claim(str(user_id), token="b", now=100, lease_until=160) is Claim.IN_PROGRESS  # lost every time: someone else holds it
+    assert len(attempts) == 6
+    fields = firestore_client.collection(contract.USERS_COLLECTION).document(user_id).get().to_dict()
+    assert "welcome_email_sent_at" not in fields and fields["welcome_lease_token"] == "a"
 
 
 def _once(client: Any) -> Any:

@@ -29,6 +29,9 @@ def test_a_user_and_its_guard_are_stored_together_and_read_back(firestore_client
     store, user = FirestoreUserStore(client=firestore_client), _user()
     assert store.insert(user, email_key="ada@example.com") == user.user_id
     assert store.get(user.user_id) == user
+    stored = firestore_client.collection(contract.USERS_COLLECTION).document(user.user_id).get().to_dict()
+    assert stored == {"user_id": user.user_id, "name": user.name, "email": user.email, "created_at": user.created_at,
+                      "created_key": f"{user.created_at}#{user.user_id}", "email_key": "ada@example.com"}
     guard = firestore_client.collection(contract.EMAIL_GUARDS_COLLECTION).document(digest("ada@example.com")).get().to_dict()
     assert guard == {"user_id": user.user_id, "created_at": user.created_at, "email_key": "ada@example.com"}
 
@@ -97,6 +100,12 @@ def test_a_caller_gets_its_limit_of_attempts_per_window_then_429_with_the_wait(f
     with pytest.raises(CreateLimitReached) as refused:
         store.count_attempt(quota)
     assert 90 <= refused.value.retry_after_seconds <= 100
+    ending = int(time.time())  # a window that ends now: the caller may try again in a second, not at once
+    ended = Quota(caller="late", window_start=ending - 3600, window_end=ending, limit=1)
+    store.count_attempt(ended)
+    with pytest.raises(CreateLimitReached) as late:
+        store.count_attempt(ended)
+    assert late.value.retry_after_seconds == 1
     store.count_attempt(Quota(caller="another", window_start=now - 10, window_end=now + 100, limit=3))  # its own count
     store.count_attempt(Quota(caller=quota.caller, window_start=now + 100, window_end=now + 200, limit=3))  # the next window
     (document,) = [d for d in firestore_client.collection(contract.QUOTAS_COLLECTION).stream() if d.id.endswith(f"_{now - 10}")
@@ -108,8 +117,9 @@ def test_a_caller_gets_its_limit_of_attempts_per_window_then_429_with_the_wait(f
                                      gexc.ResourceExhausted("quota")])
 def test_transient_failures_are_503_with_retry_after(firestore_client: Any, failure: Exception) -> None:
     store, user = FirestoreUserStore(client=firestore_client), _user()
-    with mock.patch("google.cloud.firestore_v1.batch.WriteBatch.commit", side_effect=failure), pytest.raises(TemporarilyUnavailable):
+    with mock.patch("google.cloud.firestore_v1.batch.WriteBatch.commit", side_effect=failure), pytest.raises(TemporarilyUnavailable) as busy:
         store.insert(user, email_key="x@example.com")
+    assert busy.value.retry_after_seconds == 1
     with mock.patch("google.cloud.firestore_v1.document.DocumentReference.get", side_effect=failure), pytest.raises(TemporarilyUnavailable):
         store.get(user.user_id)
     with mock.patch("google.cloud.firestore_v1.document.DocumentReference.set", side_effect=failure), pytest.raises(TemporarilyUnavailable):
