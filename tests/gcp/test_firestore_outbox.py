@@ -193,3 +193,32 @@ def test_a_second_call_while_the_first_runs_is_told_it_is_in_progress(firestore_
         release.set()
         worker.join()
     assert slow(request={"key": "k"}) == {"done": True}
+
+
+def test_a_record_is_read_back_and_a_missing_one_is_said_missing(firestore_client: Any) -> None:
+    """What Powertools asks of the layer when a put is refused without the record (a takeover lost)."""
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemNotFoundError
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
+    layer = FirestorePersistenceLayer(client=firestore_client)
+    layer._put_record(DataRecord(idempotency_key="fn#abc", status="INPROGRESS", expiry_timestamp=2_000_000_000,
+                                 in_progress_expiry_timestamp=1_999_999_999_000))
+    record = layer._get_record("fn#abc")
+    assert (record.idempotency_key, record.status, record.expiry_timestamp, record.in_progress_expiry_timestamp) == (
+        "fn#abc", "INPROGRESS", 2_000_000_000, 1_999_999_999_000)
+    with pytest.raises(IdempotencyItemNotFoundError):
+        layer._get_record("fn#nothing")
+
+
+def test_a_taken_over_record_keeps_nothing_of_the_expired_one(firestore_client: Any) -> None:
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
+    layer = FirestorePersistenceLayer(client=firestore_client)
+    layer.configure(IdempotencyConfig(event_key_jmespath="key", payload_validation_jmespath="body"), function_name="create")
+    document = firestore_client.collection(contract.IDEMPOTENCY_COLLECTION).document("old")
+    with mock.patch.object(FirestorePersistenceLayer, "_document", return_value=document):
+        document.set({"key": "fn#k", "status": "COMPLETED", "expiry": 1, "response_data": '{"user_id": "u-1"}', "payload_hash": "h1"})
+        layer._put_record(DataRecord(idempotency_key="fn#k", status="INPROGRESS", expiry_timestamp=2_000_000_000))
+    fields = document.get().to_dict() or {}
+    assert fields["status"] == "INPROGRESS" and fields["expiry"] == 2_000_000_000
+    assert not {"response_data", "payload_hash", "in_progress_expiry"} & set(fields)

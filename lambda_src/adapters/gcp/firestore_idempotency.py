@@ -21,7 +21,8 @@ from adapters.gcp.firestore_users import digest, expires_at
 from users import contract
 
 
-RECORD_FIELDS = ("key", "status", "expiry", contract.EXPIRES_AT_FIELD, "in_progress_expiry", "response_data", "payload_hash")
+# What a record holds only at times: a taken-over record must not keep its predecessor's.
+OPTIONAL_FIELDS = ("in_progress_expiry", "response_data", "payload_hash")
 
 
 class FirestorePersistenceLayer(BasePersistenceLayer):
@@ -71,7 +72,7 @@ class FirestorePersistenceLayer(BasePersistenceLayer):
                 raise IdempotencyItemAlreadyExistsError(old_data_record=old)
         try:
             if snapshot.exists:  # taken over only if nobody wrote it since it was read; what it held goes
-                stale = {name: firestore.DELETE_FIELD for name in RECORD_FIELDS if name not in fields}
+                stale = {name: firestore.DELETE_FIELD for name in OPTIONAL_FIELDS if name not in fields}
                 document.update({**fields, **stale}, option=self._db.write_option(last_update_time=snapshot.update_time))
             else:  # deleted (a failed request's record) since the create was refused
                 document.create(fields)
