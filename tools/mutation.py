@@ -198,13 +198,18 @@ def run_target(target: str) -> FileResult:
 
 
 def compiles(work: Path, target: str, mutant_id: str, env: dict[str, str]) -> bool:
-    """Whether the mutant is Python at all: applied to the copy, then compiled."""
+    """Whether the mutant is a module at all: applied to the copy, compiled, then imported. A
+    mutant that cannot be imported (`A, B = None` at module level) fails every test of it, but
+    pytest reports that as a collection error (exit code 2), which mutmut 2 counts as passing."""
     subprocess.run([str(MUTMUT), "apply", mutant_id], cwd=work, env=env, capture_output=True, text=True, check=True)
     try:
         compile((work / target).read_text(), target, "exec")
     except SyntaxError:
         return False
-    return True
+    module = ".".join(Path(target).relative_to("lambda_src").with_suffix("").parts)
+    imported = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", f"import {module}"], cwd=work / "lambda_src",
+                              env={**env, "PYTHONPATH": str(work / "lambda_src")}, capture_output=True, text=True, timeout=120)
+    return imported.returncode == 0
 
 
 def explain(result: FileResult, equivalents: list[dict[str, str]]) -> None:

@@ -217,7 +217,8 @@ def test_a_taken_over_record_keeps_nothing_of_the_expired_one(firestore_client: 
     layer.configure(IdempotencyConfig(event_key_jmespath="key", payload_validation_jmespath="body"), function_name="create")
     document = firestore_client.collection(contract.IDEMPOTENCY_COLLECTION).document("old")
     with mock.patch.object(FirestorePersistenceLayer, "_document", return_value=document):
-        document.set({"key": "fn#k", "status": "COMPLETED", "expiry": 1, "response_data": '{"user_id": "u-1"}', "payload_hash": "h1"})
+        document.set({"key": "fn#k", "status": "INPROGRESS", "expiry": 1, "in_progress_expiry": 5, "response_data": '{"user_id": "u-1"}',
+                      "payload_hash": "h1"})
         layer._put_record(DataRecord(idempotency_key="fn#k", status="INPROGRESS", expiry_timestamp=2_000_000_000))
     fields = document.get().to_dict() or {}
     assert fields["status"] == "INPROGRESS" and fields["expiry"] == 2_000_000_000
