@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -147,6 +148,19 @@ def test_an_idempotency_key_replays_the_first_answer_and_refuses_another_body(fi
     with pytest.raises(IdempotencyValidationError):
         create(request={"key": "caller/1:key", "body": {"email": "b@example.com"}})
     assert create(request={"key": "caller/1:other", "body": {"email": "a@example.com"}}) == {"user_id": "user-2"}
+
+
+def test_a_finished_record_holds_its_answer_its_payload_hash_and_its_expiry(firestore_client: Any) -> None:
+    """The record as the TTL policy and an operator read it: expires_at is its expiry as a timestamp."""
+    import datetime as dt
+
+    create, _ = _once(firestore_client)
+    create(request={"key": "caller:k", "body": {"email": "a@example.com"}})
+    (record,) = [d.to_dict() for d in firestore_client.collection(contract.IDEMPOTENCY_COLLECTION).stream()]
+    assert record["status"] == "COMPLETED" and json.loads(record["response_data"]) == {"user_id": "user-1"}
+    assert record["payload_hash"] and isinstance(record["payload_hash"], str)
+    assert record["expires_at"] == dt.datetime.fromtimestamp(record["expiry"], tz=dt.timezone.utc)
+    assert record["expiry"] > time.time() + 50
 
 
 def test_a_running_request_is_in_progress_until_its_lease_runs_out(firestore_client: Any) -> None:
