@@ -271,6 +271,14 @@ def main(argv: list[str] | None = None) -> int:
 
     previous: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     todo = selected(args, previous)
+    if any(test.startswith("tests/gcp/") for target in todo for test in TARGETS[target]):
+        from local_runner.gcp.emulators import EmulatorsMissing, find_emulators
+
+        try:
+            find_emulators()
+        except EmulatorsMissing as exc:  # every test would skip, and every mutant survive
+            print(f"error: the GCP adapters' tests need the Firestore emulator: {exc}", file=sys.stderr)
+            return 2
     print(f"mutation: {len(todo)} of {len(TARGETS)} files to run ({', '.join(todo) or 'none changed'})", flush=True)
     results = {t: FileResult(**{**r, "survivors": [Survivor(**s) for s in r["survivors"]]}) for t, r in previous.items() if t in TARGETS}
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
