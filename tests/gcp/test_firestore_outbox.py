@@ -188,7 +188,9 @@ def test_a_running_request_is_in_progress_until_its_lease_runs_out(firestore_cli
 
 
 def test_a_second_call_while_the_first_runs_is_told_it_is_in_progress(firestore_client: Any) -> None:
-    config = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=60)
+    import datetime as dt
+
+    config = IdempotencyConfig(event_key_jmespath="key", payload_validation_jmespath="body", expires_after_seconds=60)
     started, release = threading.Event(), threading.Event()
 
     @idempotent_function(data_keyword_argument="request", config=config, persistence_store=FirestorePersistenceLayer(client=firestore_client))
@@ -197,16 +199,20 @@ def test_a_second_call_while_the_first_runs_is_told_it_is_in_progress(firestore_
         release.wait(10)
         return {"done": True}
 
-    worker = threading.Thread(target=slow, kwargs={"request": {"key": "k"}})
+    worker = threading.Thread(target=slow, kwargs={"request": {"key": "k", "body": "b"}})
     worker.start()
     try:
         assert started.wait(10)
         with pytest.raises(IdempotencyAlreadyInProgressError):
-            slow(request={"key": "k"})
+            slow(request={"key": "k", "body": "b"})
+        # The record while the first runs: in progress, its expiry for the TTL policy, its payload's hash.
+        (running,) = [d.to_dict() for d in firestore_client.collection(contract.IDEMPOTENCY_COLLECTION).stream()]
+        assert running["status"] == "INPROGRESS" and running["expiry"] > time.time() + 50 and running["payload_hash"]
+        assert running["expires_at"] == dt.datetime.fromtimestamp(running["expiry"], tz=dt.timezone.utc)
     finally:
         release.set()
         worker.join()
-    assert slow(request={"key": "k"}) == {"done": True}
+    assert slow(request={"key": "k", "body": "b"}) == {"done": True}
 
 
 def test_a_record_is_read_back_and_a_missing_one_is_said_missing(firestore_client: Any) -> None:
