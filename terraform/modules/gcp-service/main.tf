@@ -198,10 +198,10 @@ resource "google_pubsub_subscription" "welcome_email" {
   }
 
   push_config {
-    push_endpoint = google_cloudfunctions2_function.welcome_email.service_config[0].uri
+    push_endpoint = google_cloudfunctions2_function.function[local.processor_key].service_config[0].uri
     oidc_token {
       service_account_email = google_service_account.invoker.email
-      audience              = google_cloudfunctions2_function.welcome_email.service_config[0].uri
+      audience              = google_cloudfunctions2_function.function[local.processor_key].service_config[0].uri
     }
   }
 
@@ -368,17 +368,33 @@ resource "google_storage_bucket_object" "source" {
 
 # --- the functions ------------------------------------------------------------------------------
 
-resource "google_cloudfunctions2_function" "users_api" {
-  for_each = toset(local.fn.users_api.regions)
+locals {
+  # One deployed function per entry: the users API in each of its regions, the relay and the
+  # processor in the primary region, all built from the one archive.
+  deployed = merge(
+    { for r in local.fn.users_api.regions : "users_api/${r}" => { function = "users_api", region = r } },
+    { for f in ["welcome_relay", "welcome_email"] : "${f}/${local.primary}" => { function = f, region = local.primary } },
+  )
+  mounts = {
+    users_api     = [local.secret_mounts.users_api]
+    welcome_relay = []
+    welcome_email = local.s.smtp.username == null ? [] : [local.secret_mounts.welcome_email]
+  }
+  relay_key     = "welcome_relay/${local.primary}"
+  processor_key = "welcome_email/${local.primary}"
+}
+
+resource "google_cloudfunctions2_function" "function" {
+  for_each = local.deployed
 
   project  = local.project
-  name     = local.fn.users_api.name
-  location = each.key
+  name     = local.fn[each.value.function].name
+  location = each.value.region
   labels   = local.labels
 
   build_config {
     runtime     = "python312"
-    entry_point = local.fn.users_api.entry_point
+    entry_point = local.fn[each.value.function].entry_point
     source {
       storage_source {
         bucket = google_storage_bucket.source.name
@@ -388,116 +404,25 @@ resource "google_cloudfunctions2_function" "users_api" {
   }
 
   service_config {
-    available_memory   = "${local.fn.users_api.memory_mb}Mi"
-    timeout_seconds    = local.fn.users_api.timeout_seconds
-    min_instance_count = local.fn.users_api.min_instances
-    max_instance_count = local.fn.users_api.max_instances
+    available_memory   = "${local.fn[each.value.function].memory_mb}Mi"
+    timeout_seconds    = local.fn[each.value.function].timeout_seconds
+    min_instance_count = local.fn[each.value.function].min_instances
+    max_instance_count = local.fn[each.value.function].max_instances
     # One request per instance at a time: the REST resolver keeps the current request on itself.
     max_instance_request_concurrency = 1
-    # Only through the load balancer (and so through Cloud Armor).
-    ingress_settings               = "ALLOW_INTERNAL_AND_GCLB"
+    # Only through the load balancer (and so Cloud Armor) for the API; only from inside Google
+    # (Eventarc, Pub/Sub) for the relay and the processor.
+    ingress_settings               = each.value.function == "users_api" ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_INTERNAL_ONLY"
     all_traffic_on_latest_revision = true
-    service_account_email          = google_service_account.function["users_api"].email
-    environment_variables          = local.env.users_api
-
-    secret_volumes {
-      mount_path = local.secret_mounts.users_api.mount_path
-      project_id = local.project
-      secret     = google_secret_manager_secret.secret["cursor_key"].secret_id
-      versions {
-        version = "latest"
-        path    = local.secret_mounts.users_api.path
-      }
-    }
-  }
-
-  depends_on = [google_secret_manager_secret_iam_member.reads_its_secret, google_project_iam_member.functions_use_the_database]
-}
-
-resource "google_cloudfunctions2_function" "welcome_relay" {
-  project  = local.project
-  name     = local.fn.welcome_relay.name
-  location = local.primary
-  labels   = local.labels
-
-  build_config {
-    runtime     = "python312"
-    entry_point = local.fn.welcome_relay.entry_point
-    source {
-      storage_source {
-        bucket = google_storage_bucket.source.name
-        object = google_storage_bucket_object.source.name
-      }
-    }
-  }
-
-  service_config {
-    available_memory                 = "${local.fn.welcome_relay.memory_mb}Mi"
-    timeout_seconds                  = local.fn.welcome_relay.timeout_seconds
-    min_instance_count               = local.fn.welcome_relay.min_instances
-    max_instance_count               = local.fn.welcome_relay.max_instances
-    max_instance_request_concurrency = 1
-    ingress_settings                 = "ALLOW_INTERNAL_ONLY"
-    all_traffic_on_latest_revision   = true
-    service_account_email            = google_service_account.function["welcome_relay"].email
-    environment_variables            = local.env.welcome_relay
-  }
-
-  # Each created user document; Eventarc retries a failed delivery (the relay is idempotent).
-  event_trigger {
-    trigger_region        = local.s.database_location
-    event_type            = "google.cloud.firestore.document.v1.created"
-    retry_policy          = "RETRY_POLICY_RETRY"
-    service_account_email = google_service_account.invoker.email
-
-    event_filters {
-      attribute = "database"
-      value     = google_firestore_database.users.name
-    }
-    event_filters {
-      attribute = "document"
-      value     = "users/{user_id}"
-      operator  = "match-path-pattern"
-    }
-  }
-
-  depends_on = [google_project_iam_member.invoker_receives_events, google_pubsub_topic_iam_member.relay_publishes]
-}
-
-resource "google_cloudfunctions2_function" "welcome_email" {
-  project  = local.project
-  name     = local.fn.welcome_email.name
-  location = local.primary
-  labels   = local.labels
-
-  build_config {
-    runtime     = "python312"
-    entry_point = local.fn.welcome_email.entry_point
-    source {
-      storage_source {
-        bucket = google_storage_bucket.source.name
-        object = google_storage_bucket_object.source.name
-      }
-    }
-  }
-
-  service_config {
-    available_memory                 = "${local.fn.welcome_email.memory_mb}Mi"
-    timeout_seconds                  = local.fn.welcome_email.timeout_seconds
-    min_instance_count               = local.fn.welcome_email.min_instances
-    max_instance_count               = local.fn.welcome_email.max_instances
-    max_instance_request_concurrency = 1
-    ingress_settings                 = "ALLOW_INTERNAL_ONLY"
-    all_traffic_on_latest_revision   = true
-    service_account_email            = google_service_account.function["welcome_email"].email
-    environment_variables            = local.env.welcome_email
+    service_account_email          = google_service_account.function[each.value.function].email
+    environment_variables          = local.env[each.value.function]
 
     dynamic "secret_volumes" {
-      for_each = local.s.smtp.username == null ? [] : [local.secret_mounts.welcome_email]
+      for_each = local.mounts[each.value.function]
       content {
         mount_path = secret_volumes.value.mount_path
         project_id = local.project
-        secret     = google_secret_manager_secret.secret["smtp_password"].secret_id
+        secret     = google_secret_manager_secret.secret[secret_volumes.value.secret].secret_id
         versions {
           version = "latest"
           path    = secret_volumes.value.path
@@ -506,15 +431,36 @@ resource "google_cloudfunctions2_function" "welcome_email" {
     }
   }
 
-  depends_on = [google_secret_manager_secret_iam_member.reads_its_secret, google_project_iam_member.functions_use_the_database]
+  # The relay: each created user document; Eventarc retries a failed delivery (the relay is idempotent).
+  dynamic "event_trigger" {
+    for_each = each.value.function == "welcome_relay" ? [google_firestore_database.users.name] : []
+    content {
+      trigger_region        = local.s.database_location
+      event_type            = "google.cloud.firestore.document.v1.created"
+      retry_policy          = "RETRY_POLICY_RETRY"
+      service_account_email = google_service_account.invoker.email
+
+      event_filters {
+        attribute = "database"
+        value     = event_trigger.value
+      }
+      event_filters {
+        attribute = "document"
+        value     = "users/{user_id}"
+        operator  = "match-path-pattern"
+      }
+    }
+  }
+
+  depends_on = [
+    google_secret_manager_secret_iam_member.reads_its_secret, google_project_iam_member.functions_use_the_database,
+    google_project_iam_member.invoker_receives_events, google_pubsub_topic_iam_member.relay_publishes,
+  ]
 }
 
 # The invoker may call the relay and the processor, and nothing else.
 resource "google_cloud_run_v2_service_iam_member" "invoker_calls" {
-  for_each = {
-    welcome_relay = google_cloudfunctions2_function.welcome_relay
-    welcome_email = google_cloudfunctions2_function.welcome_email
-  }
+  for_each = { for key in [local.relay_key, local.processor_key] : key => google_cloudfunctions2_function.function[key] }
 
   project  = local.project
   location = each.value.location
@@ -527,7 +473,7 @@ resource "google_cloud_run_v2_service_iam_member" "invoker_calls" {
 # (as API Gateway's authorizer does on AWS). Its ingress admits only the load balancer, so every
 # call passes Cloud Armor first.
 resource "google_cloud_run_v2_service_iam_member" "api_is_public_behind_the_load_balancer" {
-  for_each = google_cloudfunctions2_function.users_api
+  for_each = { for key, d in local.deployed : d.region => google_cloudfunctions2_function.function[key] if d.function == "users_api" }
 
   project  = local.project
   location = each.value.location
@@ -539,7 +485,7 @@ resource "google_cloud_run_v2_service_iam_member" "api_is_public_behind_the_load
 # --- the front door: a global external Application Load Balancer, Cloud Armor, TLS 1.2+ ---------
 
 resource "google_compute_region_network_endpoint_group" "api" {
-  for_each = google_cloudfunctions2_function.users_api
+  for_each = { for key, d in local.deployed : d.region => google_cloudfunctions2_function.function[key] if d.function == "users_api" }
 
   project               = local.project
   name                  = "${local.prefix}-api-${each.key}"
