@@ -3,6 +3,7 @@ process in a session of its own (stopped with everything it started)."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -99,16 +100,21 @@ class Emulator:
         raise EmulatorsMissing(f"the {self.name} emulator did not answer within {START_TIMEOUT_SECONDS}s; its log: {self._log.name}")
 
     def stop(self) -> None:
-        if self._process.poll() is None:
-            try:
-                os.killpg(self._process.pid, signal.SIGTERM)
-                self._process.wait(timeout=10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(self._process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        stop_session(self._process)
         self._log.close()
+
+
+def stop_session(process: subprocess.Popen[bytes]) -> None:
+    """Stops a child started in a session of its own, and everything it started: SIGTERM to the
+    session's group, SIGKILL if it has not exited within 10 s."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def start_emulators(*, functions_port: int, log_dir: Path) -> tuple[Emulator, Emulator]:

@@ -6,7 +6,6 @@ door. It answers the runner's /_local/ endpoints as the AWS run does (local_runn
 from __future__ import annotations
 
 import base64
-import contextlib
 import http.client
 import io
 import json
@@ -14,7 +13,6 @@ import logging
 import os
 import queue
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -32,7 +30,7 @@ from werkzeug.test import run_wsgi_app
 
 from local_runner.faults import Faults
 from local_runner.gateway import GatewayFailure, HttpResponse
-from local_runner.gcp.emulators import Emulator, die_with_parent, free_port, start_emulators
+from local_runner.gcp.emulators import Emulator, die_with_parent, free_port, start_emulators, stop_session
 from local_runner.gcp.issuer import LocalIssuer
 from local_runner.gcp.mail_sink import MailSink
 from local_runner.runner import SentEmail
@@ -165,10 +163,10 @@ class _Functions:
 def _user_of_push(body: bytes) -> str:
     """The user id of a pushed welcome message, for the books; "" where it is not one."""
     try:
-        data = json.loads(base64.b64decode((json.loads(body).get("message") or {}).get("data") or ""))
-        return str(data.get("user_id", "")) if isinstance(data, dict) else ""
+        data = base64.b64decode((json.loads(body).get("message") or {}).get("data") or "")
     except (ValueError, AttributeError):
         return ""
+    return _user_of_message(data.decode("utf-8", "replace"))
 
 
 class Pusher:
@@ -268,13 +266,7 @@ class _Instance:
     def stop(self) -> None:
         if self._connection is not None:
             self._connection.close()
-        if self._process.poll() is None:
-            try:
-                os.killpg(self._process.pid, signal.SIGTERM)
-                self._process.wait(timeout=10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self._process.pid, signal.SIGKILL)
+        stop_session(self._process)
         self._log.close()
 
 
