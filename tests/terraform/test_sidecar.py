@@ -288,8 +288,9 @@ def test_gcp_service_database_queue_and_functions():
     assert push["dead_letter_policy"][0]["max_delivery_attempts"] == "${local.s.max_delivery_attempts}"
     assert push["push_config"][0]["oidc_token"][0]["service_account_email"] == "${google_service_account.invoker.email}"
     assert ("google_pubsub_subscription", "dead_letter_hold") in service
-    topics = [b for (t, _), b in service.items() if t == "google_pubsub_topic"]
-    assert len(topics) == 2 and all(t["message_retention_duration"] == "${local.s.topic_retention}" and "kms_key_name" in t for t in topics)
+    (topics,) = [b for (t, _), b in service.items() if t == "google_pubsub_topic"]  # the welcome topic and its dead letters
+    assert topics["for_each"] == {"welcome": "${local.s.topic}", "dead_letters": "${local.s.dead_letter_topic}"}
+    assert topics["message_retention_duration"] == "${local.s.topic_retention}" and "kms_key_name" in topics
     (function,) = [b for (t, _), b in service.items() if t == "google_cloudfunctions2_function"]
     (config,) = function["service_config"]
     assert config["max_instance_request_concurrency"] == 1

@@ -41,7 +41,7 @@ locals {
       FUNCTION_TIMEOUT_SECONDS    = tostring(local.fn.users_api.timeout_seconds)
     })
     welcome_relay = merge(local.common_env, {
-      WELCOME_TOPIC = google_pubsub_topic.welcome.id
+      WELCOME_TOPIC = google_pubsub_topic.topic["welcome"].id
     })
     welcome_email = merge(local.common_env, {
       SENDER_ADDRESS         = local.s.sender
@@ -155,23 +155,12 @@ resource "google_firestore_field" "expires_at" {
 
 # --- the welcome queue: the SQS queue's twin ----------------------------------------------------
 
-resource "google_pubsub_topic" "welcome" {
+# The welcome topic and its dead-letter topic: alike but for their names.
+resource "google_pubsub_topic" "topic" {
+  for_each = { welcome = local.s.topic, dead_letters = local.s.dead_letter_topic }
+
   project                    = local.project
-  name                       = local.s.topic
-  labels                     = local.labels
-  kms_key_name               = google_kms_crypto_key.regional.id
-  message_retention_duration = local.s.topic_retention
-
-  message_storage_policy {
-    allowed_persistence_regions = [local.primary]
-  }
-
-  depends_on = [google_kms_crypto_key_iam_member.regional_key_users]
-}
-
-resource "google_pubsub_topic" "dead_letters" {
-  project                    = local.project
-  name                       = local.s.dead_letter_topic
+  name                       = each.value
   labels                     = local.labels
   kms_key_name               = google_kms_crypto_key.regional.id
   message_retention_duration = local.s.topic_retention
@@ -188,7 +177,7 @@ resource "google_pubsub_topic" "dead_letters" {
 resource "google_pubsub_subscription" "welcome_email" {
   project                    = local.project
   name                       = local.s.subscription
-  topic                      = google_pubsub_topic.welcome.id
+  topic                      = google_pubsub_topic.topic["welcome"].id
   labels                     = local.labels
   ack_deadline_seconds       = local.s.ack_deadline_seconds
   message_retention_duration = local.s.subscription_retention
@@ -206,7 +195,7 @@ resource "google_pubsub_subscription" "welcome_email" {
   }
 
   dead_letter_policy {
-    dead_letter_topic     = google_pubsub_topic.dead_letters.id
+    dead_letter_topic     = google_pubsub_topic.topic["dead_letters"].id
     max_delivery_attempts = local.s.max_delivery_attempts
   }
 
@@ -220,7 +209,7 @@ resource "google_pubsub_subscription" "welcome_email" {
 resource "google_pubsub_subscription" "dead_letter_hold" {
   project                    = local.project
   name                       = local.s.dead_letter_hold
-  topic                      = google_pubsub_topic.dead_letters.id
+  topic                      = google_pubsub_topic.topic["dead_letters"].id
   labels                     = local.labels
   message_retention_duration = local.s.subscription_retention
 
@@ -231,7 +220,7 @@ resource "google_pubsub_subscription" "dead_letter_hold" {
 
 resource "google_pubsub_topic_iam_member" "agent_publishes_dead_letters" {
   project = local.project
-  topic   = google_pubsub_topic.dead_letters.name
+  topic   = google_pubsub_topic.topic["dead_letters"].name
   role    = "roles/pubsub.publisher"
   member  = local.pubsub_agent
 }
@@ -305,7 +294,7 @@ resource "google_project_iam_member" "functions_use_the_database" {
 
 resource "google_pubsub_topic_iam_member" "relay_publishes" {
   project = local.project
-  topic   = google_pubsub_topic.welcome.name
+  topic   = google_pubsub_topic.topic["welcome"].name
   role    = "roles/pubsub.publisher"
   member  = google_service_account.function["welcome_relay"].member
 }
